@@ -1,0 +1,1 @@
+"""modsnn.boards"""

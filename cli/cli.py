@@ -1,0 +1,194 @@
+"""The ``modsnn`` command line: the logic behind every Makefile target.
+
+Subcommands::
+
+    modsnn train --config configs/digits.toml --out runs/NAME [--seed N] [--model float]
+                 [--set FIELD=VALUE ...] [--epochs N] [--resume] [--data-dir DIR]
+    modsnn eval RUN --dataset NAME [--data-dir DIR] [--split test] [--json]
+    modsnn compare RUN... [--png FILE]
+    modsnn config [PRESET|FILE] [--set FIELD=VALUE ...]      print a resolved configuration
+    modsnn topology [PRESET|FILE] [--set ...]                small-world statistics
+    modsnn bench [--quick]                                   golden-model speed figures
+
+Errors in user input (configurations, datasets, run folders, arguments) print one line starting
+with ``modsnn: error:`` that says what is wrong and how to fix it, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def _config(args: argparse.Namespace) -> object:
+    from .golden_model.config import load_config
+
+    overrides = list(args.set or [])
+    if getattr(args, "seed", None) is not None:
+        overrides.append(f"seed={args.seed}")
+    if getattr(args, "epochs", None) is not None:
+        overrides.append(f"epochs={args.epochs}")
+    return load_config(args.config, overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .golden_model.config import Config, load_config
+    from .golden_model.train import train
+
+    out = Path(args.out)
+    if args.resume and args.config is None:
+        if not (out / "config.toml").is_file():
+            raise UsageError(f"--resume: {out} has no config.toml; is it a run folder?")
+        overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
+        cfg = load_config(out / "config.toml", overrides)
+    else:
+        if args.config is None:
+            raise UsageError("train needs --config FILE_OR_PRESET (e.g. --config configs/digits.toml)")
+        cfg = _config(args)
+        if args.resume and (out / "config.toml").is_file():
+            previous = load_config(out / "config.toml")
+            if previous.replace(epochs=cfg.epochs) != cfg:
+                raise UsageError(f"--resume: the configuration differs from the one {out} was trained "
+                                 f"with (only --epochs may change); omit --config to reuse it")
+    assert isinstance(cfg, Config)
+    summary = train(cfg, out, model=args.model, resume=args.resume, data_dir=args.data_dir)
+    print(json.dumps({k: summary[k] for k in ("test_accuracy", "train_accuracy", "epochs",
+                                              "train_samples_per_second", "model", "config_hash")}))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .golden_model.train import evaluate
+
+    result = evaluate(Path(args.run), args.dataset, args.split, args.data_dir)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['run']}: {result['dataset']}/{result['split']} accuracy {result['accuracy']:.4f} "
+              f"on {result['samples']} samples ({result['model']} model, "
+              f"{result['samples_per_second']:,.0f} samples/s)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .golden_model.compare import compare_runs
+
+    table = compare_runs([Path(r) for r in args.runs], Path(args.png))
+    print(table)
+    print(f"accuracy curves written to {args.png}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    print(cfg.to_toml(), end="")  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_topology(args: argparse.Namespace) -> int:
+    from .golden_model.config import Config
+    from .golden_model.topology import small_world_stats
+
+    cfg = _config(args)
+    assert isinstance(cfg, Config)
+    for layer, n in enumerate(cfg.hidden):
+        st = small_world_stats(cfg.n_readout, n, cfg.readout_density, cfg.rewire_beta, cfg.seed, layer)
+        print(f"layer {layer}: {cfg.n_readout}×{n} density {st.density:.4f}  clustering {st.clustering:.4f} "
+              f"(random {st.random_clustering:.4f})  path length {st.path_length:.3f} "
+              f"(random {st.random_path_length:.3f})  sigma {st.sigma:.3f}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .golden_model.bench import run_bench
+
+    run_bench(quick=args.quick)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modsnn", description="modsnn: on-chip learning SNN accelerator and its bit-exact golden model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"modsnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def config_args(p: argparse.ArgumentParser, required: bool) -> None:
+        p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                       help="override a configuration field (repeatable), e.g. --set readout_density=0.05")
+        p.add_argument("--seed", type=int, default=None, help="override the configuration's seed")
+
+    p = sub.add_parser("train", help="train the golden model into a run folder",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", default=None,
+                   help="TOML configuration file or preset name (tiny, digits, mnist, fashion)")
+    p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
+    p.add_argument("--model", choices=("int", "float"), default="int",
+                   help="bit-exact integer model or its float64 twin")
+    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (same result as uninterrupted)")
+    p.add_argument("--data-dir", default=None, help="folder of IDX files (datasets fashion and idx)")
+    config_args(p, required=False)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a saved run on a dataset split",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run", help="run folder written by `modsnn train`")
+    p.add_argument("--dataset", required=True, help="digits, mnist5k, fashion or idx")
+    p.add_argument("--data-dir", default=None, help="folder of IDX files (datasets fashion and idx)")
+    p.add_argument("--split", choices=("train", "test"), default="test", help="which split")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("compare", help="side-by-side table and accuracy-curve PNG of runs",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--png", default="compare.png", help="where to write the accuracy curves")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("config", help="print a resolved configuration as TOML",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("config", nargs="?", default="tiny", help="TOML file or preset name")
+    config_args(p, required=False)
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("topology", help="small-world statistics of the readout projections",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("config", nargs="?", default="digits", help="TOML file or preset name")
+    config_args(p, required=False)
+    p.set_defaults(func=cmd_topology)
+
+    p = sub.add_parser("bench", help="golden-model speed: batched inference and training samples/s",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="shorter measurement")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .golden_model.config import ConfigError
+    from .golden_model.data import DatasetError
+    from .golden_model.train import RunError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (UsageError, ConfigError, DatasetError, RunError) as error:
+        print(f"modsnn: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("modsnn: interrupted; a run can be continued with `modsnn train --out RUN --resume`",
+              file=sys.stderr)
+        return 130

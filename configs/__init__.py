@@ -1,0 +1,1 @@
+"""Configuration presets (TOML); see :mod:`modsnn.golden_model.config`."""

@@ -1,0 +1,1 @@
+"""The golden model: the executable, bit-exact specification of modsnn."""
