@@ -32,6 +32,7 @@ __all__ = ["PRESETS", "Config", "ConfigError", "load_config", "preset_path"]
 PRESETS = ("tiny", "digits", "mnist", "fashion")
 DATASETS = ("digits", "mnist5k", "fashion", "idx")
 ELIGIBILITY_MODES = ("factored", "synaptic")
+TEACHING_MODES = ("v1", "margin")
 MODELS = ("int", "float")
 
 
@@ -80,6 +81,8 @@ class Config:
     rewire_beta: float = 0.2
     # --- teaching and modulation ---
     target_rate: float = 0.25
+    teaching: str = "v1"
+    teach_margin: int = 0
     mod_shift: int = 3
     mod_levels: int = 15
     # --- plasticity ---
@@ -298,6 +301,8 @@ def _validate(cfg: Config) -> None:
     _check_float(cfg, "readout_density", 0.0, 1.0, lo_open=True)
     _check_float(cfg, "rewire_beta", 0.0, 1.0)
     _check_float(cfg, "target_rate", 0.0, 1.0, lo_open=True)
+    _check_choice(cfg, "teaching", TEACHING_MODES)
+    _check_int(cfg, "teach_margin", 0, cfg.pop * cfg.timesteps)
     _check_int(cfg, "mod_shift", 0, 16)
     _check_int(cfg, "mod_levels", 1, 127)
     _check_choice(cfg, "eligibility", ELIGIBILITY_MODES)

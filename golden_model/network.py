@@ -25,6 +25,7 @@ lowest class index.
 **Teaching and modulation** (label ``y``, ``R = round(ρ·P·T)``)::
 
     e_c = R·[c = y] − n_c                                  exact integer
+    (teaching = "margin": e_c = 0 for c ≠ y with n_c + margin ≤ n_y — only competitors learn)
     m_c = clamp((e_c + 2^(mod_shift−1)) >> mod_shift, −K, K)     round half up, K = mod_levels
     L_i = Σ_c B_ic m_c       B_ic = ±1 fixed feedback signs from rng stream FEEDBACK
 
@@ -42,8 +43,10 @@ Updates touch only rows whose factor is non-zero (``m_{c(k)} ≠ 0``; ``L_i·H_i
 Learning rates halve (shift + 1) every ``lr_decay_epochs`` epochs when that is non-zero.
 
 **Float twin** (``model="float"``): same structure in float64, weights in forward units, no
-rounding anywhere: ``v − v/2^k``, ``x − x/2^k``, ``m_c = clamp(e_c / 2^mod_shift, ±K)`` and
-``Δw = m·X / 2^(lr + weight_frac)``, saturating at ``±w_max / 2^weight_frac``.
+rounding of weights, membranes or traces: ``v − v/2^k``, ``x − x/2^k`` and
+``Δw = m·X / 2^(lr + weight_frac)``, saturating at ``±w_max / 2^weight_frac``. The modulatory
+levels ``m_c`` stay the same discrete levels (they are spike counts of the modulatory
+population, part of the algorithm, not a quantisation of it).
 
 Exactness: integer products are carried out in float64 BLAS; every partial sum is bounded by
 ``fan-in · 2^(weight_bits − weight_frac − 1) < 2^53`` (checked by :class:`~.config.Config`).
@@ -344,14 +347,17 @@ class Network:
         cfg = self.cfg
         if not 0 <= label < cfg.n_classes:
             raise ValueError(f"label must be in [0, {cfg.n_classes - 1}], not {label!r}")
-        e = -np.asarray(counts, np.int64).copy()
-        e[label] += cfg.target_count
+        n = np.asarray(counts, np.int64)
+        e = -n.copy()
+        if cfg.teaching == "margin":   # only competitors within the margin of the label are taught
+            e[n + cfg.teach_margin <= n[label]] = 0
+        e[label] = cfg.target_count - n[label]
         K = cfg.mod_levels
         if self.exact:
             half = (1 << (cfg.mod_shift - 1)) if cfg.mod_shift > 0 else 0
             m: Array = np.clip((e + half) >> cfg.mod_shift, -K, K)
-        else:
-            m = np.clip(e / 2.0**cfg.mod_shift, -K, K)
+        else:  # the levels of the modulatory population are discrete in the twin too
+            m = np.clip(np.floor(e / 2.0**cfg.mod_shift + 0.5), -K, K)
         return e, m
 
     def learn(self, fwd: ForwardResult, label: int, lr_extra: int = 0) -> LearnReport:

@@ -69,10 +69,12 @@ def small_world_mask(n_out: int, n_pre: int, density: float, beta: float, seed: 
 class SmallWorldStats:
     """Statistics of a readout projection, against a random mask of the same density.
 
-    Clustering and path length are measured on the one-mode projection onto the readout neurons
-    (two readout neurons are linked when they share a presynaptic hidden neuron), the graph along
-    which readout neurons exchange information through shared inputs. ``sigma`` is the
-    small-world index ``(C / C_rand) / (L / L_rand)``; > 1 means small-world.
+    The projection is a bipartite graph (readout ↔ hidden), which has no triangles, so clustering
+    is Latapy's bipartite clustering of the readout neurons: for readout neurons ``k`` and ``k'``
+    sharing at least one input, ``c(k, k') = |N(k) ∩ N(k')| / |N(k) ∪ N(k')|``; ``C`` is the mean
+    over ``k`` of the mean of ``c(k, ·)`` over those ``k'``. ``L`` is the mean shortest-path
+    length between all connected node pairs of the bipartite graph. ``sigma`` is the small-world
+    index ``(C / C_rand) / (L / L_rand)``; > 1 means small-world.
     """
 
     density: float
@@ -86,20 +88,25 @@ class SmallWorldStats:
         return (self.clustering / self.random_clustering) / (self.path_length / self.random_path_length)
 
 
-def _projection_stats(mask: BArray) -> tuple[float, float]:
+def _bipartite_stats(mask: BArray) -> tuple[float, float]:
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import shortest_path
 
+    n_out, n_pre = mask.shape
     m = mask.astype(np.float64)
-    adj = (m @ m.T) > 0
-    np.fill_diagonal(adj, False)
-    a = adj.astype(np.float64)
-    deg = a.sum(axis=1)
-    triangles = np.einsum("ij,jk,ki->i", a, a, a) / 2.0
-    pairs = deg * (deg - 1) / 2.0
+    overlap = m @ m.T
+    deg = m.sum(axis=1)
+    union = deg[:, None] + deg[None, :] - overlap
+    share = overlap > 0
+    np.fill_diagonal(share, False)
     with np.errstate(invalid="ignore", divide="ignore"):
-        local = np.where(pairs > 0, triangles / np.where(pairs > 0, pairs, 1.0), 0.0)
-    dist = shortest_path(csr_matrix(a), unweighted=True, directed=False)
+        pair = np.where(share, overlap / np.where(union > 0, union, 1.0), 0.0)
+    partners = share.sum(axis=1)
+    local = np.where(partners > 0, pair.sum(axis=1) / np.maximum(partners, 1), 0.0)
+    adj = np.zeros((n_out + n_pre, n_out + n_pre), dtype=np.float64)
+    adj[:n_out, n_out:] = m
+    adj[n_out:, :n_out] = m.T
+    dist = shortest_path(csr_matrix(adj), unweighted=True, directed=False)
     finite = dist[np.isfinite(dist) & (dist > 0)]
     return float(local.mean()), float(finite.mean()) if finite.size else float("inf")
 
@@ -109,8 +116,8 @@ def small_world_stats(n_out: int, n_pre: int, density: float, beta: float, seed:
     """Density, clustering and mean path length of the mask and of a random (β = 1) twin."""
     mask = small_world_mask(n_out, n_pre, density, beta, seed, layer)
     rand = small_world_mask(n_out, n_pre, density, 1.0, seed, layer)
-    c, length = _projection_stats(mask)
-    c_r, length_r = _projection_stats(rand)
+    c, length = _bipartite_stats(mask)
+    c_r, length_r = _bipartite_stats(rand)
     return SmallWorldStats(float(mask.mean()), c, length, c_r, length_r)
 
 

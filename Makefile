@@ -1,0 +1,48 @@
+# modsnn — thin wrapper around the `modsnn` CLI and pytest. `make` lists the targets.
+# Every target installs what it needs into a local venv (.venv) from PyPI on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+RUN    ?= runs/digits
+CONFIG ?= configs/digits.toml
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-slow lint typecheck train bench clean
+
+help: ## list the targets
+	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) PYTEST_ARGS='$(PYTEST_ARGS)'"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,fpga]'
+	@touch $@
+
+install: $(STAMP) ## create the venv and install modsnn with its tools
+
+lint: $(STAMP) ## ruff over the Python sources
+	$(PY) -m ruff check .
+
+typecheck: $(STAMP) ## mypy over the golden model and the CLI
+	$(PY) -m mypy golden_model cli
+
+test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite (what CI runs)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (tens of minutes)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+train: $(STAMP) ## train CONFIG into RUN with the golden model (e.g. make train CONFIG=configs/mnist.toml RUN=runs/m1)
+	$(VENV)/bin/modsnn train --config $(CONFIG) --out $(RUN)
+
+bench: $(STAMP) ## golden-model speed: batched bit-exact inference and training samples/s
+	$(VENV)/bin/modsnn bench
+
+clean: ## remove build products and caches (keeps runs/ and the venv)
+	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache compare.png
+	find . -name __pycache__ -prune -exec rm -rf {} +
