@@ -26,6 +26,15 @@ from . import __version__
 __all__ = ["main"]
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for options whose default is "take it from the configuration"."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
@@ -119,17 +128,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modsnn", description="modsnn: on-chip learning SNN accelerator and its bit-exact golden model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_Help)
     parser.add_argument("--version", action="version", version=f"modsnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def config_args(p: argparse.ArgumentParser, required: bool) -> None:
         p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                        help="override a configuration field (repeatable), e.g. --set readout_density=0.05")
-        p.add_argument("--seed", type=int, default=None, help="override the configuration's seed")
+        p.add_argument("--seed", type=int, default=None, help="override the configuration's seed (default: the configuration's)")
 
     p = sub.add_parser("train", help="train the golden model into a run folder",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("--config", default=None,
                    help="TOML configuration file or preset name (tiny, digits, mnist, fashion)")
     p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
@@ -143,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a saved run on a dataset split",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("run", help="run folder written by `modsnn train`")
     p.add_argument("--dataset", required=True, help="digits, mnist5k, fashion or idx")
     p.add_argument("--data-dir", default=None, help="folder of IDX files (datasets fashion and idx)")
@@ -152,25 +161,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("compare", help="side-by-side table and accuracy-curve PNG of runs",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--png", default="compare.png", help="where to write the accuracy curves")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("config", help="print a resolved configuration as TOML",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("config", nargs="?", default="tiny", help="TOML file or preset name")
     config_args(p, required=False)
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("topology", help="small-world statistics of the readout projections",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("config", nargs="?", default="digits", help="TOML file or preset name")
     config_args(p, required=False)
     p.set_defaults(func=cmd_topology)
 
     p = sub.add_parser("bench", help="golden-model speed: batched inference and training samples/s",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     p.add_argument("--quick", action="store_true", help="shorter measurement")
     p.set_defaults(func=cmd_bench)
     return parser

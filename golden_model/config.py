@@ -132,8 +132,8 @@ class Config:
 
     @property
     def target_count(self) -> int:
-        """Target population spike count ``R = round(ρ·P·T)`` of the labelled class."""
-        return round(self.target_rate * self.pop * self.timesteps)
+        """Target population spike count ``R = floor(ρ·P·T + 1/2)`` of the labelled class."""
+        return math.floor(self.target_rate * self.pop * self.timesteps + 0.5)
 
     @property
     def eligibility_shift(self) -> int:

@@ -1,0 +1,40 @@
+"""Accuracy targets of the presets (slow: run with `make test-slow`).
+
+These train the presets end to end through the same code path as `modsnn train`, so the figures
+are the ones a user reproduces. Speed is reported in the run's summary, never asserted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modsnn.golden_model.config import load_config
+from modsnn.golden_model.train import train
+
+pytestmark = pytest.mark.slow
+
+
+def test_digits_integer(tmp_path: Path) -> None:
+    summary = train(load_config("digits"), tmp_path / "run")
+    print(summary)
+    assert summary["test_accuracy"] >= 0.97
+
+
+def test_digits_float_twin(tmp_path: Path) -> None:
+    summary = train(load_config("digits"), tmp_path / "run", model="float")
+    print(summary)
+    assert summary["test_accuracy"] >= 0.975
+
+
+def test_digits_sparse_readout(tmp_path: Path) -> None:
+    summary = train(load_config("digits", ["readout_density=0.05"]), tmp_path / "run")
+    print(summary)
+    assert summary["test_accuracy"] >= 0.90
+
+
+def test_mnist5k_three_seeds(tmp_path: Path) -> None:
+    accs = [train(load_config("mnist", [f"seed={s}"]), tmp_path / f"s{s}")["test_accuracy"] for s in (1, 2, 3)]
+    print(accs)
+    assert sum(accs) / 3 >= 0.94
