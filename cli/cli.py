@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .golden_model.config import Config
 
 __all__ = ["main"]
 
@@ -39,7 +40,7 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
-def _config(args: argparse.Namespace) -> object:
+def _config(args: argparse.Namespace) -> Config:
     from .golden_model.config import load_config
 
     overrides = list(args.set or [])
@@ -100,7 +101,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    print(cfg.to_toml(), end="")  # type: ignore[attr-defined]
+    print(cfg.to_toml(), end="")
     return 0
 
 
@@ -135,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     def config_args(p: argparse.ArgumentParser, required: bool) -> None:
         p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                        help="override a configuration field (repeatable), e.g. --set readout_density=0.05")
-        p.add_argument("--seed", type=int, default=None, help="override the configuration's seed (default: the configuration's)")
+        p.add_argument("--seed", type=int, default=None,
+                       help="override the configuration's seed (default: the configuration's)")
 
     p = sub.add_parser("train", help="train the golden model into a run folder",
                        formatter_class=_Help)

@@ -57,15 +57,20 @@ def measure(cfg: Config, quick: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"config": cfg.name, "hidden": list(cfg.hidden), "n_inputs": cfg.n_inputs}
     for model in ("int", "float"):
         net = Network(cfg, model)
-        out[f"{model}_infer_batch256"] = _rate(lambda: len(net.predict(x, batch=256)), repeats)
-        out[f"{model}_infer_batch1"] = _rate(
-            lambda: sum(len(net.predict(x[i:i + 1], batch=1)) for i in range(n_single)), repeats)
 
-        def train_some() -> int:
+        def batched(net: Network = net) -> int:
+            return len(net.predict(x, batch=256))
+
+        def single(net: Network = net) -> int:
+            return sum(len(net.predict(x[i:i + 1], batch=1)) for i in range(n_single))
+
+        def train_some(net: Network = net) -> int:
             for i in range(n_train):
                 net.train_step(x[i], int(y[i]))
             return n_train
 
+        out[f"{model}_infer_batch256"] = _rate(batched, repeats)
+        out[f"{model}_infer_batch1"] = _rate(single, repeats)
         out[f"{model}_train"] = _rate(train_some, repeats)
     return out
 

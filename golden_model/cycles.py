@@ -88,7 +88,7 @@ def sample_cycles(cfg: Config, tables: list[RoutingTable], fwd: ForwardResult, b
     plasticity = 0
     if report is not None:
         plasticity += cfg.n_classes + costs.mod_overhead
-        for layer, table in enumerate(tables):
+        for table in tables:
             fanin = table.fanin()[report.readout_rows]
             plasticity += int((-(-fanin // lanes) + costs.row_overhead).sum())
         for layer, rows in enumerate(report.hidden_rows):

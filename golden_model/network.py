@@ -160,8 +160,8 @@ class Network:
     def forward_weights(self, w: Array) -> FArray:
         """Weights as the forward pass uses them, as float64: ``w >> weight_frac`` (exact)."""
         if self.exact:
-            return (w >> self.cfg.weight_frac).astype(np.float64)  # type: ignore[no-any-return]
-        return w  # type: ignore[return-value]
+            return (w >> self.cfg.weight_frac).astype(np.float64)
+        return w
 
     @property
     def state_dtype(self) -> Any:
@@ -231,7 +231,13 @@ class Network:
             keep_steps = cfg.eligibility == "synaptic"
         s_in, x_in_sum, x_in_steps = self.encode(u)
         pre = s_in
-        spikes, Hs, Xs, vs, xs, h_steps, x_steps = [], [], [], [], [], [], []
+        spikes: list[Array] = []
+        Hs: list[Array] = []
+        Xs: list[Array] = []
+        vs: list[Array] = []
+        xs: list[Array] = []
+        h_steps: list[Array] = []
+        x_steps: list[Array] = []
         for layer in range(cfg.n_hidden_layers):
             S, V, v = self._lif(pre, self._fwd_ff[layer], self._fwd_rec_t[layer], cfg.threshold[layer],
                                 keep_membranes=learning)
@@ -240,13 +246,15 @@ class Network:
             pre = S
             if not learning:
                 continue
+            assert V is not None
             lo, hi = cfg.boxcar(layer)
-            h = (V >= lo) & (V < hi)
+            h: Array = (V >= lo) & (V < hi)
             x_final, X, x_hist = self._traces(S, keep_steps)
             Hs.append(h.sum(axis=0, dtype=np.int64))
             Xs.append(X)
             xs.append(x_final)
             if keep_steps:
+                assert x_hist is not None
                 h_steps.append(h.astype(np.int64))
                 x_steps.append(x_hist)
         R, _, v_out = self._lif(None, None, None, cfg.readout_threshold, readout_from=spikes,
@@ -325,12 +333,12 @@ class Network:
             x_sum_tab, x_last_tab = self._pattern_tables
             return x_last_tab[pattern], x_sum_tab[pattern], None
         T = S.shape[0]
-        x = np.zeros(S.shape[1:], np.int64 if self.exact else np.float64)
-        X = np.zeros_like(x)
+        x: Array = np.zeros(S.shape[1:], np.int64 if self.exact else np.float64)
+        X: Array = np.zeros_like(x)
         hist = np.zeros(S.shape, x.dtype) if keep_steps else None
         for t in range(T):
             x = _trace_step(cfg, x, S[t], self.exact)
-            X += x
+            X = X + x
             if hist is not None:
                 hist[t] = x
         return x, X, hist
@@ -482,7 +490,7 @@ def _trace_step(cfg: Config, x: Array, s: Array, exact: bool) -> Array:
         x = x - ((x + ((1 << cfg.trace_shift) - 1)) >> cfg.trace_shift) + cfg.trace_amp * s
     else:
         x = x - x * 2.0**-cfg.trace_shift + cfg.trace_amp * s
-    return np.minimum(x, cfg.x_max)  # type: ignore[no-any-return]
+    return np.minimum(x, cfg.x_max)
 
 
 def _pattern_tables(cfg: Config) -> tuple[IArray, IArray] | None:

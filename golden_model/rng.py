@@ -34,8 +34,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Stream", "element_words", "hash32", "key", "row_keys", "signs", "stochastic_round",
-           "uniform_int", "permutation", "key_int", "hash32_int"]
+__all__ = [
+    "Stream",
+    "element_words",
+    "hash32",
+    "hash32_int",
+    "key",
+    "key_int",
+    "permutation",
+    "row_keys",
+    "signs",
+    "stochastic_round",
+    "uniform_int",
+]
 
 U32 = np.uint32
 MASK32 = 0xFFFF_FFFF
@@ -119,12 +130,12 @@ def key(*words: Any) -> Any:
 def row_keys(seed: int, stream: Stream, sample: int, layer: int, rows: Any) -> UArray:
     """Row keys ``key(seed, stream, sample, layer, i)`` for every ``i`` in ``rows``."""
     prefix = U32(key_int(seed, int(stream), sample & MASK32, layer))
-    return hash32(prefix ^ _word(rows))  # type: ignore[no-any-return]
+    return hash32(prefix ^ _word(rows))
 
 
 def element_words(rowkeys: UArray, cols: Any) -> UArray:
     """``H(rowkey_i ^ j)`` for the outer grid of ``rowkeys`` × ``cols``."""
-    return hash32(rowkeys[:, None] ^ _word(cols)[None, :])  # type: ignore[no-any-return]
+    return hash32(rowkeys[:, None] ^ _word(cols)[None, :])
 
 
 def stochastic_round(values: IArray, words: UArray, shift: int) -> IArray:
@@ -132,7 +143,7 @@ def stochastic_round(values: IArray, words: UArray, shift: int) -> IArray:
     if shift == 0:
         return values.astype(np.int64)
     r = (words >> U32(32 - shift)).astype(np.int64)
-    return (values + r) >> shift  # type: ignore[no-any-return]
+    return (values + r) >> shift
 
 
 def signs(seed: int, stream: Stream, layer: int, rows: int, cols: int) -> IArray:
@@ -144,7 +155,7 @@ def signs(seed: int, stream: Stream, layer: int, rows: int, cols: int) -> IArray
 def uniform_int(words: UArray, lo: int, hi: int) -> IArray:
     """Map 32-bit words to integers uniform on ``[lo, hi]``: ``lo + (word · (hi-lo+1)) >> 32``."""
     span = np.uint64(hi - lo + 1)
-    return (lo + ((words.astype(np.uint64) * span) >> np.uint64(32)).astype(np.int64))  # type: ignore[no-any-return]
+    return (lo + ((words.astype(np.uint64) * span) >> np.uint64(32)).astype(np.int64))
 
 
 def permutation(n: int, *words: int) -> IArray:

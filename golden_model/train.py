@@ -154,7 +154,7 @@ def train(cfg: Config, out: Path, *, model: str = "int", resume: bool = False,
         bar.close()
         train_seconds += seconds
         train_samples += len(order)
-        record = {
+        record: dict[str, Any] = {
             "epoch": epoch + 1,
             "samples": len(order),
             "seconds": round(seconds, 4),

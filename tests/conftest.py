@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-
 from modsnn.golden_model.config import Config, load_config
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from modsnn.cli import main
 
 FAST = ["--set", "train_limit=200", "--set", "test_limit=100"]
@@ -96,7 +95,7 @@ def test_set_overrides_reach_the_run(tmp_path: Path, capsys: pytest.CaptureFixtu
 ])
 def test_bad_input_gets_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                        message: str) -> None:
-    code, stdout, stderr = run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    code, _, stderr = run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
     assert code == 2
     assert stderr.startswith("modsnn: error: ") and message in stderr
     assert "Traceback" not in stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from modsnn.golden_model.config import PRESETS, Config, ConfigError, load_config
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from modsnn.golden_model.data import FASHION_DIR, DatasetError, load_dataset, read_idx
 
 
@@ -87,7 +86,8 @@ def test_missing_data_says_how_to_get_it(tmp_path: Path) -> None:
         load_dataset("digits", "valid")
 
 
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(not FASHION_DIR.is_dir(),
+                    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
 def test_fashion_test_split() -> None:
     test = load_dataset("fashion", "test")
     assert test.x.shape == (10000, 784) and np.bincount(test.y).tolist() == [1000] * 10

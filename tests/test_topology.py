@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from modsnn.golden_model.topology import routing_table, small_world_mask, small_world_stats
 
 
@@ -72,9 +71,9 @@ def test_routing_table_views_agree() -> None:
 
 
 def test_bad_mask_parameters() -> None:
-    with pytest.raises(ValueError, match="density must be in \\(0, 1\\], not 0"):
+    with pytest.raises(ValueError, match=r"density must be in \(0, 1\], not 0"):
         small_world_mask(10, 10, 0, 0.1, seed=1)
-    with pytest.raises(ValueError, match="beta must be in \\[0, 1\\], not 1.5"):
+    with pytest.raises(ValueError, match=r"beta must be in \[0, 1\], not 1.5"):
         small_world_mask(10, 10, 0.5, 1.5, seed=1)
     with pytest.raises(ValueError, match="n_out ≥ 1"):
         small_world_mask(0, 10, 0.5, 0.1, seed=1)
