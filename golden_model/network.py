@@ -46,7 +46,10 @@ Learning rates halve (shift + 1) every ``lr_decay_epochs`` epochs when that is n
 rounding of weights, membranes or traces: ``v − v/2^k``, ``x − x/2^k`` and
 ``Δw = m·X / 2^(lr + weight_frac)``, saturating at ``±w_max / 2^weight_frac``. The modulatory
 levels ``m_c`` stay the same discrete levels (they are spike counts of the modulatory
-population, part of the algorithm, not a quantisation of it).
+population, part of the algorithm, not a quantisation of it). The integer forward weight
+``floor(w / 2^f)`` is on average ``(1 − 2^−f)/2`` LSB below ``w / 2^f``; this offset acts as
+inhibition proportional to input activity and is part of the network, so the twin uses the mean
+``w / 2^f − (1 − 2^−f)/2`` (only the rounding noise is removed).
 
 Exactness: integer products are carried out in float64 BLAS; every partial sum is bounded by
 ``fan-in · 2^(weight_bits − weight_frac − 1) < 2^53`` (checked by :class:`~.config.Config`).
@@ -158,10 +161,17 @@ class Network:
         return ff, rec, out
 
     def forward_weights(self, w: Array) -> FArray:
-        """Weights as the forward pass uses them, as float64: ``w >> weight_frac`` (exact)."""
+        """Weights as the forward pass uses them: ``w >> weight_frac`` (integer, exact), or its
+        mean for the float twin, ``w − (1 − 2^−weight_frac) / 2`` (in forward units)."""
         if self.exact:
             return (w >> self.cfg.weight_frac).astype(np.float64)
-        return w
+        return w - self.floor_bias  # type: ignore[no-any-return]
+
+    @property
+    def floor_bias(self) -> float:
+        """Mean of ``w/2^f − floor(w/2^f)`` over the ``2^f`` storage values: ``(1 − 2^−f) / 2``."""
+        f = self.cfg.weight_frac
+        return (1 - 2.0**-f) / 2
 
     @property
     def state_dtype(self) -> Any:
@@ -177,15 +187,15 @@ class Network:
 
     def _refresh_forward_weights(self) -> None:
         """Rebuild the forward-weight caches (kept in step by :meth:`_apply`)."""
-        if self.exact:
-            dt = self.state_dtype
-            self._fwd_ff = [self.forward_weights(w).astype(dt) for w in self.ff]
-            self._fwd_rec_t = [np.ascontiguousarray(self.forward_weights(w).T.astype(dt)) for w in self.rec]
-            self._fwd_out = [self.forward_weights(w).astype(dt) for w in self.out]
-        else:  # the float weights are their own forward weights (views follow updates)
-            self._fwd_ff = list(self.ff)
-            self._fwd_rec_t = [w.T for w in self.rec]
-            self._fwd_out = list(self.out)
+        dt = self.state_dtype
+        self._fwd_ff = [self.forward_weights(w).astype(dt) for w in self.ff]
+        self._fwd_rec_t = []
+        for w in self.rec:
+            fwd = self.forward_weights(w).astype(dt)
+            np.fill_diagonal(fwd, 0)                         # no self-connection
+            self._fwd_rec_t.append(np.ascontiguousarray(fwd.T))
+        self._fwd_out = [np.where(mask, self.forward_weights(w), 0).astype(dt)
+                         for w, mask in zip(self.out, self.masks, strict=True)]
 
     def state_dict(self) -> dict[str, Array]:
         d: dict[str, Array] = {"updates": np.asarray(self.updates, np.int64)}
@@ -440,21 +450,23 @@ class Network:
             delta = stochastic_round(V.astype(np.int64), words, shift)
             if mask is not None:
                 delta = delta * mask
-            new = np.clip(W[ix] + delta, -cfg.w_max, cfg.w_max)
-            W[ix] = new
-            fwd = (new >> cfg.weight_frac).astype(self.state_dtype)
-            if kind == "ff":
-                self._fwd_ff[layer][ix] = fwd
-            elif kind == "rec":
-                self._fwd_rec_t[layer][np.ix_(cols, rows)] = fwd.T
-            else:
-                self._fwd_out[layer][ix] = fwd
+            new = np.minimum(np.maximum(W[ix] + delta, -cfg.w_max), cfg.w_max)
         else:
             delta_f = V / 2.0 ** (shift + cfg.weight_frac)
             if mask is not None:
                 delta_f = delta_f * mask
             bound = cfg.w_max / 2.0**cfg.weight_frac
-            W[ix] = np.clip(W[ix] + delta_f, -bound, bound)
+            new = np.minimum(np.maximum(W[ix] + delta_f, -bound), bound)
+        W[ix] = new
+        fwd = self.forward_weights(new).astype(self.state_dtype)
+        if mask is not None:                                 # masked and diagonal entries stay 0
+            fwd = fwd * mask
+        if kind == "ff":
+            self._fwd_ff[layer][ix] = fwd
+        elif kind == "rec":
+            self._fwd_rec_t[layer][np.ix_(cols, rows)] = fwd.T
+        else:
+            self._fwd_out[layer][ix] = fwd
 
     def train_step(self, u: Array, label: int, lr_extra: int = 0) -> tuple[ForwardResult, LearnReport]:
         """Forward one sample ``u`` ``(n_in,)`` and learn from ``label``."""

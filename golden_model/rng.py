@@ -95,8 +95,13 @@ def hash32_int(a: int) -> int:
 
 
 def _word(w: Any) -> Any:
-    if isinstance(w, np.ndarray) and w.dtype == U32:
-        return w
+    if isinstance(w, np.ndarray):
+        if w.dtype == U32:
+            return w
+        if w.dtype.kind == "i":           # index arrays: check the sign once, then narrow
+            if w.size and w.min() < 0:
+                raise ValueError(f"key words must be non-negative, not {w!r}")
+            return w.astype(U32)
     arr = np.asarray(w)
     if arr.dtype.kind == "i" and np.any(arr < 0):
         raise ValueError(f"key words must be non-negative, not {w!r}")

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+
 from modsnn.golden_model.config import Config, load_config
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from modsnn.golden_model.config import load_config
 from modsnn.golden_model.train import train
 

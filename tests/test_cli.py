@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from modsnn.cli import main
 
 FAST = ["--set", "train_limit=200", "--set", "test_limit=100"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from modsnn.golden_model.config import PRESETS, Config, ConfigError, load_config
 
 

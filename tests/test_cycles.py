@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from modsnn.golden_model.config import Config
 from modsnn.golden_model.cycles import CycleCosts, sample_cycles
 from modsnn.golden_model.data import load_dataset

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from modsnn.golden_model.data import FASHION_DIR, DatasetError, load_dataset, read_idx
 
 

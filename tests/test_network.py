@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from modsnn.golden_model import rng
 from modsnn.golden_model.config import Config
 from modsnn.golden_model.data import load_dataset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from modsnn.golden_model.topology import routing_table, small_world_mask, small_world_stats
 
 
