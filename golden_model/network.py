@@ -165,7 +165,7 @@ class Network:
         mean for the float twin, ``w − (1 − 2^−weight_frac) / 2`` (in forward units)."""
         if self.exact:
             return (w >> self.cfg.weight_frac).astype(np.float64)
-        return w - self.floor_bias  # type: ignore[no-any-return]
+        return w - self.floor_bias
 
     @property
     def floor_bias(self) -> float:
