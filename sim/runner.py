@@ -76,8 +76,12 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, directory: Pat
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT"]
         if waves:
             build_args.append("--trace-fst")
-    elif not icarus_available():
-        raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`")
+    else:
+        if not icarus_available():
+            raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`")
+        # Yosys' Verilog triggers every `always @*` at time 0 through a register initialiser;
+        # Icarus honours that as an event only with Verilog-2005 semantics (cocotb passes -g2012).
+        build_args = ["-g2005"]
     runner = get_runner(simulator)
     timescale = ("1ns", "1ps")
     runner.build(sources=[verilog], hdl_toplevel=toplevel, build_dir=directory, build_args=build_args,

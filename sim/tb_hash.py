@@ -15,6 +15,9 @@ KNOWN = [0, 1, 2, 0xDEADBEEF, 0xFFFFFFFF, 12345, 0x80000000]
 async def reset(dut) -> None:
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
+    dut.i__valid.value = 0
+    dut.i__payload.value = 0
+    dut.o__ready.value = 0
     await RisingEdge(dut.clk)
     await RisingEdge(dut.clk)
     dut.rst.value = 0
