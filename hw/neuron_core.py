@@ -31,7 +31,7 @@ Widths: ``v`` membrane_bits (signed), ``x`` trace_bits, ``H`` ``bits(T)``, ``X``
 ``bits(T·x_max)``, ``I`` ``forward weight bits + bits(fan_in)`` (signed).
 """
 
-from amaranth.hdl import Mux, Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -91,7 +91,7 @@ class NeuronCore(wiring.Component):
                             ("x", unsigned(cfg.trace_bits)), ("h", unsigned(self._h_bits)),
                             ("xs", unsigned(self._xsum_bits))):
             m.submodules[f"{name}_mem"] = mems[name] = Memory(shape=shape, depth=n, init=[])
-        v_mem, i_mem, x_mem, h_mem, xs_mem = (mems[k] for k in ("v", "i", "x", "h", "xs"))
+        i_mem = mems["i"]
         # Sweep/clear read ports (one per memory) and write ports.
         rd = {k: mem.read_port() for k, mem in mems.items()}
         wr = {k: mem.write_port() for k, mem in mems.items()}

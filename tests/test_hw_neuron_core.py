@@ -32,7 +32,7 @@ def test_bad_parameters() -> None:
     cfg = load_config("tiny")
     with pytest.raises(TypeError, match="cfg must be a modsnn Config, not 3"):
         NeuronCore(3, 0, 10)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="layer must be None \\(readout\\) or a hidden layer index in \\[0, 0\\], not 1"):
+    with pytest.raises(ValueError, match=r"layer must be None \(readout\) or a hidden layer index in \[0, 0\], not 1"):
         NeuronCore(cfg, 1, 10)
     with pytest.raises(ValueError, match="fan_in must be a positive integer, not 0"):
         NeuronCore(cfg, 0, 0)
