@@ -42,17 +42,24 @@ from .formats import Population, formats_for
 __all__ = ["NeuronCore"]
 
 
+def _rejected(component: object, error: Exception) -> Exception:
+    """Mark a component whose constructor rejected its parameters as intentionally unused
+    (Amaranth warns about elaboratables that are never elaborated), and return ``error``."""
+    component._MustUse__silence = True  # type: ignore[attr-defined]
+    return error
+
+
 class NeuronCore(wiring.Component):
     """LIF neuron array of hidden layer ``layer`` (or the readout when ``layer`` is ``None``)."""
 
     def __init__(self, cfg: Config, layer: int | None, fan_in: int) -> None:
         if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a modsnn Config, not {cfg!r}")
+            raise _rejected(self, TypeError(f"cfg must be a modsnn Config, not {cfg!r}"))
         if layer is not None and not (isinstance(layer, int) and 0 <= layer < cfg.n_hidden_layers):
-            raise ValueError(f"layer must be None (readout) or a hidden layer index in "
-                             f"[0, {cfg.n_hidden_layers - 1}], not {layer!r}")
+            raise _rejected(self, ValueError(f"layer must be None (readout) or a hidden layer index in "
+                                             f"[0, {cfg.n_hidden_layers - 1}], not {layer!r}"))
         if not isinstance(fan_in, int) or fan_in < 1:
-            raise ValueError(f"fan_in must be a positive integer, not {fan_in!r}")
+            raise _rejected(self, ValueError(f"fan_in must be a positive integer, not {fan_in!r}"))
         self._cfg, self._layer, self._fan_in = cfg, layer, fan_in
         self._n = cfg.n_readout if layer is None else cfg.hidden[layer]
         self._theta = cfg.readout_threshold if layer is None else cfg.threshold[layer]

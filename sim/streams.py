@@ -13,9 +13,11 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+import cocotb
+from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["StreamSink", "StreamSource", "stimulus_random"]
+__all__ = ["StreamSink", "StreamSource", "start", "stimulus_random"]
 
 
 def stimulus_random(log: Any) -> random.Random:
@@ -23,6 +25,18 @@ def stimulus_random(log: Any) -> random.Random:
     seed = int(os.environ.get("MODSNN_SEED", "0")) or random.randrange(1, 2**31)
     log.info(f"stimulus seed {seed} (set MODSNN_SEED={seed} to reproduce)")
     return random.Random(seed)
+
+
+async def start(dut: Any, inputs: Iterable[str]) -> None:
+    """Start a 100 MHz clock on ``clk``, drive every input in ``inputs`` to 0 (Icarus starts
+    undriven inputs at X, Verilator at 0) and hold ``rst`` for two cycles."""
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    dut.rst.value = 1
+    for name in inputs:
+        getattr(dut, name).value = 0
+    await RisingEdge(dut.clk)
+    await RisingEdge(dut.clk)
+    dut.rst.value = 0
 
 
 class StreamSource:

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge
 
 from modsnn.golden_model.rng import hash32_int
-from modsnn.sim.streams import StreamSink, StreamSource, stimulus_random
+from modsnn.sim.streams import StreamSink, StreamSource, start, stimulus_random
 
 KNOWN = [0, 1, 2, 0xDEADBEEF, 0xFFFFFFFF, 12345, 0x80000000]
 
 
-async def reset(dut) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.i__payload.value = 0
-    dut.o__ready.value = 0
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    dut.rst.value = 0
-
-
 @cocotb.test()
 async def hash_matches_golden_under_backpressure(dut) -> None:
-    await reset(dut)
+    await start(dut, ("i__valid", "i__payload", "o__ready"))
     rnd = stimulus_random(dut._log)
     for idle, backpressure in ((0.0, 0.0), (0.5, 0.5), (0.2, 0.8)):
         words = KNOWN + [rnd.getrandbits(32) for _ in range(300)]

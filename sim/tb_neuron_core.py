@@ -16,7 +16,6 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from modsnn.golden_model.config import load_config
@@ -24,7 +23,7 @@ from modsnn.golden_model.cycles import CycleCosts
 from modsnn.golden_model.data import load_dataset
 from modsnn.golden_model.network import Network
 from modsnn.hw.formats import formats_for
-from modsnn.sim.streams import StreamSink, StreamSource, stimulus_random
+from modsnn.sim.streams import StreamSink, StreamSource, start, stimulus_random
 
 
 def params():
@@ -32,18 +31,7 @@ def params():
     return cfg, int(os.environ.get("MODSNN_TB_SAMPLES", "2"))
 
 
-async def start(dut) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.step.value = 0
-    dut.clear.value = 0
-    dut.rd_addr.value = 0
-    dut.syn__valid.value = 0             # every input driven from reset (Icarus starts at X)
-    dut.syn__payload.value = 0
-    dut.spikes__ready.value = 0
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    dut.rst.value = 0
+INPUTS = ("step", "clear", "rd_addr", "syn__valid", "syn__payload", "spikes__ready")
 
 
 async def strobe(dut, signal) -> int:
@@ -81,7 +69,7 @@ async def read_state(dut, n: int) -> dict[str, list[int]]:
 @cocotb.test()
 async def neuron_core_matches_golden(dut) -> None:
     cfg, samples = params()
-    await start(dut)
+    await start(dut, INPUTS)
     rnd = stimulus_random(dut._log)
     net = Network(cfg)
     fmt = formats_for(cfg).synaptic_event
@@ -119,7 +107,7 @@ async def neuron_core_matches_golden(dut) -> None:
 @cocotb.test()
 async def sweep_takes_n_plus_latency_cycles(dut) -> None:
     cfg, _ = params()
-    await start(dut)
+    await start(dut, INPUTS)
     dut.spikes__ready.value = 1
     await strobe(dut, dut.clear)
     cycles = await strobe(dut, dut.step)
