@@ -39,14 +39,22 @@ async def start(dut: Any, inputs: Iterable[str]) -> None:
     dut.rst.value = 0
 
 
-class StreamSource:
-    """Drives ``<name>__valid``/``__payload`` with random idle cycles between items."""
+class _StreamPort:
+    """The ``valid``/``ready``/``payload`` handles of stream port ``name`` of ``dut``."""
 
-    def __init__(self, dut: Any, name: str, clk: Any, rnd: random.Random, idle: float = 0.0) -> None:
+    def __init__(self, dut: Any, name: str, clk: Any, rnd: random.Random) -> None:
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
-        self.clk, self.rnd, self.idle = clk, rnd, idle
+        self.clk, self.rnd = clk, rnd
+
+
+class StreamSource(_StreamPort):
+    """Drives ``<name>__valid``/``__payload`` with random idle cycles between items."""
+
+    def __init__(self, dut: Any, name: str, clk: Any, rnd: random.Random, idle: float = 0.0) -> None:
+        super().__init__(dut, name, clk, rnd)
+        self.idle = idle
         self.valid.value = 0
 
     async def send(self, items: Iterable[int]) -> None:
@@ -65,14 +73,12 @@ class StreamSource:
         self.valid.value = 0
 
 
-class StreamSink:
+class StreamSink(_StreamPort):
     """Holds ``<name>__ready`` low with probability ``backpressure``; collects payloads in order."""
 
     def __init__(self, dut: Any, name: str, clk: Any, rnd: random.Random, backpressure: float = 0.0) -> None:
-        self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
-        self.payload = getattr(dut, f"{name}__payload")
-        self.clk, self.rnd, self.backpressure = clk, rnd, backpressure
+        super().__init__(dut, name, clk, rnd)
+        self.backpressure = backpressure
         self.items: list[int] = []
         self.ready.value = 0
 
