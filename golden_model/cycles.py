@@ -1,28 +1,32 @@
 """Per-phase cycle-count model of the accelerator, fed by the events the golden model saw.
 
-The hardware is event driven; its cycle count is a function of the spikes and of the gated rows
-of the plasticity phase, which the golden model knows exactly. With ``lanes`` parallel synapse
-lanes and ``cores`` neuron cores (each hidden layer split into ``cores`` contiguous slices of
-``ceil(n_l / cores)`` neurons, all slices working in parallel):
+The RTL (:mod:`modsnn.hw.top`) runs every phase to completion before the next, and every unit's
+cost is a function of the spikes and of the gated rows, which the golden model knows exactly,
+so the count of each phase is a closed formula. With ``L = lanes`` synapse lanes, ``n`` hidden
+neurons, ``K = ceil(n / L)`` words per dense column, ``words[j]`` the readout routing words of
+hidden neuron ``j`` (:class:`~modsnn.golden_model.topology.LaneRoutes`) and the constants of
+:class:`CycleCosts`:
 
-==================  ===============================================================================
-phase               cycles
-==================  ===============================================================================
-integration         per step ``t`` and hidden layer ``l``: every event (a spike of layer ``l−1``
-                    (or input) at ``t``, or of layer ``l`` at ``t−1``) costs
-                    ``ceil(ceil(n_l / cores) / lanes) + event_overhead``; every hidden spike at
-                    ``t`` fans out to the readout at ``ceil(fanout_j / lanes) + event_overhead``.
-neuron sweep        per step and layer: ``ceil(n_l / cores) + sweep_latency``; readout:
-                    ``n_out + sweep_latency``.
-plasticity          ``n_classes + mod_overhead`` for the modulatory signals; every gated readout
-                    row ``k``: ``ceil(fanin_k / lanes) + row_overhead`` (per hidden layer); every
-                    gated hidden row ``i``: ``ceil(n_pre / lanes) + ceil(n_l / lanes) +
-                    2·row_overhead``, slices in parallel (the busiest core sets the time).
-==================  ===============================================================================
+============  =====================================================================================
+phase         cycles of one sample
+============  =====================================================================================
+integration   every input spike and every hidden spike of ``t−1`` (recurrent): ``K + event_overhead``;
+              every hidden spike ``j`` (to the readout): ``words[j] + event_overhead``; plus
+              ``replay_overhead`` per step (the replay phase's control).
+sweep         clear ``max(n_in, n, n_out) + clear_overhead``; per step the encoder
+              ``n_in + encode_overhead``, the hidden core ``n + hidden_overhead``, the readout
+              ``n_out + readout_overhead``; the decision ``C + decide_overhead``.
+plasticity    (training, some ``m_c ≠ 0``) ``learn_overhead``; readout pass: per hidden neuron
+              ``source_overhead`` plus ``words[j]`` when ``X_j ≠ 0``; hidden pass: per group of
+              ``L`` rows ``L + C + group_overhead`` plus ``n_in + n`` when a row of the group is
+              gated (``L_i·H_i ≠ 0``). With every ``m_c = 0``: ``idle_learn_overhead``.
+============  =====================================================================================
 
-The constants in :class:`CycleCosts` describe the RTL's pipelines; the RTL is held to this model
-by the cocotb tests, so a count measured in simulation can be projected to other sizes and
-devices without running them.
+``cores > 1`` (not in the RTL yet) is projected by slicing every hidden layer into ``cores``
+contiguous slices working in parallel: ``n`` becomes ``ceil(n / cores)`` in the dense costs and
+the busiest slice sets the hidden plasticity time. The constants are the RTL's; the cocotb
+top-level test holds the RTL to this model with exact equality, so a count measured in
+simulation can be projected to sizes and devices that were not simulated.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 
 from .config import Config
 from .network import ForwardResult, LearnReport
-from .topology import RoutingTable
+from .topology import readout_routes
 
 __all__ = ["CycleCosts", "PhaseCycles", "sample_cycles"]
 
@@ -44,12 +48,20 @@ def _ceil_div(a: int, b: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class CycleCosts:
-    """Fixed overheads of the RTL pipelines, in clock cycles."""
+    """Fixed overheads of the RTL's pipelines and controller, in clock cycles."""
 
-    event_overhead: int = 1
-    sweep_latency: int = 2
-    row_overhead: int = 2
-    mod_overhead: int = 2
+    event_overhead: int = 1        # router: the accept cycle of an event
+    sweep_latency: int = 2         # neuron core: read + write pipeline of a sweep
+    replay_overhead: int = 2       # per step: replay phase control
+    clear_overhead: int = 1
+    encode_overhead: int = 2
+    hidden_overhead: int = 3
+    readout_overhead: int = 2
+    decide_overhead: int = 1
+    learn_overhead: int = 9        # strobe, 6 prefix-key hash passes, hand-back
+    idle_learn_overhead: int = 3
+    source_overhead: int = 2       # readout pass: read X_j and the routing pointer
+    group_overhead: int = 5        # hidden pass: H read latency, 3 row keys, gate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,35 +79,40 @@ class PhaseCycles:
                            self.plasticity + other.plasticity)
 
 
-def sample_cycles(cfg: Config, tables: list[RoutingTable], fwd: ForwardResult, batch_index: int = 0,
-                  report: LearnReport | None = None, costs: CycleCosts = CycleCosts()) -> PhaseCycles:
-    """Cycles of one sample (``batch_index`` of ``fwd``), plasticity included when ``report`` is given."""
-    T, lanes, cores = cfg.timesteps, cfg.lanes, cfg.cores
-    integration = sweep = 0
+def sample_cycles(cfg: Config, fwd: ForwardResult, batch_index: int = 0, report: LearnReport | None = None,
+                  costs: CycleCosts = CycleCosts()) -> PhaseCycles:
+    """Cycles of one sample (``batch_index`` of ``fwd``); plasticity when ``report`` is given."""
+    T, L, cores, C = cfg.timesteps, cfg.lanes, cfg.cores, cfg.n_classes
+    integration = T * costs.replay_overhead
+    sweep = (max(cfg.n_inputs, cfg.n_readout, *cfg.hidden) + costs.clear_overhead
+             + T * (cfg.n_inputs + costs.encode_overhead + cfg.n_readout + costs.readout_overhead)
+             + C + costs.decide_overhead)
     pre_events = fwd.input_spikes[:, batch_index].sum(axis=1)            # (T,)
     for layer, n in enumerate(cfg.hidden):
-        per_event = _ceil_div(_ceil_div(n, cores), lanes) + costs.event_overhead
+        dense = _ceil_div(_ceil_div(n, cores), L) + costs.event_overhead
         own = fwd.spikes[layer][:, batch_index]                           # (T, n)
         own_events = own.sum(axis=1)
-        rec_events = np.concatenate([[0], own_events[:-1]])
-        integration += int((pre_events + rec_events).sum()) * per_event
-        fan = tables[layer].fanout()
-        readout_cost = -(-fan // lanes) + costs.event_overhead           # per source j
-        integration += int((own.astype(np.int64) @ readout_cost).sum())
-        sweep += T * (_ceil_div(n, cores) + costs.sweep_latency)
+        integration += int(pre_events.sum() + own_events[:-1].sum()) * dense
+        words = readout_routes(cfg, layer).words
+        integration += int((own.astype(np.int64) @ (words + costs.event_overhead)).sum())
+        sweep += T * (_ceil_div(n, cores) + costs.hidden_overhead)
         pre_events = own_events
-    sweep += T * (cfg.n_readout + costs.sweep_latency)
     plasticity = 0
     if report is not None:
-        plasticity += cfg.n_classes + costs.mod_overhead
-        for table in tables:
-            fanin = table.fanin()[report.readout_rows]
-            plasticity += int((-(-fanin // lanes) + costs.row_overhead).sum())
-        for layer, rows in enumerate(report.hidden_rows):
-            n = cfg.hidden[layer]
-            per_row = (_ceil_div(cfg.layer_inputs(layer), lanes) + _ceil_div(n, lanes)
-                       + 2 * costs.row_overhead)
+        if not np.any(report.modulation):
+            return PhaseCycles(integration, sweep, costs.idle_learn_overhead)
+        plasticity = costs.learn_overhead
+        for layer, n in enumerate(cfg.hidden):
+            words = readout_routes(cfg, layer).words
+            active = np.asarray(fwd.X[layer][batch_index]) != 0
+            plasticity += n * costs.source_overhead + int(words[active].sum())
+            if not cfg.learn_hidden:
+                continue
             slice_size = _ceil_div(n, cores)
-            busiest = int(np.bincount(rows // slice_size, minlength=cores).max()) if rows.size else 0
-            plasticity += busiest * per_row
+            groups = _ceil_div(slice_size, L)
+            rows = report.hidden_rows[layer]
+            gated = np.unique(np.stack([rows // slice_size, (rows % slice_size) // L]), axis=1) \
+                if rows.size else np.zeros((2, 0), np.int64)
+            busiest = int(np.bincount(gated[0], minlength=cores).max()) if gated.size else 0
+            plasticity += groups * (L + C + costs.group_overhead) + busiest * (cfg.layer_inputs(layer) + n)
     return PhaseCycles(integration, sweep, plasticity)

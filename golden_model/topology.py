@@ -19,13 +19,16 @@ stored *target-major* (row ``k``, then ascending ``j``), the order the plasticit
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import numpy.typing as npt
 
+from .config import Config
 from .rng import Stream, hash32, key, uniform_int
 
-__all__ = ["RoutingTable", "SmallWorldStats", "routing_table", "small_world_mask", "small_world_stats"]
+__all__ = ["LaneRoutes", "RoutingTable", "SmallWorldStats", "lane_routes", "readout_routes", "routing_table", "small_world_mask",
+           "small_world_stats"]
 
 BArray = npt.NDArray[np.bool_]
 IArray = npt.NDArray[np.int64]
@@ -169,3 +172,86 @@ def routing_table(mask: BArray) -> RoutingTable:
     np.cumsum(np.bincount(tj, minlength=n_pre), out=row_ptr[1:])
     return RoutingTable(n_pre, n_out, row_ptr, tk[order].astype(np.int64), word[order],
                         col_ptr, tj.astype(np.int64))
+
+
+@dataclasses.dataclass(frozen=True)
+class LaneRoutes:
+    """The readout routing image for ``lanes`` parallel synapse lanes (the RTL's table format).
+
+    The readout accumulators are banked by lane: readout neuron ``k`` lives in bank ``k mod L`` at
+    address ``k // L``. Each source ``j`` owns ``words[j]`` consecutive words starting at
+    ``start[j]``; lane ``ℓ`` of word ``w`` holds the ``w``-th target of source ``j`` in bank ``ℓ``
+    (ascending), so the ``L`` lanes of one word never collide in a bank:
+
+    * ``words[j] = max_ℓ |{k ∈ fan-out(j) : k mod L = ℓ}|`` (``L = 1``: the fan-out);
+    * ``valid[w, ℓ]``, ``addr[w, ℓ]`` — whether lane ``ℓ`` of word ``w`` is used, and its bank
+      address ``k // L``;
+    * the weight of that synapse is stored at the same ``(w, ℓ)`` of the readout weight memory.
+    """
+
+    lanes: int
+    n_pre: int
+    n_out: int
+    start: IArray
+    words: IArray
+    valid: BArray
+    addr: IArray
+
+    @property
+    def n_words(self) -> int:
+        return int(self.valid.shape[0])
+
+    def targets(self) -> IArray:
+        """Readout neuron of every ``(word, lane)`` (``-1`` where the lane is unused)."""
+        k = self.addr * self.lanes + np.arange(self.lanes)[None, :]
+        return np.where(self.valid, k, -1)
+
+    def sources(self) -> IArray:
+        """Source neuron of every word."""
+        return np.repeat(np.arange(self.n_pre), self.words)
+
+    def pack(self, dense: IArray) -> IArray:
+        """The ``(n_words, L)`` image of a dense ``n_out × n_pre`` readout matrix (0 where unused)."""
+        k = self.targets()
+        j = np.broadcast_to(self.sources()[:, None], k.shape)
+        return np.where(self.valid, dense[np.maximum(k, 0), j], 0)
+
+    def unpack(self, image: IArray) -> IArray:
+        """The dense ``n_out × n_pre`` matrix of an image made by :meth:`pack`."""
+        dense = np.zeros((self.n_out, self.n_pre), dtype=np.asarray(image).dtype)
+        k = self.targets()
+        j = np.broadcast_to(self.sources()[:, None], k.shape)
+        dense[k[self.valid], j[self.valid]] = np.asarray(image)[self.valid]
+        return dense
+
+
+@functools.lru_cache(maxsize=32)
+def readout_routes(cfg: Config, layer: int = 0) -> LaneRoutes:
+    """The readout routing image of hidden layer ``layer`` of ``cfg`` for ``cfg.lanes`` lanes."""
+    mask = small_world_mask(cfg.n_readout, cfg.hidden[layer], cfg.readout_density, cfg.rewire_beta, cfg.seed, layer)
+    return lane_routes(mask, cfg.lanes)
+
+
+def lane_routes(mask: BArray, lanes: int) -> LaneRoutes:
+    """Pack ``mask`` (``n_out × n_pre``) into bank-conflict-free words of ``lanes`` lanes."""
+    if not isinstance(lanes, int) or lanes < 1:
+        raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
+    n_out, n_pre = mask.shape
+    per_source: list[list[list[int]]] = []
+    words = np.zeros(n_pre, dtype=np.int64)
+    for j in range(n_pre):
+        targets = np.flatnonzero(mask[:, j])
+        banks = [[int(k) for k in targets if k % lanes == lane] for lane in range(lanes)]
+        per_source.append(banks)
+        words[j] = max(len(b) for b in banks)
+    start = np.zeros(n_pre, dtype=np.int64)
+    np.cumsum(words[:-1], out=start[1:])
+    total = int(words.sum())
+    valid = np.zeros((total, lanes), dtype=bool)
+    addr = np.zeros((total, lanes), dtype=np.int64)
+    for j, banks in enumerate(per_source):
+        for lane, bank in enumerate(banks):
+            for w, k in enumerate(bank):
+                valid[start[j] + w, lane] = True
+                addr[start[j] + w, lane] = k // lanes
+    return LaneRoutes(lanes, n_pre, n_out, start, words, valid, addr)

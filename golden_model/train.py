@@ -148,7 +148,7 @@ def train(cfg: Config, out: Path, *, model: str = "int", resume: bool = False,
             fwd, report = net.train_step(train_set.x[index], int(train_set.y[index]), lr_extra)
             correct += int(fwd.prediction[0] == train_set.y[index])
             if model == "int":
-                cycles = cycles + sample_cycles(cfg, net.tables, fwd, 0, report)
+                cycles = cycles + sample_cycles(cfg, fwd, 0, report)
             bar.update(n)
         seconds = time.perf_counter() - t0
         bar.close()

@@ -14,22 +14,31 @@ network for any 32-bit value; :class:`Hash32` wraps it in a stream stage.
 """
 
 
-from amaranth.hdl import Module, Value, unsigned
+from amaranth.hdl import Module, Signal, Value, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["Hash32", "hash32"]
 
 
-def hash32(a: Value) -> Value:
-    """The combinational hash of a 32-bit value (arithmetic widens, the slice truncates mod 2^32)."""
-    a = ((a + 0x7ED55D16) + (a << 12))[:32]
-    a = ((a ^ 0xC761C23C) ^ (a >> 19))[:32]
-    a = ((a + 0x165667B1) + (a << 5))[:32]
-    a = ((a + 0xD3A2646C) ^ (a << 9))[:32]
-    a = ((a + 0xFD7046C5) + (a << 3))[:32]
-    a = ((a ^ 0xB55A4F09) ^ (a >> 16))[:32]
-    return a
+def hash32(m: Module, a: Value, name: str = "hash") -> Value:
+    """The combinational hash of a 32-bit value, built in ``m`` (arithmetic widens, each stage is
+    truncated mod 2^32 into its own signal, so the netlist holds every stage once)."""
+    stages = (
+        lambda a: (a + 0x7ED55D16) + (a << 12),
+        lambda a: (a ^ 0xC761C23C) ^ (a >> 19),
+        lambda a: (a + 0x165667B1) + (a << 5),
+        lambda a: (a + 0xD3A2646C) ^ (a << 9),
+        lambda a: (a + 0xFD7046C5) + (a << 3),
+        lambda a: (a ^ 0xB55A4F09) ^ (a >> 16),
+    )
+    value = Signal(32, name=f"{name}_in")
+    m.d.comb += value.eq(a)
+    for n, stage in enumerate(stages):
+        nxt = Signal(32, name=f"{name}_s{n}")
+        m.d.comb += nxt.eq(stage(value)[:32])
+        value = nxt
+    return value
 
 
 class Hash32(wiring.Component):
@@ -47,5 +56,5 @@ class Hash32(wiring.Component):
         m = Module()
         m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
         with m.If(self.i.ready):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(hash32(self.i.payload))]
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(hash32(m, self.i.payload))]
         return m

@@ -3,9 +3,11 @@
 One core holds ``n`` neurons of one population. Per time step the core first accumulates
 synaptic events, then sweeps every neuron once:
 
-* **accumulate** (``syn`` stream of :class:`~modsnn.hw.formats.Formats.synaptic_event`):
-  ``I[target] ← I[target] + weight`` — exact, in an accumulator wide enough for the fan-in
-  (no saturation inside a step); one event per cycle, read-modify-write with forwarding;
+* **accumulate** (``syn`` stream of :attr:`~modsnn.hw.formats.Formats.synaptic_word`, ``L``
+  lanes): for every valid lane ``ℓ``, ``I[addr·L + ℓ] ← I[addr·L + ℓ] + weight`` — exact, in an
+  accumulator wide enough for the fan-in (no saturation inside a step). ``I`` is banked by lane
+  (bank ``ℓ`` holds neurons ``i ≡ ℓ mod L``), so one word of ``L`` events is accepted per cycle,
+  each bank a read-modify-write with forwarding;
 * **sweep** (``step`` strobe, then ``busy`` until done), for ``i = 0 … n−1``::
 
       v'  = clamp(v − (v >>> leak_shift) + I, v_min, v_max)      saturate to membrane_bits
@@ -16,11 +18,13 @@ synaptic events, then sweeps every neuron once:
       I   ← 0
 
   and emits ``AddressEvent(pop, layer, addr=i)`` on ``spikes`` for every ``s = 1``, in
-  ascending ``i``; ``spikes`` back-pressure stalls the sweep without losing state.
+  ascending ``i``; ``spikes`` back-pressure, or ``hold`` (the router is still fanning out the last spike),
+  stalls the sweep without losing state.
 * **clear** (strobe): zero ``v, x, I, H, X`` of all neurons (start of a sample), ``n`` cycles.
 
-``step`` and ``clear`` are one-cycle requests, latched until served (after any synaptic events
-still in the pipeline); a pending clear is served before a pending step.
+``step`` and ``clear`` are one-cycle requests, latched until served (in the first cycle without
+a synaptic word on ``syn``; the last accumulation completes in that same cycle); a pending clear
+is served before a pending step. ``busy`` is high from the cycle after a request until it is done.
 
 Throughput: one neuron per cycle; a sweep takes ``n + 2`` cycles without back-pressure
 (:class:`modsnn.golden_model.cycles.CycleCosts.sweep_latency` = 2). The read-back port
@@ -31,22 +35,16 @@ Widths: ``v`` membrane_bits (signed), ``x`` trace_bits, ``H`` ``bits(T)``, ``X``
 ``bits(T·x_max)``, ``I`` ``forward weight bits + bits(fan_in)`` (signed).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
+from .common import rejected
 from .formats import Population, formats_for
 
-__all__ = ["NeuronCore"]
-
-
-def _rejected(component: object, error: Exception) -> Exception:
-    """Mark a component whose constructor rejected its parameters as intentionally unused
-    (Amaranth warns about elaboratables that are never elaborated), and return ``error``."""
-    component._MustUse__silence = True  # type: ignore[attr-defined]
-    return error
+__all__ = ["NeuronCore", "lif_update", "trace_update"]
 
 
 class NeuronCore(wiring.Component):
@@ -54,14 +52,18 @@ class NeuronCore(wiring.Component):
 
     def __init__(self, cfg: Config, layer: int | None, fan_in: int) -> None:
         if not isinstance(cfg, Config):
-            raise _rejected(self, TypeError(f"cfg must be a modsnn Config, not {cfg!r}"))
+            raise rejected(self, TypeError(f"cfg must be a modsnn Config, not {cfg!r}"))
         if layer is not None and not (isinstance(layer, int) and 0 <= layer < cfg.n_hidden_layers):
-            raise _rejected(self, ValueError(f"layer must be None (readout) or a hidden layer index in "
+            raise rejected(self, ValueError(f"layer must be None (readout) or a hidden layer index in "
                                              f"[0, {cfg.n_hidden_layers - 1}], not {layer!r}"))
         if not isinstance(fan_in, int) or fan_in < 1:
-            raise _rejected(self, ValueError(f"fan_in must be a positive integer, not {fan_in!r}"))
+            raise rejected(self, ValueError(f"fan_in must be a positive integer, not {fan_in!r}"))
         self._cfg, self._layer, self._fan_in = cfg, layer, fan_in
         self._n = cfg.n_readout if layer is None else cfg.hidden[layer]
+        if self._n % cfg.lanes:
+            what = "n_readout" if layer is None else f"hidden[{layer}]"
+            raise rejected(self, ValueError(f"{what} = {self._n} is not a multiple of lanes = {cfg.lanes}: "
+                                             f"the accumulators are banked by lane"))
         self._theta = cfg.readout_threshold if layer is None else cfg.threshold[layer]
         self._fmt = formats_for(cfg)
         fwd_bits = cfg.weight_bits - cfg.weight_frac
@@ -69,9 +71,10 @@ class NeuronCore(wiring.Component):
         self._h_bits = cfg.timesteps.bit_length()
         self._xsum_bits = (cfg.timesteps * cfg.x_max).bit_length()
         super().__init__({
-            "syn": In(stream.Signature(self._fmt.synaptic_event)),
+            "syn": In(stream.Signature(self._fmt.synaptic_word)),
             "step": In(1),
             "clear": In(1),
+            "hold": In(1),
             "busy": Out(1),
             "spikes": Out(stream.Signature(self._fmt.address_event)),
             "rd_addr": In(self._fmt.neuron_bits),
@@ -91,19 +94,23 @@ class NeuronCore(wiring.Component):
         return self._acc_bits
 
     def elaborate(self, platform: object) -> Module:
-        cfg, n = self._cfg, self._n
+        cfg, n, L = self._cfg, self._n, self._cfg.lanes
+        lane_bits = (L - 1).bit_length()
         m = Module()
         mems = {}
-        for name, shape in (("v", signed(cfg.membrane_bits)), ("i", signed(self._acc_bits)),
-                            ("x", unsigned(cfg.trace_bits)), ("h", unsigned(self._h_bits)),
-                            ("xs", unsigned(self._xsum_bits))):
+        for name, shape in (("v", signed(cfg.membrane_bits)), ("x", unsigned(cfg.trace_bits)),
+                            ("h", unsigned(self._h_bits)), ("xs", unsigned(self._xsum_bits))):
             m.submodules[f"{name}_mem"] = mems[name] = Memory(shape=shape, depth=n, init=[])
-        i_mem = mems["i"]
-        # Sweep/clear read ports (one per memory) and write ports.
+        banks = []
+        for lane in range(L):
+            m.submodules[f"i_mem{lane}"] = bank = Memory(shape=signed(self._acc_bits), depth=n // L, init=[])
+            banks.append(bank)
+        # Sweep/clear read ports and write ports.
         rd = {k: mem.read_port() for k, mem in mems.items()}
         wr = {k: mem.write_port() for k, mem in mems.items()}
-        # Accumulation port on I (a second read port; writes share I's write port).
-        i_acc_rd = i_mem.read_port()
+        i_rd = [bank.read_port() for bank in banks]
+        i_wr = [bank.write_port() for bank in banks]
+        i_acc_rd = [bank.read_port() for bank in banks]       # accumulation reads
         # Read-back ports for tests and the plasticity engine.
         for key, out in (("v", self.rd_v), ("x", self.rd_x), ("h", self.rd_h), ("xs", self.rd_xsum)):
             port = mems[key].read_port()
@@ -111,17 +118,13 @@ class NeuronCore(wiring.Component):
 
         lo, hi = ((self._theta * cfg.boxcar_lo_q4) >> 2, (self._theta * cfg.boxcar_hi_q4) >> 2) \
             if self._layer is not None else (0, 0)
-        k_tr = cfg.trace_shift
         index = Signal(range(n + 1))            # address being read (stage A)
         stage_b = Signal()                      # a neuron's data is on the read ports
         b_index = Signal(range(n))
-        # ---------------- accumulation pipeline: A = read I[target], B = write I + w
-        acc_valid = Signal()
-        acc_addr = Signal(range(n))
-        acc_weight = Signal(signed(self._fmt.forward_weight_bits))
-        last_addr = Signal(range(n))
-        last_value = Signal(signed(self._acc_bits))
-        last_valid = Signal()
+        # ---------------- accumulation pipeline per bank: A = read I[addr], B = write I + w
+        acc_valid = Signal(L)
+        pending = Signal()
+        m.d.comb += pending.eq(self.syn.valid)
 
         # step/clear are requests: latched here, served once the accumulate pipeline is empty.
         step_pending = Signal()
@@ -135,29 +138,38 @@ class NeuronCore(wiring.Component):
 
         with m.FSM(init="accumulate") as fsm:
             with m.State("accumulate"):
-                m.d.comb += self.syn.ready.eq(1)
-                m.d.comb += i_acc_rd.addr.eq(self.syn.payload.target)
-                m.d.sync += [acc_valid.eq(self.syn.valid), acc_addr.eq(self.syn.payload.target),
-                             acc_weight.eq(self.syn.payload.weight)]
-                with m.If(acc_valid):
-                    # forward a write to the same address issued in the previous cycle
-                    base = Mux(last_valid & (last_addr == acc_addr), last_value, i_acc_rd.data)
-                    total = Signal(signed(self._acc_bits))
-                    m.d.comb += [total.eq(base + acc_weight), wr["i"].addr.eq(acc_addr),
-                                 wr["i"].data.eq(total), wr["i"].en.eq(1)]
-                    m.d.sync += [last_addr.eq(acc_addr), last_value.eq(total), last_valid.eq(1)]
-                with m.Else():
-                    m.d.sync += last_valid.eq(0)
-                with m.If(want_clear & ~self.syn.valid & ~acc_valid):
-                    m.d.sync += [index.eq(0), last_valid.eq(0), clear_pending.eq(0)]
+                m.d.comb += [self.syn.ready.eq(1), self.busy.eq(step_pending | clear_pending)]
+                for lane in range(L):
+                    ev = self.syn.payload[lane]
+                    acc_addr = Signal(range(n // L), name=f"acc_addr{lane}")
+                    acc_weight = Signal(signed(self._fmt.forward_weight_bits), name=f"acc_weight{lane}")
+                    last_addr = Signal(range(n // L), name=f"last_addr{lane}")
+                    last_value = Signal(signed(self._acc_bits), name=f"last_value{lane}")
+                    last_valid = Signal(name=f"last_valid{lane}")
+                    m.d.comb += i_acc_rd[lane].addr.eq(ev.addr)
+                    m.d.sync += [acc_valid[lane].eq(self.syn.valid & ev.valid), acc_addr.eq(ev.addr),
+                                 acc_weight.eq(ev.weight)]
+                    with m.If(acc_valid[lane]):
+                        # forward a write to the same address issued in the previous cycle
+                        base = Mux(last_valid & (last_addr == acc_addr), last_value, i_acc_rd[lane].data)
+                        total = Signal(signed(self._acc_bits), name=f"total{lane}")
+                        m.d.comb += [total.eq(base + acc_weight), i_wr[lane].addr.eq(acc_addr),
+                                     i_wr[lane].data.eq(total), i_wr[lane].en.eq(1)]
+                        m.d.sync += [last_addr.eq(acc_addr), last_value.eq(total), last_valid.eq(1)]
+                    with m.Else():
+                        m.d.sync += last_valid.eq(0)
+                with m.If(want_clear & ~pending):
+                    m.d.sync += [index.eq(0), clear_pending.eq(0)]
                     m.next = "clear"
-                with m.Elif(want_step & ~self.syn.valid & ~acc_valid):
-                    m.d.sync += [index.eq(0), stage_b.eq(0), last_valid.eq(0), step_pending.eq(0)]
+                with m.Elif(want_step & ~pending):
+                    m.d.sync += [index.eq(0), stage_b.eq(0), step_pending.eq(0)]
                     m.next = "sweep"
             with m.State("clear"):
                 m.d.comb += self.busy.eq(1)
                 for key in mems:
                     m.d.comb += [wr[key].addr.eq(index), wr[key].data.eq(0), wr[key].en.eq(1)]
+                for port in i_wr:
+                    m.d.comb += [port.addr.eq(index >> lane_bits), port.data.eq(0), port.en.eq(1)]
                 m.d.sync += index.eq(index + 1)
                 with m.If(index == n - 1):
                     m.next = "accumulate"
@@ -166,34 +178,28 @@ class NeuronCore(wiring.Component):
                 stall = Signal()
                 for key in mems:
                     m.d.comb += [rd[key].addr.eq(index), rd[key].en.eq(~stall)]
+                for port in i_rd:
+                    m.d.comb += [port.addr.eq(index >> lane_bits), port.en.eq(~stall)]
                 # stage B: the state of neuron b_index is on the read ports
-                v = rd["v"].data
-                leak = Signal(signed(cfg.membrane_bits))
-                m.d.comb += leak.eq(v >> cfg.leak_shift)          # arithmetic shift: floor
-                wide = Signal(signed(max(cfg.membrane_bits, self._acc_bits) + 2))
-                m.d.comb += wide.eq(v - leak + rd["i"].data)
-                v1 = Signal(signed(cfg.membrane_bits))            # saturate to the membrane range
-                m.d.comb += v1.eq(Mux(wide > cfg.v_max, cfg.v_max, Mux(wide < cfg.v_min, cfg.v_min, wide)))
-                h = Signal()
-                m.d.comb += h.eq((v1 >= lo) & (v1 < hi))
-                s = Signal()
-                m.d.comb += s.eq(v1 >= self._theta)
-                x = rd["x"].data
-                x_wide = Signal(unsigned(cfg.trace_bits + 2))
-                m.d.comb += x_wide.eq(x - ((x + ((1 << k_tr) - 1)) >> k_tr) + Mux(s, cfg.trace_amp, 0))
-                x1 = Signal(unsigned(cfg.trace_bits))             # saturate to x_max
-                m.d.comb += x1.eq(Mux(x_wide > cfg.x_max, cfg.x_max, x_wide))
-                m.d.comb += stall.eq(stage_b & s & ~self.spikes.ready)
+                current = Signal(signed(self._acc_bits))
+                b_lane = b_index[:lane_bits] if lane_bits else 0
+                m.d.comb += current.eq(Array(p.data for p in i_rd)[b_lane])
+                v1, h, s = lif_update(m, cfg, self._theta, lo, hi, rd["v"].data, current)
+                x1 = trace_update(m, cfg, rd["x"].data, s)
+                m.d.comb += stall.eq((stage_b & s & ~self.spikes.ready) | self.hold)
                 m.d.comb += [
-                    self.spikes.valid.eq(stage_b & s),
+                    self.spikes.valid.eq(stage_b & s & ~self.hold),
                     self.spikes.payload.pop.eq(Population.READOUT if self._layer is None else Population.HIDDEN),
                     self.spikes.payload.layer.eq(self._layer or 0),
                     self.spikes.payload.addr.eq(b_index),
                 ]
                 with m.If(stage_b & ~stall):
-                    for key, value in (("v", v1 - Mux(s, self._theta, 0)), ("i", 0), ("x", x1),
+                    for key, value in (("v", v1 - Mux(s, self._theta, 0)), ("x", x1),
                                        ("h", rd["h"].data + h), ("xs", rd["xs"].data + x1)):
                         m.d.comb += [wr[key].addr.eq(b_index), wr[key].data.eq(value), wr[key].en.eq(1)]
+                    for lane, port in enumerate(i_wr):
+                        m.d.comb += [port.addr.eq(b_index >> lane_bits), port.data.eq(0),
+                                     port.en.eq(b_lane == lane)]
                 with m.If(~stall):
                     m.d.sync += [b_index.eq(index), stage_b.eq(index < n), index.eq(index + 1)]
                     with m.If(stage_b & (b_index == n - 1)):
@@ -201,3 +207,28 @@ class NeuronCore(wiring.Component):
                         m.next = "accumulate"
         del fsm
         return m
+
+
+def lif_update(m: Module, cfg: Config, theta: int, lo: int, hi: int, v: Value, current: Value
+               ) -> tuple[Value, Value, Value]:
+    """The LIF step as logic: ``v' = clamp(v − (v >>> leak_shift) + I)``, ``h = [lo ≤ v' < hi]``,
+    ``s = [v' ≥ θ]`` (the caller applies the reset ``v' − θ·s``). Returns ``(v', h, s)``."""
+    leak = Signal(signed(cfg.membrane_bits))
+    m.d.comb += leak.eq(v >> cfg.leak_shift)                  # arithmetic shift: floor
+    wide = Signal(signed(max(cfg.membrane_bits, len(current)) + 2))
+    m.d.comb += wide.eq(v - leak + current)
+    v1 = Signal(signed(cfg.membrane_bits))                    # saturate to the membrane range
+    m.d.comb += v1.eq(Mux(wide > cfg.v_max, cfg.v_max, Mux(wide < cfg.v_min, cfg.v_min, wide)))
+    h, s = Signal(), Signal()
+    m.d.comb += [h.eq((v1 >= lo) & (v1 < hi)), s.eq(v1 >= theta)]
+    return v1, h, s
+
+
+def trace_update(m: Module, cfg: Config, x: Value, s: Value) -> Value:
+    """``x ← min(x − ((x + 2^k − 1) >> k) + A·s, x_max)`` as logic (shared by every population)."""
+    k = cfg.trace_shift
+    x_wide = Signal(unsigned(cfg.trace_bits + 2))
+    m.d.comb += x_wide.eq(x - ((x + ((1 << k) - 1)) >> k) + Mux(s, cfg.trace_amp, 0))
+    x1 = Signal(unsigned(cfg.trace_bits))
+    m.d.comb += x1.eq(Mux(x_wide > cfg.x_max, cfg.x_max, x_wide))
+    return x1

@@ -1,0 +1,78 @@
+"""cocotb testbench: the whole :class:`modsnn.hw.top.Accelerator` against the golden model.
+
+Parameters in the environment: ``MODSNN_TB_CONFIG`` (preset), ``MODSNN_TB_SET`` (JSON list of
+``FIELD=VALUE``), ``MODSNN_TB_SAMPLES``. The bench loads the golden network's initial weights,
+then for every sample (every third one inference only, the others a training step) compares
+with exact equality: the hidden and readout spikes of every time step, the class counts, the
+modulatory levels, the prediction, the hidden state (membranes, traces, ``H``, ``X``), all weights
+after the update, and the cycles of every phase against :func:`~modsnn.golden_model.cycles.sample_cycles`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cocotb
+import numpy as np
+
+from modsnn.golden_model.config import load_config
+from modsnn.golden_model.cycles import sample_cycles
+from modsnn.golden_model.data import load_dataset
+from modsnn.golden_model.network import Network
+from modsnn.hw.formats import Population
+from modsnn.hw.top import Command
+from modsnn.sim.accelerator import SimAccelerator, SpikeMonitor
+from modsnn.sim.streams import start
+
+INPUTS = ("bus__addr", "bus__wdata", "bus__we", "bus__re")
+
+
+def params():
+    cfg = load_config(os.environ.get("MODSNN_TB_CONFIG", "tiny"), json.loads(os.environ.get("MODSNN_TB_SET", "[]")))
+    return cfg, int(os.environ.get("MODSNN_TB_SAMPLES", "4"))
+
+
+def assert_weights(sample: int, got: tuple, net: Network) -> None:
+    for name, rtl, gold in zip(("ff", "rec", "out"), got, (net.ff[0], net.rec[0], net.out[0]), strict=True):
+        diff = np.argwhere(rtl != gold)
+        assert diff.size == 0, (f"sample {sample}: {len(diff)} {name} weights differ, first at {diff[0].tolist()}: "
+                                f"RTL {rtl[tuple(diff[0])]} golden {gold[tuple(diff[0])]}")
+
+
+@cocotb.test()
+async def top_matches_golden(dut) -> None:
+    cfg, samples = params()
+    await start(dut, INPUTS)
+    acc = SimAccelerator(dut, cfg)
+    net = Network(cfg)
+    await acc.load_weights(net)
+    assert_weights(-1, await acc.read_weights(), net)
+    monitor = SpikeMonitor(dut, cfg)
+    cocotb.start_soon(monitor.run())
+    data = load_dataset(cfg.dataset, "train")
+    for sample in range(samples):
+        u, label = data.x[sample], int(data.y[sample])
+        train = sample % 3 != 2
+        await acc.load_sample(u)
+        monitor.events.clear()
+        prediction = await acc.run(Command.TRAIN if train else Command.INFER, label=label)
+        fwd = net.forward(u.reshape(1, -1))
+        for t in range(cfg.timesteps):
+            for pop, want in ((Population.HIDDEN, fwd.spikes[0][t, 0]), (Population.READOUT, fwd.readout_spikes[t, 0])):
+                got = [a for (step, p, a) in monitor.events if step == t and p == pop.value]
+                assert got == np.flatnonzero(want).tolist(), f"sample {sample} step {t} {pop.name}: {got}"
+        assert prediction == int(fwd.prediction[0]), f"sample {sample}: prediction {prediction}"
+        assert await acc.counts() == fwd.counts[0].tolist(), f"sample {sample}: class counts differ"
+        state = await acc.read_state()
+        for name, want in (("v", fwd.membrane[0][0]), ("x", fwd.trace[0][0]), ("H", fwd.H[0][0]), ("X", fwd.X[0][0])):
+            assert state[name] == want.tolist(), f"sample {sample}: hidden {name} differs"
+        report = net.learn(fwd, label) if train else None
+        if report is not None:
+            assert await acc.levels() == report.modulation.tolist(), f"sample {sample}: modulatory levels differ"
+        assert_weights(sample, await acc.read_weights(), net)
+        got_cycles = await acc.cycles()
+        want_cycles = sample_cycles(cfg, fwd, report=report)
+        dut._log.info(f"sample {sample} ({'train' if train else 'infer'}): {len(monitor.events)} spikes, "
+                      f"cycles RTL {got_cycles} model {want_cycles}")
+        assert os.environ.get("MODSNN_TB_FIT") or got_cycles == want_cycles, f"sample {sample}: cycles RTL {got_cycles} != model {want_cycles}"
