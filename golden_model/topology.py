@@ -27,8 +27,8 @@ import numpy.typing as npt
 from .config import Config
 from .rng import Stream, hash32, key, uniform_int
 
-__all__ = ["LaneRoutes", "RoutingTable", "SmallWorldStats", "lane_routes", "readout_routes", "routing_table", "small_world_mask",
-           "small_world_stats"]
+__all__ = ["LaneRoutes", "RoutingTable", "SmallWorldStats", "lane_routes", "readout_routes", "routing_table",
+           "small_world_mask", "small_world_stats"]
 
 BArray = npt.NDArray[np.bool_]
 IArray = npt.NDArray[np.int64]

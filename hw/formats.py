@@ -32,7 +32,8 @@ from amaranth.lib import data, enum
 from ..golden_model.config import Config
 from ..golden_model.topology import readout_routes
 
-__all__ = ["Formats", "Matrix", "Population", "Projection", "Region", "bits_for", "formats_for", "memory_depths", "readout_routes"]
+__all__ = ["Formats", "Matrix", "Population", "Projection", "Region", "bits_for", "formats_for", "memory_depths",
+           "readout_routes"]
 
 
 class Population(enum.Enum, shape=2):

@@ -25,7 +25,7 @@ Nothing runs when every ``m_c`` is 0. Read-modify-writes go out on ``wb`` (strea
 ``lr_extra`` (0–7) is the learning-rate decay of the schedule.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 

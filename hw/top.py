@@ -44,7 +44,7 @@ from .plasticity import PlasticityEngine
 from .router import Router
 from .synapse_memory import SynapseMemory
 
-__all__ = ["Accelerator", "Csr", "Command"]
+__all__ = ["Accelerator", "Command", "Csr"]
 
 
 class Csr(py_enum.IntEnum):

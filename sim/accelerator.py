@@ -99,9 +99,16 @@ class SimAccelerator:
             await self.write(Region.CSR, Csr.LABEL, label)
             await self.write(Region.CSR, Csr.LR_EXTRA, lr_extra)
         await self.write(Region.CSR, Csr.COMMAND, int(command))
-        if int(self.dut.busy.value):
-            await with_timeout(FallingEdge(self.dut.busy), timeout_us, "us")
+        await with_timeout(self._until_idle(), timeout_us, "us")
         return await self.read(Region.CSR, Csr.PREDICTION)
+
+    async def _until_idle(self) -> None:
+        """Wait for ``busy`` to fall and stay low at a clock edge (event-driven simulators may
+        show a zero-time glitch on a combinational output, so an edge alone is not trusted)."""
+        dut = self.dut
+        while int(dut.busy.value):
+            await FallingEdge(dut.busy)
+            await FallingEdge(dut.clk)
 
     async def cycles(self) -> PhaseCycles:
         values = [await self.read(Region.CSR, reg) for reg in (Csr.CYCLES_INTEGRATION, Csr.CYCLES_SWEEP,

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SIMULATORS", "SimulatorMissing", "build_dir", "icarus_available", "run_cocotb", "verilog_for"]
+__all__ = ["SIMULATORS", "SimulatorMissing", "build_dir", "failure_messages", "icarus_available", "run_cocotb",
+           "run_testbench", "verilog_for"]
 
 SIMULATORS = ("verilator", "icarus")
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,10 +90,43 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, directory: Pat
     results = directory / f"results-{test_module.rsplit('.', 1)[-1]}.xml"
     if results.exists():
         results.unlink()
-    runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=directory, test_dir=directory,
-                extra_env=extra_env, waves=waves, timescale=timescale, results_xml=str(results),
-                testcase=testcase)
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=directory, test_dir=directory,
+                    extra_env=extra_env, waves=waves, timescale=timescale, results_xml=str(results),
+                    testcase=testcase)
+    except SystemExit:            # under pytest a failed cocotb test exits; the results say why
+        pass
     tests, failures = get_results(results)
     assert tests > 0, f"no cocotb test ran for {test_module}"
-    assert failures == 0, f"{failures} of {tests} cocotb tests failed for {test_module} (see {directory})"
+    assert failures == 0, (f"{failures} of {tests} cocotb tests failed for {test_module} (see {directory}): "
+                           + "; ".join(failure_messages(results)))
     return tests, failures
+
+
+def failure_messages(results: Path) -> list[str]:
+    """The messages of the failed test cases in a cocotb results file."""
+    from xml.etree import ElementTree
+
+    messages = []
+    for case in ElementTree.parse(results).getroot().iter("testcase"):
+        for failure in list(case.iter("failure")) + list(case.iter("error")):
+            messages.append(f"{case.get('name')}: {failure.get('message', '').strip()}")
+    return messages
+
+
+def run_testbench(kind: str, make_dut: Any, overrides: list[str], *, simulator: str = "verilator", samples: int = 2,
+                  preset: str = "tiny", golden_overrides: list[str] | None = None,
+                  test_module: str | None = None) -> tuple[int, int]:
+    """Build ``make_dut(cfg)`` for ``preset`` + ``overrides`` and run its testbench
+    ``modsnn.sim.tb_<kind>`` (parameters through :func:`modsnn.sim.tbparams.tb_env`)."""
+    from ..golden_model.config import load_config
+    from .tbparams import tb_env
+
+    if simulator == "icarus" and not icarus_available():
+        raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`")
+    cfg = load_config(preset, overrides)
+    directory = build_dir(kind, {"cfg": cfg.hash()}, simulator)
+    verilog = verilog_for(make_dut(cfg), kind, directory)
+    return run_cocotb(verilog=verilog, toplevel=kind, test_module=test_module or f"modsnn.sim.tb_{kind}",
+                      directory=directory, simulator=simulator,
+                      env=tb_env(preset, overrides, samples, golden_overrides))

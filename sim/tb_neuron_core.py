@@ -11,27 +11,18 @@ traces, with exact equality. It also checks the sweep's cycle count against the 
 
 from __future__ import annotations
 
-import json
-import os
-
 import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from modsnn.golden_model.config import load_config
 from modsnn.golden_model.cycles import CycleCosts
 from modsnn.golden_model.data import load_dataset
 from modsnn.golden_model.network import Network
 from modsnn.hw.formats import formats_for
 from modsnn.sim.streams import StreamSink, StreamSource, start, stimulus_random
+from modsnn.sim.tbparams import golden_config, tb_params
 
-
-def params():
-    cfg = load_config(os.environ.get("MODSNN_TB_CONFIG", "tiny"), json.loads(os.environ.get("MODSNN_TB_SET", "[]")))
-    return cfg, int(os.environ.get("MODSNN_TB_SAMPLES", "2"))
-
-
-INPUTS = ("step", "clear", "rd_addr", "syn__valid", "syn__payload", "spikes__ready")
+INPUTS = ("step", "clear", "hold", "rd_addr", "syn__valid", "syn__payload", "spikes__ready")
 
 
 async def strobe(dut, signal) -> int:
@@ -68,11 +59,12 @@ async def read_state(dut, n: int) -> dict[str, list[int]]:
 
 @cocotb.test()
 async def neuron_core_matches_golden(dut) -> None:
-    cfg, samples = params()
+    cfg, samples = tb_params(2)
     await start(dut, INPUTS)
     rnd = stimulus_random(dut._log)
-    net = Network(cfg)
-    fmt = formats_for(cfg).synaptic_event
+    net = Network(golden_config(cfg))
+    fmt = formats_for(cfg)
+    L = cfg.lanes
     data = load_dataset(cfg.dataset, "test")
     n = cfg.hidden[0]
     w_ff = net.forward_weights(net.ff[0]).astype(np.int64)
@@ -83,16 +75,16 @@ async def neuron_core_matches_golden(dut) -> None:
         fwd = net.forward(data.x[sample:sample + 1], keep_steps=True)
         await strobe(dut, dut.clear)
         for t in range(cfg.timesteps):
-            events = []
-            for j in np.flatnonzero(fwd.input_spikes[t, 0]):
-                events += [fmt.const({"target": i, "weight": int(w_ff[i, j])}).as_bits() for i in range(n)]
+            columns = [w_ff[:, j] for j in np.flatnonzero(fwd.input_spikes[t, 0])]
             if t > 0:
-                for k in np.flatnonzero(fwd.spikes[0][t - 1, 0]):
-                    events += [fmt.const({"target": i, "weight": int(w_rec[i, k])}).as_bits() for i in range(n)]
+                columns += [w_rec[:, k] for k in np.flatnonzero(fwd.spikes[0][t - 1, 0])]
+            events = [fmt.synaptic_word.const([{"valid": 1, "addr": a, "weight": int(col[a * L + lane])}
+                                               for lane in range(L)]).as_bits()
+                      for col in columns for a in range(n // L)]
             await StreamSource(dut, "syn", dut.clk, rnd, idle=0.3).send(events)
             before = len(spikes_out.items)
             cycles = await strobe(dut, dut.step)
-            got = [formats_for(cfg).address_event.from_bits(b).addr for b in spikes_out.items[before:]]
+            got = [fmt.address_event.from_bits(b).addr for b in spikes_out.items[before:]]
             want = np.flatnonzero(fwd.spikes[0][t, 0]).tolist()
             assert got == want, f"sample {sample} step {t}: spikes {got} != golden {want}"
             assert cycles >= n + CycleCosts().sweep_latency
@@ -106,7 +98,7 @@ async def neuron_core_matches_golden(dut) -> None:
 
 @cocotb.test()
 async def sweep_takes_n_plus_latency_cycles(dut) -> None:
-    cfg, _ = params()
+    cfg, _ = tb_params(2)
     await start(dut, INPUTS)
     dut.spikes__ready.value = 1
     await strobe(dut, dut.clear)

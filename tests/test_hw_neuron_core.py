@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from modsnn.golden_model.config import load_config
 from modsnn.hw.neuron_core import NeuronCore
-from modsnn.sim.runner import build_dir, icarus_available, run_cocotb, verilog_for
+from modsnn.sim.runner import icarus_available, run_testbench
 
 SIMS = ["verilator", pytest.param("icarus", marks=pytest.mark.icarus)]
 
 
 @pytest.mark.parametrize("simulator", SIMS)
-@pytest.mark.parametrize("overrides", [[], ["leak_shift=2", "trace_shift=3", "hidden=[20]", "threshold=[24]"]])
+@pytest.mark.parametrize("overrides", [[], ["leak_shift=2", "trace_shift=3", "hidden=[20]", "threshold=[24]"],
+                                       ["lanes=4"]])
 def test_neuron_core(simulator: str, overrides: list[str]) -> None:
     if simulator == "icarus" and not icarus_available():
         pytest.skip("Icarus Verilog is not installed: apt-get install iverilog")
-    cfg = load_config("tiny", overrides)
-    directory = build_dir("neuron_core", {"cfg": cfg.hash()}, simulator)
-    core = NeuronCore(cfg, 0, fan_in=cfg.n_inputs + cfg.hidden[0])
-    verilog = verilog_for(core, "neuron_core", directory)
-    run_cocotb(verilog=verilog, toplevel="neuron_core", test_module="modsnn.sim.tb_neuron_core",
-               directory=directory, simulator=simulator,
-               env={"MODSNN_TB_CONFIG": "tiny", "MODSNN_TB_SET": json.dumps(overrides),
-                    "MODSNN_TB_SAMPLES": "2" if simulator == "verilator" else "1"})
+    run_testbench("neuron_core", lambda cfg: NeuronCore(cfg, 0, fan_in=cfg.n_inputs + cfg.hidden[0]), overrides,
+                  simulator=simulator, samples=2 if simulator == "verilator" else 1)
 
 
 def test_bad_parameters() -> None:
@@ -36,3 +29,5 @@ def test_bad_parameters() -> None:
         NeuronCore(cfg, 1, 10)
     with pytest.raises(ValueError, match="fan_in must be a positive integer, not 0"):
         NeuronCore(cfg, 0, 0)
+    with pytest.raises(ValueError, match="hidden\\[0\\] = 20 is not a multiple of lanes = 8"):
+        NeuronCore(load_config("tiny", ["hidden=[20]", "lanes=8"]), 0, 10)

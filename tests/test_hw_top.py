@@ -1,31 +1,26 @@
-"""The accelerator top against the golden model: spikes per step, weights after every update,
-cycle counts; lanes > 1 gives the same bits; both simulators."""
+"""The accelerator top against the golden model: spikes per step, predictions, state, weights
+after every update and cycle counts of every phase; lanes > 1 gives the same bits; both simulators."""
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
-from modsnn.golden_model.config import load_config
 from modsnn.hw.top import Accelerator
-from modsnn.sim.runner import build_dir, icarus_available, run_cocotb, verilog_for
-
-SIMS = ["verilator", pytest.param("icarus", marks=pytest.mark.icarus)]
+from modsnn.sim.runner import icarus_available, run_testbench
 
 
-def run_top(overrides: list[str], samples: int, simulator: str = "verilator") -> None:
-    if simulator == "icarus" and not icarus_available():
+@pytest.mark.parametrize("overrides", [
+    ["lanes=1"],
+    ["lanes=2"],
+    ["lanes=4", "readout_density=0.3", "teaching='margin'", "teach_margin=2"],
+    ["mod_shift=8"],                     # every m_c = 0: the gated-off plasticity path
+])
+def test_top_verilator(overrides: list[str]) -> None:
+    run_testbench("top", Accelerator, overrides, samples=6)
+
+
+@pytest.mark.icarus
+def test_top_icarus() -> None:
+    if not icarus_available():
         pytest.skip("Icarus Verilog is not installed: apt-get install iverilog")
-    cfg = load_config("tiny", overrides)
-    directory = build_dir("top", {"cfg": cfg.hash()}, simulator)
-    verilog = verilog_for(Accelerator(cfg), "top", directory)
-    run_cocotb(verilog=verilog, toplevel="top", test_module="modsnn.sim.tb_top", directory=directory,
-               simulator=simulator, env={"MODSNN_TB_CONFIG": "tiny", "MODSNN_TB_SET": json.dumps(overrides),
-                                         "MODSNN_TB_SAMPLES": str(samples), "MODSNN_TB_FIT": os.environ.get("MODSNN_TB_FIT", "")})
-
-
-@pytest.mark.parametrize("lanes", [1, 2])
-def test_top_verilator(lanes: int) -> None:
-    run_top([f"lanes={lanes}"] + json.loads(os.environ.get("MODSNN_TB_EXTRA", "[]")), samples=6)
+    run_testbench("top", Accelerator, ["lanes=2"], simulator="icarus", samples=2)
