@@ -8,14 +8,16 @@ STAMP  := $(VENV)/.installed
 RUN    ?= runs/digits
 CONFIG ?= configs/digits.toml
 PYTEST_ARGS ?=
+SIM    ?= verilator
+SAMPLES ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint typecheck train bench clean
+.PHONY: help install sim test test-slow lint typecheck train bench clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) PYTEST_ARGS='$(PYTEST_ARGS)'"
+	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) PYTEST_ARGS='$(PYTEST_ARGS)'"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP) ## create the venv and install modsnn with its tools
+
+sim: $(STAMP) ## train `tiny` on chip in RTL simulation, bit-exact against the golden model (SIM=icarus, SAMPLES=N)
+	$(VENV)/bin/modsnn sim --config tiny --samples $(SAMPLES) --test-samples 100 --simulator $(SIM)
 
 lint: $(STAMP) ## ruff over the Python sources
 	$(PY) -m ruff check .

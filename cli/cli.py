@@ -9,6 +9,8 @@ Subcommands::
     modsnn config [PRESET|FILE] [--set FIELD=VALUE ...]      print a resolved configuration
     modsnn topology [PRESET|FILE] [--set ...]                small-world statistics
     modsnn bench [--quick]                                   golden-model speed figures
+    modsnn sim [--config tiny] [--samples 300] [--test-samples 100] [--simulator verilator|icarus]
+                                                             train on chip in simulation (make sim)
 
 Errors in user input (configurations, datasets, run folders, arguments) print one line starting
 with ``modsnn: error:`` that says what is wrong and how to fix it, and exit with status 2.
@@ -126,6 +128,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim(args: argparse.Namespace) -> int:
+    from .sim.onchip import print_summary, train_on_chip
+    from .sim.runner import SimulatorMissing
+
+    cfg = _config(args)
+    if args.samples < 1 or args.test_samples < 0:
+        raise UsageError(f"--samples must be ≥ 1 and --test-samples ≥ 0 (got {args.samples}, {args.test_samples})")
+    try:
+        result = train_on_chip(cfg, train_samples=args.samples, test_samples=args.test_samples,
+                               simulator=args.simulator, report=Path(args.report) if args.report else None)
+    except SimulatorMissing as error:
+        raise UsageError(str(error)) from None
+    except ValueError as error:          # a configuration the RTL does not implement
+        raise UsageError(str(error)) from None
+    print_summary(result)
+    return 0 if result["bit_exact"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modsnn", description="modsnn: on-chip learning SNN accelerator and its bit-exact golden model.",
@@ -184,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_Help)
     p.add_argument("--quick", action="store_true", help="shorter measurement")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("sim", help="train on chip in RTL simulation, bit-exact against the golden model",
+                       formatter_class=_Help)
+    p.add_argument("--config", default="tiny", help="TOML configuration file or preset name")
+    p.add_argument("--samples", type=int, default=300, help="training samples on chip")
+    p.add_argument("--test-samples", type=int, default=100, help="held-out test samples (inference on chip)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator", help="RTL simulator")
+    p.add_argument("--report", default=None, help="where to write the JSON report (default: in the build folder)")
+    config_args(p, required=False)
+    p.set_defaults(func=cmd_sim)
     return parser
 
 

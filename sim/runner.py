@@ -73,7 +73,11 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, directory: Pat
     extra_env = dict(env or {})
     if simulator == "verilator":
         os.environ["PATH"] = _verilator_path() + os.pathsep + os.environ.get("PATH", "")
-        os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+        # Verilator's precompiled header races under parallel make (also when an outer `make test`
+        # passes its own MAKEFLAGS down): include the header as plain source instead.
+        flags = os.environ.get("MAKEFLAGS", "")
+        if "CFG_CXXFLAGS_PCH_I" not in flags:
+            os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT"]
         if waves:
             build_args.append("--trace-fst")

@@ -21,19 +21,25 @@ def test_hand_counted_sample() -> None:
     hid = fwd.spikes[0][:, 0].sum(axis=1).tolist()
     assert s_in == [0, 2] and hid == [0, 4]                  # encoder: 255 and 128 both spike at t = 1
     c = CycleCosts()
-    # integration: per event ceil(4/1)+1 = 5 cycles; events: t0: 0, t1: 2 input + 0 recurrent;
-    # readout fan-out: 4 hidden spikes at t1, each to 1 readout neuron (density 0.5 of 2): 1+1 cycles.
-    integration = 2 * 5 + 4 * (1 + c.event_overhead)
-    sweep = 2 * (4 + c.sweep_latency) + 2 * (2 + c.sweep_latency)
-    got = sample_cycles(cfg, net.tables, fwd)
+    n_in, n, n_out, C, T = 2, 4, 2, 2, 2
+    # readout density 0.5: 2 synapses per readout neuron, 4 routing words in all, one per source.
+    assert net.tables[0].nnz == 4
+    # integration: 2 input events at t1, each fanning out to 4 hidden neurons (4 + 1 cycles); the 4
+    # hidden spikes at t1 each reach their readout words (words + 1); the replay phase per step.
+    integration = 2 * (n + c.event_overhead) + (4 + 4 * c.event_overhead) + T * c.replay_overhead
+    sweep = (max(n_in, n, n_out) + c.clear_overhead + C + c.decide_overhead
+             + T * (n_in + c.encode_overhead + n + c.hidden_overhead + n_out + c.readout_overhead))
+    got = sample_cycles(cfg, fwd)
     assert (got.integration, got.sweep, got.plasticity) == (integration, sweep, 0)
     report = net.learn(fwd, 0)
-    # m = [R - 0, 0] = [2, 0]: readout row 0 (fan-in 2) and every hidden row (H ≥ 1: v = 0 is in
-    # the boxcar [0, 1)) are gated on; a hidden row sweeps 2 inputs and 4 recurrent weights.
+    # m = [R - 0, 0] = [2, 0]: readout pass over the 4 sources (all with X > 0, 1 word each);
+    # every hidden row is gated on (H ≥ 1: v = 0 is in the boxcar [0, 1)): 4 groups of 1 row, each
+    # sweeping 2 feed-forward and 4 recurrent words.
     assert report.modulation.tolist() == [2, 0]
-    assert report.readout_rows.tolist() == [0] and report.hidden_rows[0].size == 4
-    plasticity = cfg.n_classes + c.mod_overhead + (2 + c.row_overhead) + 4 * (2 + 4 + 2 * c.row_overhead)
-    assert sample_cycles(cfg, net.tables, fwd, report=report).plasticity == plasticity
+    assert report.hidden_rows[0].size == 4
+    plasticity = (c.learn_overhead + n * c.source_overhead + 4
+                  + n * (1 + C + c.group_overhead) + 4 * (n_in + n))
+    assert sample_cycles(cfg, fwd, report=report).plasticity == plasticity
 
 
 def test_lanes_and_cores_reduce_cycles_not_results() -> None:
@@ -44,7 +50,7 @@ def test_lanes_and_cores_reduce_cycles_not_results() -> None:
         cfg = base.replace(lanes=lanes, cores=cores)
         net = Network(cfg)
         fwd, report = net.train_step(data.x[0], int(data.y[0]))
-        totals[(lanes, cores)] = sample_cycles(cfg, net.tables, fwd, report=report)
+        totals[(lanes, cores)] = sample_cycles(cfg, fwd, report=report)
     assert totals[(4, 1)].integration < totals[(1, 1)].integration
     assert totals[(4, 1)].plasticity < totals[(1, 1)].plasticity
     assert totals[(4, 4)].sweep < totals[(4, 1)].sweep

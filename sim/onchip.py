@@ -1,0 +1,69 @@
+"""``make sim`` / ``modsnn sim``: train on chip in simulation and compare with the golden model."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..golden_model.config import Config
+from .runner import SimulatorMissing, build_dir, icarus_available, run_cocotb, verilog_for
+
+__all__ = ["print_summary", "train_on_chip"]
+
+
+def train_on_chip(cfg: Config, *, train_samples: int, test_samples: int, simulator: str = "verilator",
+                  report: Path | None = None) -> dict[str, Any]:
+    """Build the accelerator of ``cfg``, train ``train_samples`` on chip and test ``test_samples``;
+    returns the report of :mod:`modsnn.sim.tb_train` (``bit_exact`` says whether it matched)."""
+    from ..hw.top import Accelerator
+
+    if simulator == "icarus" and not icarus_available():
+        raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`, "
+                               "or use the default simulator (SIM=verilator)")
+    directory = build_dir("train", {"cfg": cfg.hash()}, simulator)
+    report = report or directory / "report.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    if report.exists():
+        report.unlink()
+    started = time.perf_counter()
+    print(f"modsnn sim: building the accelerator for {cfg.name!r} (lanes={cfg.lanes}) for {simulator} ...",
+          flush=True)
+    verilog = verilog_for(Accelerator(cfg), "top", directory)
+    config_file = directory / "config.toml"
+    config_file.write_text(cfg.to_toml())
+    env = {"MODSNN_TB_CONFIG": str(config_file), "MODSNN_TB_SET": "[]", "MODSNN_SIM_TRAIN": str(train_samples),
+           "MODSNN_SIM_TEST": str(test_samples), "MODSNN_SIM_REPORT": str(report)}
+    try:
+        run_cocotb(verilog=verilog, toplevel="top", test_module="modsnn.sim.tb_train", directory=directory,
+                   simulator=simulator, env=env)
+    except AssertionError:
+        if not report.exists():
+            raise
+    result: dict[str, Any] = json.loads(report.read_text())
+    result["run_seconds"] = time.perf_counter() - started
+    result["report"] = str(report)
+    return result
+
+
+def print_summary(result: dict[str, Any], stream: Any = sys.stdout) -> None:
+    c = result["cycles_per_train_sample"]
+    lines = [
+        "",
+        f"on-chip training of {result['config']!r} (lanes={result['lanes']}), {result['train_samples']} samples:",
+        f"  online training accuracy    {result['online_train_accuracy']:.1%}",
+        f"  held-out accuracy on chip   {result['test_accuracy']:.1%} on {result['test_samples']} test samples "
+        f"(golden model {result['golden_test_accuracy']:.1%})",
+        f"  cycles per training sample  {c['total']:.0f} (integration {c['integration']:.0f}, sweep {c['sweep']:.0f}, "
+        f"plasticity {c['plasticity']:.0f}); inference {result['cycles_per_test_sample']:.0f}",
+        f"  simulation                  {result['simulated_cycles']:,} cycles in {result['wall_seconds']:.0f} s "
+        f"({result['simulated_cycles_per_second']:,.0f} cycles/s); run time {result['run_seconds']:.0f} s",
+        f"  bit-exact with the golden model: {'YES' if result['bit_exact'] else 'NO'} (weights "
+        f"{'identical' if result['weights_match'] else 'DIFFER'}, predictions and cycle counts "
+        f"{'identical' if result['bit_exact'] else 'see mismatches'})",
+    ]
+    lines += [f"  mismatch: {m}" for m in result["mismatches"]]
+    lines.append(f"  report: {result['report']}")
+    print("\n".join(lines), file=stream)

@@ -1,0 +1,39 @@
+"""`modsnn sim` (what `make sim` runs): on-chip training bit-exact with the golden model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modsnn.cli import main
+
+
+def test_sim_trains_on_chip_bit_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "report.json"
+    assert main(["sim", "--samples", "4", "--test-samples", "3", "--set", "lanes=2", "--report", str(report)]) == 0
+    result = json.loads(report.read_text())
+    assert result["bit_exact"] and result["weights_match"] and result["train_samples"] == 4
+    assert result["cycles_per_train_sample"]["total"] > 0
+    assert "bit-exact with the golden model: YES" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--samples", "0"], "--samples must be ≥ 1"),
+    (["--set", "cores=2"], "configuration not supported by the RTL: cores = 2"),
+    (["--set", "lanes=3"], "lanes = 3 must be a power of two"),
+])
+def test_sim_bad_arguments(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_long_on_chip_training_parity(lanes: int, tmp_path: Path) -> None:
+    """600 training samples on chip leave every weight identical to the golden model's."""
+    report = tmp_path / "report.json"
+    assert main(["sim", "--samples", "600", "--test-samples", "200", "--set", f"lanes={lanes}",
+                 "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["bit_exact"]
