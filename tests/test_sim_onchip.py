@@ -37,3 +37,11 @@ def test_long_on_chip_training_parity(lanes: int, tmp_path: Path) -> None:
     assert main(["sim", "--samples", "600", "--test-samples", "200", "--set", f"lanes={lanes}",
                  "--report", str(report)]) == 0
     assert json.loads(report.read_text())["bit_exact"]
+
+
+def test_sim_without_icarus(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import modsnn.sim.onchip as onchip
+
+    monkeypatch.setattr(onchip, "icarus_available", lambda: False)
+    assert main(["sim", "--simulator", "icarus", "--samples", "1"]) == 2
+    assert "Icarus Verilog is missing: install it with `apt-get install iverilog`" in capsys.readouterr().err
