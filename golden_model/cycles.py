@@ -39,7 +39,7 @@ from .config import Config
 from .network import ForwardResult, LearnReport
 from .topology import readout_routes
 
-__all__ = ["CycleCosts", "PhaseCycles", "sample_cycles"]
+__all__ = ["CycleCosts", "PhaseCycles", "Projection", "project", "sample_cycles"]
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -116,3 +116,49 @@ def sample_cycles(cfg: Config, fwd: ForwardResult, batch_index: int = 0, report:
             busiest = int(np.bincount(gated[0], minlength=cores).max()) if gated.size else 0
             plasticity += groups * (L + C + costs.group_overhead) + busiest * (cfg.layer_inputs(layer) + n)
     return PhaseCycles(integration, sweep, plasticity)
+
+
+@dataclasses.dataclass(frozen=True)
+class Projection:
+    """Accelerator throughput of a configuration, projected from the cycle model."""
+
+    config: str
+    lanes: int
+    samples: int
+    cycles_per_sample: PhaseCycles                # mean, training
+    synaptic_ops_per_sample: float                # accumulations + plasticity read-modify-writes
+
+    @property
+    def ops_per_cycle(self) -> float:
+        return self.synaptic_ops_per_sample / max(1, self.cycles_per_sample.total)
+
+    def samples_per_second(self, fmax_hz: float) -> float:
+        return fmax_hz / max(1, self.cycles_per_sample.total)
+
+
+def project(cfg: Config, data_x: np.ndarray, data_y: np.ndarray, samples: int = 50) -> Projection:
+    """Train the golden model on ``samples`` samples and average the RTL's cycles and synaptic
+    operations per training sample (the events a real run produces, not a synthetic guess).
+
+    Synaptic operations: every accumulation of a weight into a membrane current (input and
+    recurrent events × ``n``, hidden spikes × their readout fan-out) and every plasticity
+    read-modify-write of a gated-on synapse."""
+    from .network import Network
+
+    net = Network(cfg)
+    total = PhaseCycles(0, 0, 0)
+    ops = 0
+    for i in range(samples):
+        fwd, report = net.train_step(data_x[i], int(data_y[i]))
+        total = total + sample_cycles(cfg, fwd, report=report)
+        pre = int(fwd.input_spikes[:, 0].sum())
+        modulated = np.tile(report.modulation, cfg.pop) != 0
+        for layer, n in enumerate(cfg.hidden):
+            own = fwd.spikes[layer][:, 0]
+            mask = net.masks[layer]
+            ops += (pre + int(own[:-1].sum())) * n + int(own.sum(axis=0) @ mask.sum(axis=0))
+            ops += int(mask[modulated][:, np.asarray(fwd.X[layer][0]) != 0].sum())
+            ops += report.hidden_rows[layer].size * (cfg.layer_inputs(layer) + n - 1)
+            pre = int(own.sum())
+    mean = PhaseCycles(total.integration // samples, total.sweep // samples, total.plasticity // samples)
+    return Projection(cfg.name, cfg.lanes, samples, mean, ops / samples)

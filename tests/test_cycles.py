@@ -55,3 +55,15 @@ def test_lanes_and_cores_reduce_cycles_not_results() -> None:
     assert totals[(4, 1)].plasticity < totals[(1, 1)].plasticity
     assert totals[(4, 4)].sweep < totals[(4, 1)].sweep
     assert totals[(4, 4)].total < totals[(4, 1)].total < totals[(1, 1)].total
+
+
+def test_projection_ops_do_not_depend_on_lanes() -> None:
+    from modsnn.golden_model.config import load_config
+    from modsnn.golden_model.cycles import project
+
+    data = load_dataset("digits", "train")
+    one = project(load_config("tiny"), data.x, data.y, samples=5)
+    four = project(load_config("tiny", ["lanes=4"]), data.x, data.y, samples=5)
+    assert one.synaptic_ops_per_sample == four.synaptic_ops_per_sample > 0
+    assert four.cycles_per_sample.total < one.cycles_per_sample.total
+    assert 0 < one.ops_per_cycle <= 1.0 < four.ops_per_cycle <= 4.0
