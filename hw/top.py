@@ -29,7 +29,7 @@ with the event and the step number (for testbenches; no back-pressure).
 
 import enum as py_enum
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -50,9 +50,10 @@ __all__ = ["Accelerator", "Command", "Csr"]
 class Csr(py_enum.IntEnum):
     """Offsets of the control and status registers (region ``CSR``)."""
 
-    COMMAND = 0       # write: Command; read: bit 0 busy
+    COMMAND = 0       # write: Command; read: bit 0 busy, bit 1 the last command was refused
+                      # (not a Command, or TRAIN with LABEL ≥ n_classes); nothing ran
     LABEL = 1         # label of the next training sample
-    LR_EXTRA = 2      # learning-rate decay shift (0–7)
+    LR_EXTRA = 2      # learning-rate decay shift (0–7; larger values saturate at 7)
     SAMPLE = 3        # update counter: the "sample" word of the rounding keys
     PREDICTION = 4    # class predicted for the last sample
     CYCLES_INTEGRATION = 5
@@ -103,7 +104,8 @@ class Accelerator(wiring.Component):
 
         bus = self.bus
         region = bus.addr.region
-        label, lr_extra, sample, prediction = Signal(bits_for(C)), Signal(3), Signal(32), Signal(bits_for(C))
+        label, lr_extra, sample, prediction = Signal(8), Signal(3), Signal(32), Signal(bits_for(C))
+        error = Signal()                                       # the last command was refused
         counters = {k: Signal(32, name=f"cycles_{k}") for k in ("integration", "sweep", "decide", "plasticity")}
         learn = Signal()
         t = Signal(range(T + 1))
@@ -173,7 +175,7 @@ class Accelerator(wiring.Component):
         csr_value = Signal(32)
         with m.Switch(rd_offset):
             with m.Case(Csr.COMMAND):
-                m.d.comb += csr_value.eq(self.busy)
+                m.d.comb += csr_value.eq(Cat(self.busy, error))
             for reg, sig in ((Csr.LABEL, label), (Csr.LR_EXTRA, lr_extra), (Csr.SAMPLE, sample),
                              (Csr.PREDICTION, prediction), (Csr.CYCLES_INTEGRATION, counters["integration"]),
                              (Csr.CYCLES_SWEEP, counters["sweep"]), (Csr.CYCLES_DECIDE, counters["decide"]),
@@ -221,7 +223,9 @@ class Accelerator(wiring.Component):
                 with m.If(bus.we & (region == Region.CSR)):
                     with m.Switch(bus.addr.offset):
                         with m.Case(Csr.COMMAND):
-                            with m.If((bus.wdata == Command.INFER) | (bus.wdata == Command.TRAIN)):
+                            valid = (bus.wdata == Command.INFER) | ((bus.wdata == Command.TRAIN) & (label < C))
+                            m.d.sync += error.eq(~valid)
+                            with m.If(valid):
                                 m.d.sync += [learn.eq(bus.wdata == Command.TRAIN), t.eq(0), replay_n.eq(0),
                                              started.eq(0)]
                                 m.d.sync += [c.eq(0) for c in counters.values()]
@@ -230,7 +234,7 @@ class Accelerator(wiring.Component):
                         with m.Case(Csr.LABEL):
                             m.d.sync += label.eq(bus.wdata)
                         with m.Case(Csr.LR_EXTRA):
-                            m.d.sync += lr_extra.eq(bus.wdata)
+                            m.d.sync += lr_extra.eq(Mux(bus.wdata > 7, 7, bus.wdata))
                         with m.Case(Csr.SAMPLE):
                             m.d.sync += sample.eq(bus.wdata)
             with m.State("clear"):

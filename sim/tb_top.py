@@ -18,8 +18,8 @@ import numpy as np
 from modsnn.golden_model.cycles import sample_cycles
 from modsnn.golden_model.data import load_dataset
 from modsnn.golden_model.network import Network
-from modsnn.hw.formats import Population
-from modsnn.hw.top import Command
+from modsnn.hw.formats import Population, Region
+from modsnn.hw.top import Command, Csr
 from modsnn.sim.accelerator import SimAccelerator, SpikeMonitor
 from modsnn.sim.streams import start
 from modsnn.sim.tbparams import golden_config, tb_params
@@ -73,3 +73,23 @@ async def top_matches_golden(dut) -> None:
         dut._log.info(f"sample {sample} ({'train' if train else 'infer'}): {len(monitor.events)} spikes, "
                       f"cycles RTL {got_cycles} model {want_cycles}")
         assert got_cycles == want_cycles, f"sample {sample}: cycles RTL {got_cycles} != model {want_cycles}"
+
+
+@cocotb.test()
+async def bad_commands_are_refused(dut) -> None:
+    """A command that is not INFER/TRAIN, or TRAIN with a label ≥ n_classes, starts nothing, sets
+    the error bit and changes no weight; the next good command clears the bit."""
+    cfg, _ = tb_params(1)
+    await start(dut, INPUTS)
+    acc = SimAccelerator(dut, cfg)
+    net = Network(cfg)
+    await acc.load_weights(net)
+    await acc.load_sample(load_dataset(cfg.dataset, "train").x[0])
+    for command, label in ((7, 0), (0, 0), (int(Command.TRAIN), cfg.n_classes), (int(Command.TRAIN), 255)):
+        await acc.write(Region.CSR, Csr.LABEL, label)
+        await acc.write(Region.CSR, Csr.COMMAND, command)
+        status = await acc.read(Region.CSR, Csr.COMMAND)
+        assert status == 0b10, f"command {command} with label {label}: status {status:#b}, want refused and idle"
+    assert_weights(-1, await acc.read_weights(), net)
+    await acc.run(Command.INFER)
+    assert await acc.read(Region.CSR, Csr.COMMAND) == 0, "a good command clears the error bit"
