@@ -40,7 +40,7 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (tens of minutes)
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m slow $(PYTEST_ARGS)
 
 train: $(STAMP) ## train CONFIG into RUN with the golden model (e.g. make train CONFIG=configs/mnist.toml RUN=runs/m1)
 	$(VENV)/bin/modsnn train --config $(CONFIG) --out $(RUN)
