@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from .common import rejected
 from .formats import Population, formats_for
-from .neuron_core import trace_update
+from .neuron_core import SweepControl, trace_update
 
 __all__ = ["InputEncoder"]
 
@@ -63,14 +63,9 @@ class InputEncoder(wiring.Component):
         for key, out in (("x", self.rd_x), ("xs", self.rd_xsum)):
             port = mems[key].read_port()
             m.d.comb += [port.addr.eq(self.rd_addr), out.eq(port.data)]
-        index = Signal(range(n + 1))
-        stage_b = Signal()
-        b_index = Signal(range(n))
-        step_pending, clear_pending = Signal(), Signal()
-        with m.If(self.step):
-            m.d.sync += step_pending.eq(1)
-        with m.If(self.clear):
-            m.d.sync += clear_pending.eq(1)
+        sweep = SweepControl(m, n, self.step, self.clear)
+        index, stage_b, b_index = sweep.index, sweep.stage_b, sweep.b_index
+        step_pending, clear_pending = sweep.step_pending, sweep.clear_pending
         with m.FSM(init="idle"):
             with m.State("idle"):
                 m.d.comb += self.busy.eq(step_pending | clear_pending)
@@ -105,9 +100,5 @@ class InputEncoder(wiring.Component):
                 with m.If(stage_b & ~stall):
                     for key, value in (("a", a_wide - (s << 8)), ("x", x1), ("xs", rd["xs"].data + x1)):
                         m.d.comb += [wr[key].addr.eq(b_index), wr[key].data.eq(value), wr[key].en.eq(1)]
-                with m.If(~stall):
-                    m.d.sync += [b_index.eq(index), stage_b.eq(index < n), index.eq(index + 1)]
-                    with m.If(stage_b & (b_index == n - 1)):
-                        m.d.sync += stage_b.eq(0)
-                        m.next = "idle"
+                sweep.advance(m, stall, "idle")
         return m

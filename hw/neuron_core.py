@@ -44,7 +44,7 @@ from ..golden_model.config import Config
 from .common import rejected
 from .formats import Population, formats_for
 
-__all__ = ["NeuronCore", "lif_update", "trace_update"]
+__all__ = ["NeuronCore", "SweepControl", "lif_update", "trace_update"]
 
 
 class NeuronCore(wiring.Component):
@@ -118,21 +118,13 @@ class NeuronCore(wiring.Component):
 
         lo, hi = ((self._theta * cfg.boxcar_lo_q4) >> 2, (self._theta * cfg.boxcar_hi_q4) >> 2) \
             if self._layer is not None else (0, 0)
-        index = Signal(range(n + 1))            # address being read (stage A)
-        stage_b = Signal()                      # a neuron's data is on the read ports
-        b_index = Signal(range(n))
+        sweep = SweepControl(m, n, self.step, self.clear)
+        index, stage_b, b_index = sweep.index, sweep.stage_b, sweep.b_index
+        step_pending, clear_pending = sweep.step_pending, sweep.clear_pending
         # ---------------- accumulation pipeline per bank: A = read I[addr], B = write I + w
         acc_valid = Signal(L)
         pending = Signal()
         m.d.comb += pending.eq(self.syn.valid)
-
-        # step/clear are requests: latched here, served once the accumulate pipeline is empty.
-        step_pending = Signal()
-        clear_pending = Signal()
-        with m.If(self.step):
-            m.d.sync += step_pending.eq(1)
-        with m.If(self.clear):
-            m.d.sync += clear_pending.eq(1)
         want_step = self.step | step_pending
         want_clear = self.clear | clear_pending
 
@@ -200,13 +192,38 @@ class NeuronCore(wiring.Component):
                     for lane, port in enumerate(i_wr):
                         m.d.comb += [port.addr.eq(b_index >> lane_bits), port.data.eq(0),
                                      port.en.eq(b_lane == lane)]
-                with m.If(~stall):
-                    m.d.sync += [b_index.eq(index), stage_b.eq(index < n), index.eq(index + 1)]
-                    with m.If(stage_b & (b_index == n - 1)):
-                        m.d.sync += stage_b.eq(0)
-                        m.next = "accumulate"
+                sweep.advance(m, stall, "accumulate")
         del fsm
         return m
+
+
+class SweepControl:
+    """The request latches and the two-stage address pipeline of a one-neuron-per-cycle sweep.
+
+    ``step``/``clear`` strobes are latched in ``step_pending``/``clear_pending`` until served.
+    Stage A presents ``index`` to the read ports; stage B (``stage_b``) has neuron ``b_index`` on
+    them. :meth:`advance` moves both stages unless ``stall``, and leaves for ``done_state`` after
+    neuron ``n − 1``; a sweep therefore takes ``n + 2`` cycles plus the stalls.
+    """
+
+    def __init__(self, m: Module, n: int, step: Value, clear: Value) -> None:
+        self.n = n
+        self.index = Signal(range(n + 1), name="index")        # address being read (stage A)
+        self.stage_b = Signal(name="stage_b")                   # a neuron's data is on the read ports
+        self.b_index = Signal(range(n), name="b_index")
+        self.step_pending, self.clear_pending = Signal(name="step_pending"), Signal(name="clear_pending")
+        with m.If(step):
+            m.d.sync += self.step_pending.eq(1)
+        with m.If(clear):
+            m.d.sync += self.clear_pending.eq(1)
+
+    def advance(self, m: Module, stall: Value, done_state: str) -> None:
+        with m.If(~stall):
+            m.d.sync += [self.b_index.eq(self.index), self.stage_b.eq(self.index < self.n),
+                         self.index.eq(self.index + 1)]
+            with m.If(self.stage_b & (self.b_index == self.n - 1)):
+                m.d.sync += self.stage_b.eq(0)
+                m.next = done_state
 
 
 def lif_update(m: Module, cfg: Config, theta: int, lo: int, hi: int, v: Value, current: Value

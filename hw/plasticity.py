@@ -173,6 +173,16 @@ class PlasticityEngine(wiring.Component):
         q = Signal(range(max(L, C, 6) + 2))
         col_addr = Signal(fmt.word_bits)
         any_m = Cat(*(self.m[c] != 0 for c in range(C))).any()
+
+        def next_source() -> None:
+            """The readout pass moves to source j + 1, or on to the hidden pass after the last."""
+            m.d.sync += j.eq(j + 1)
+            with m.If(j == n - 1):
+                m.d.sync += [group.eq(0), q.eq(0)]
+                m.next = "group_h" if cfg.learn_hidden else "finish"
+            with m.Else():
+                m.next = "out_source"
+
         with m.FSM(init="idle") as fsm:
             with m.State("idle"):
                 with m.If(self.start & any_m):
@@ -205,24 +215,14 @@ class PlasticityEngine(wiring.Component):
                         m.d.sync += [x_lat.eq(self.hid_xsum), w.eq(0)]
                         m.next = "out_words"
                     with m.Else():
-                        m.d.sync += j.eq(j + 1)
-                        with m.If(j == n - 1):
-                            m.d.sync += [group.eq(0), q.eq(0)]
-                            m.next = "group_h" if cfg.learn_hidden else "finish"
-                        with m.Else():
-                            m.next = "out_source"
+                        next_source()
             with m.State("out_words"):
                 m.d.comb += [issue.eq(1), issue_matrix.eq(Matrix.OUT), issue_addr.eq(self.ptr.data.start + w),
                              issue_j.eq(j), issue_x.eq(x_lat)]
                 with m.If(~stall):
                     m.d.sync += w.eq(w + 1)
                     with m.If(w == self.ptr.data.words - 1):
-                        m.d.sync += j.eq(j + 1)
-                        with m.If(j == n - 1):
-                            m.d.sync += [group.eq(0), q.eq(0)]
-                            m.next = "group_h" if cfg.learn_hidden else "finish"
-                        with m.Else():
-                            m.next = "out_source"
+                        next_source()
             # ---------------- hidden pass, L rows at a time
             with m.State("group_h"):                             # H of the L rows: L + 1 cycles
                 m.d.comb += hid_addr.eq(group * L + q)
