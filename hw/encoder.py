@@ -14,7 +14,7 @@ and emits ``AddressEvent(pop=INPUT, addr=j)`` on ``spikes`` for every ``s = 1`` 
 """
 
 from amaranth.hdl import Module, Signal, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -35,17 +35,12 @@ class InputEncoder(wiring.Component):
             raise rejected(self, TypeError(f"cfg must be a modsnn Config, not {cfg!r}"))
         self._cfg = cfg
         self._fmt = formats_for(cfg)
-        self._xsum_bits = (cfg.timesteps * cfg.x_max).bit_length()
+        self._xsum_bits = self._fmt.xsum_bits
         super().__init__({
             "u_addr": In(self._fmt.neuron_bits),
             "u_data": In(8),
             "u_we": In(1),
-            "step": In(1),
-            "clear": In(1),
-            "hold": In(1),
-            "busy": Out(1),
-            "spikes": Out(stream.Signature(self._fmt.address_event)),
-            "rd_addr": In(self._fmt.neuron_bits),
+            **SweepControl.ports(self._fmt),
             "rd_x": Out(unsigned(cfg.trace_bits)),
             "rd_xsum": Out(unsigned(self._xsum_bits)),
         })

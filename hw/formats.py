@@ -113,6 +113,8 @@ class Formats:
     weight_bits: int
     forward_weight_bits: int
     route_words: int
+    h_bits: int          # H = Σ_t h(t) ≤ T
+    xsum_bits: int       # X = Σ_t x(t) ≤ T·x_max
 
 
 def memory_depths(cfg: Config, route_words: int) -> dict[str, int]:
@@ -151,4 +153,5 @@ def formats_for(cfg: Config) -> Formats:
     })
     return Formats(L, address_event, route_request, synaptic_lane, data.ArrayLayout(synaptic_lane, L), route_lane,
                    data.ArrayLayout(route_lane, L), pointer, weight_word, weight_write, mmio_address, neuron_bits,
-                   bank_bits, word_bits, cfg.weight_bits, fwd_bits, route_words)
+                   bank_bits, word_bits, cfg.weight_bits, fwd_bits, route_words, cfg.timesteps.bit_length(),
+                   (cfg.timesteps * cfg.x_max).bit_length())

@@ -42,7 +42,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
 from .common import rejected
-from .formats import Population, formats_for
+from .formats import Formats, Population, formats_for
 
 __all__ = ["NeuronCore", "SweepControl", "lif_update", "trace_update"]
 
@@ -68,16 +68,10 @@ class NeuronCore(wiring.Component):
         self._fmt = formats_for(cfg)
         fwd_bits = cfg.weight_bits - cfg.weight_frac
         self._acc_bits = fwd_bits + max(1, fan_in.bit_length()) + 1
-        self._h_bits = cfg.timesteps.bit_length()
-        self._xsum_bits = (cfg.timesteps * cfg.x_max).bit_length()
+        self._h_bits, self._xsum_bits = self._fmt.h_bits, self._fmt.xsum_bits
         super().__init__({
             "syn": In(stream.Signature(self._fmt.synaptic_word)),
-            "step": In(1),
-            "clear": In(1),
-            "hold": In(1),
-            "busy": Out(1),
-            "spikes": Out(stream.Signature(self._fmt.address_event)),
-            "rd_addr": In(self._fmt.neuron_bits),
+            **SweepControl.ports(self._fmt),
             "rd_v": Out(signed(cfg.membrane_bits)),
             "rd_x": Out(unsigned(cfg.trace_bits)),
             "rd_h": Out(unsigned(self._h_bits)),
@@ -205,6 +199,13 @@ class SweepControl:
     them. :meth:`advance` moves both stages unless ``stall``, and leaves for ``done_state`` after
     neuron ``n − 1``; a sweep therefore takes ``n + 2`` cycles plus the stalls.
     """
+
+    @staticmethod
+    def ports(fmt: Formats) -> dict[str, object]:
+        """The ports every sweeping population has: ``step``/``clear`` strobes, ``hold``, ``busy``,
+        the ``spikes`` stream of address events and the read-back address ``rd_addr``."""
+        return {"step": In(1), "clear": In(1), "hold": In(1), "busy": Out(1),
+                "spikes": Out(stream.Signature(fmt.address_event)), "rd_addr": In(fmt.neuron_bits)}
 
     def __init__(self, m: Module, n: int, step: Value, clear: Value) -> None:
         self.n = n

@@ -69,8 +69,7 @@ class PlasticityEngine(wiring.Component):
         self._fmt = fmt = formats_for(cfg)
         C = cfg.n_classes
         self.level_bits = cfg.mod_levels.bit_length() + 1
-        self.h_bits = cfg.timesteps.bit_length()
-        self.xsum_bits = (cfg.timesteps * cfg.x_max).bit_length()
+        self.h_bits, self.xsum_bits = fmt.h_bits, fmt.xsum_bits
         super().__init__({
             "start": In(1),
             "busy": Out(1),
