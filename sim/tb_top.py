@@ -6,6 +6,9 @@ then for every sample (every third one inference only, the others a training ste
 with exact equality: the hidden and readout spikes of every time step, the class counts, the
 modulatory levels, the prediction, the hidden state (membranes, traces, ``H``, ``X``), all weights
 after the update, and the cycles of every phase against :func:`~modsnn.golden_model.cycles.sample_cycles`.
+With ``MODSNN_TB_TRACE`` set, it also writes everything the RTL showed (spikes, counts, levels,
+predictions, state, weights after every sample) to that ``.npz`` file, so that runs of the same
+network at different ``lanes`` can be compared with each other, not only with the golden model.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ async def top_matches_golden(dut) -> None:
     monitor = SpikeMonitor(dut, cfg)
     cocotb.start_soon(monitor.run())
     data = load_dataset(cfg.dataset, "train")
+    trace: dict[str, np.ndarray] = {}
     for sample in range(samples):
         u, label = data.x[sample], int(data.y[sample])
         train = sample % 3 != 2
@@ -65,14 +69,22 @@ async def top_matches_golden(dut) -> None:
         for name, want in (("v", fwd.membrane[0][0]), ("x", fwd.trace[0][0]), ("H", fwd.H[0][0]), ("X", fwd.X[0][0])):
             assert state[name] == want.tolist(), f"sample {sample}: hidden {name} differs"
         report = net.learn(fwd, label) if train else None
+        levels = await acc.levels()
         if report is not None:
-            assert await acc.levels() == report.modulation.tolist(), f"sample {sample}: modulatory levels differ"
-        assert_weights(sample, await acc.read_weights(), net)
+            assert levels == report.modulation.tolist(), f"sample {sample}: modulatory levels differ"
+        weights = await acc.read_weights()
+        assert_weights(sample, weights, net)
+        trace.update({f"{sample}/events": np.array(sorted(monitor.events), np.int64).reshape(-1, 3),
+                      f"{sample}/prediction": np.array(prediction), f"{sample}/counts": np.array(await acc.counts()),
+                      f"{sample}/levels": np.array(levels), f"{sample}/ff": weights[0], f"{sample}/rec": weights[1],
+                      f"{sample}/out": weights[2], **{f"{sample}/state_{k}": np.array(v) for k, v in state.items()}})
         got_cycles = await acc.cycles()
         want_cycles = sample_cycles(cfg, fwd, report=report)
         dut._log.info(f"sample {sample} ({'train' if train else 'infer'}): {len(monitor.events)} spikes, "
                       f"cycles RTL {got_cycles} model {want_cycles}")
         assert got_cycles == want_cycles, f"sample {sample}: cycles RTL {got_cycles} != model {want_cycles}"
+    if os.environ.get("MODSNN_TB_TRACE"):
+        np.savez(os.environ["MODSNN_TB_TRACE"], **trace)
 
 
 @cocotb.test()

@@ -70,12 +70,14 @@ async def train_on_chip(dut) -> None:
         await acc.load_sample(test.x[i])
         prediction = await acc.run(Command.INFER)
         fwd = net.forward(test.x[i:i + 1], learning=False)
-        cycles_test = cycles_test + await acc.cycles()
+        got, want = await acc.cycles(), sample_cycles(cfg, fwd)
+        cycles_test = cycles_test + got
         rtl_correct += prediction == int(test.y[i])
         golden_correct += int(golden_predictions[i]) == int(test.y[i])
         if prediction != int(golden_predictions[i]):
             mismatches.append(f"test sample {i}: prediction {prediction}, golden {int(golden_predictions[i])}")
-        del fwd
+        if got != want:
+            mismatches.append(f"test sample {i}: cycles {got}, cycle model {want}")
     seconds = time.perf_counter() - wall
     total_cycles = cycles_train.total + cycles_test.total
     result = {

@@ -259,22 +259,6 @@ def test_same_seed_same_weights_other_seed_differs(tiny: Config) -> None:
     assert any(not np.array_equal(a[k], c[k]) for k in a if k != "updates")
 
 
-@pytest.mark.parametrize(("lanes", "cores"), [(2, 1), (8, 4), (64, 32)])
-def test_parallelism_never_changes_results(tiny: Config, lanes: int, cores: int) -> None:
-    a = train_weights(tiny)
-    b = train_weights(tiny.replace(lanes=lanes, cores=cores))
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
-
-
-def test_two_hidden_layers_and_synaptic_mode_train(tiny: Config) -> None:
-    cfg = tiny.replace(hidden=(24, 16), threshold=(32, 24), init_ff=(16, 16), init_rec=(4, 4),
-                       lr_shift_hidden=(12, 12), eligibility="synaptic")
-    state = train_weights(cfg, 10)
-    assert state["ff1"].shape == (16, 24) and state["out1"].shape == (cfg.n_readout, 16)
-    assert int(state["updates"]) == 10
-
-
 def test_float_twin_starts_from_the_same_weights(tiny: Config) -> None:
     a, f = Network(tiny), Network(tiny, model="float")
     for layer in range(tiny.n_hidden_layers):
