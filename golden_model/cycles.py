@@ -1,45 +1,48 @@
 """Per-phase cycle-count model of the accelerator, fed by the events the golden model saw.
 
-The RTL (:mod:`modsnn.hw.top`) runs every phase to completion before the next, and every unit's
-cost is a function of the spikes and of the gated rows, which the golden model knows exactly,
-so the count of each phase is a closed formula. With ``L = lanes`` synapse lanes, ``n`` hidden
-neurons, ``K = ceil(n / L)`` words per dense column, ``words[j]`` the readout routing words of
-hidden neuron ``j`` (:class:`~modsnn.golden_model.topology.LaneRoutes`) and the constants of
-:class:`CycleCosts`:
+The RTL (:mod:`modsnn.hw.top`) runs the phases of a sample one after the other, each starting in
+the cycle the previous one is done, and every phase's length is a closed formula of the events,
+which the golden model knows exactly. Symbols: ``B = lanes × cores`` banks; a population of ``n``
+neurons occupies ``q = ⌈n / B⌉`` words; ``W_l[j]`` the readout routing words of hidden neuron
+``j`` of layer ``l`` (:func:`~modsnn.golden_model.topology.lane_routes` with ``B`` banks);
+``sw(s) = Σ_words max(1, spikes in the word)`` for a spike vector ``s`` laid out in words of ``B``;
+``run(e) = run_overhead + Σ_e max(1, words of e)`` for a run of events ``e``, or ``empty_run``
+when it has none; the constants are those of :class:`CycleCosts`.
 
 ============  =====================================================================================
 phase         cycles of one sample
 ============  =====================================================================================
-integration   every input spike and every hidden spike of ``t−1`` (recurrent): ``K + event_overhead``;
-              every hidden spike ``j`` (to the readout): ``words[j] + event_overhead``; plus
-              ``replay_overhead`` per step (the replay phase's control).
-sweep         clear ``max(n_in, n, n_out) + clear_overhead``; per step the encoder
-              ``n_in + encode_overhead``, the hidden core ``n + hidden_overhead``, the readout
-              ``n_out + readout_overhead``; the decision ``C + decide_overhead``.
-plasticity    (training, some ``m_c ≠ 0``) ``learn_overhead``; readout pass: per hidden neuron
-              ``source_overhead`` plus ``words[j]`` when ``X_j ≠ 0``; hidden pass: per group of
-              ``L`` rows ``L + C + group_overhead`` plus ``n_in + n`` when a row of the group is
-              gated (``L_i·H_i ≠ 0``). With every ``m_c = 0``: ``idle_learn_overhead``.
+sweep         clear ``max(Σ_l q_l + q_out, q_in) + clear_overhead``; per step and population
+              ``sweep_overhead + sw(spikes)`` (hidden layers and the readout); ``finish`` (1)
+integration   per step: ``max(encode_overhead + sw(input spikes), run(REC_0))`` (the encoder and the
+              recurrent events of layer 0 overlap), ``run(FF_0)``, ``run(OUT_{l−1}, REC_l, FF_l)``
+              for ``l ≥ 1``, ``run(OUT_{D−1})``; dense events have ``q_l`` words, readout events
+              ``W_l[j]``
+decide        ``C + decide_overhead``
+plasticity    (training, some ``m_c ≠ 0``) ``learn_overhead + 3·D``; per layer ``l``:
+              readout keys ``q_out + key_gap``; readout pass ``walk_overhead + Σ_j c_j`` with
+              ``c_j = max(1, W_l[j])`` if ``X_j ≠ 0`` else 1; when hidden layers learn: keys
+              ``3·q_l + key_gap``, signs ``C·q_l + sign_overhead``, hidden pass ``walk_overhead +
+              Σ_a (n_{l−1} + n_l if a row of group a has L_i·H_i ≠ 0 else 1)``
 ============  =====================================================================================
 
-``cores > 1`` (not in the RTL yet) is projected by slicing every hidden layer into ``cores``
-contiguous slices working in parallel: ``n`` becomes ``ceil(n / cores)`` in the dense costs and
-the busiest slice sets the hidden plasticity time. The constants are the RTL's; the cocotb
-top-level test holds the RTL to this model with exact equality, so a count measured in
-simulation can be projected to sizes and devices that were not simulated.
+Nothing depends on how the ``B`` banks are split into cores and lanes, only on ``B``. The cocotb
+top-level test holds the RTL to this model with exact equality, so a count measured in simulation
+can be projected to sizes and devices that were not simulated.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from .config import Config
 from .network import ForwardResult, LearnReport
-from .topology import readout_routes
+from .topology import LaneRoutes, lane_routes, small_world_mask
 
-__all__ = ["CycleCosts", "PhaseCycles", "Projection", "project", "sample_cycles"]
+__all__ = ["CycleCosts", "PhaseCycles", "Projection", "bank_routes", "project", "sample_cycles"]
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -48,20 +51,19 @@ def _ceil_div(a: int, b: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class CycleCosts:
-    """Fixed overheads of the RTL's pipelines and controller, in clock cycles."""
+    """Fixed overheads of the RTL's units, in clock cycles (see each unit's docstring)."""
 
-    event_overhead: int = 1        # router: the accept cycle of an event
-    sweep_latency: int = 2         # neuron core: read + write pipeline of a sweep
-    replay_overhead: int = 2       # per step: replay phase control
-    clear_overhead: int = 1
-    encode_overhead: int = 2
-    hidden_overhead: int = 3
-    readout_overhead: int = 2
-    decide_overhead: int = 1
-    learn_overhead: int = 9        # strobe, 6 prefix-key hash passes, hand-back
-    idle_learn_overhead: int = 3
-    source_overhead: int = 2       # readout pass: read X_j and the routing pointer
-    group_overhead: int = 5        # hidden pass: H read latency, 3 row keys, gate
+    clear_overhead: int = 1        # sequencer: the clear phase's hand-over
+    encode_overhead: int = 5       # encoder: step → first word in the serializer, and done
+    run_overhead: int = 9          # dispatcher: fetch (3), hand-over (1), drain to the last write (5)
+    empty_run: int = 1
+    sweep_overhead: int = 6        # sweeper: issue (1), bank pipeline (4), serializer (1)
+    decide_overhead: int = 2
+    finish: int = 1
+    learn_overhead: int = 26       # learner: prefix keys (2 result latencies, 3 jobs, hand-overs), done
+    key_gap: int = 8               # row keys written before they are read
+    walk_overhead: int = 18        # walker → FIFO → issuer (4), drain to the last write (14)
+    sign_overhead: int = 11        # the last gate bit back at the learner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,43 +81,65 @@ class PhaseCycles:
                            self.plasticity + other.plasticity)
 
 
+@functools.lru_cache(maxsize=64)
+def bank_routes(cfg: Config, layer: int) -> LaneRoutes:
+    """The readout routing image of hidden layer ``layer`` for ``lanes × cores`` banks."""
+    mask = small_world_mask(cfg.n_readout, cfg.hidden[layer], cfg.readout_density, cfg.rewire_beta, cfg.seed, layer)
+    return lane_routes(mask, cfg.lanes * cfg.cores)
+
+
+def _sweep_words(spikes: np.ndarray, banks: int) -> np.ndarray:
+    """``Σ_words max(1, spikes in the word)`` per step, for ``spikes`` ``(T, n)``."""
+    T, n = spikes.shape
+    q = _ceil_div(n, banks)
+    padded = np.zeros((T, q * banks), np.int64)
+    padded[:, :n] = spikes
+    return np.maximum(padded.reshape(T, q, banks).sum(axis=2), 1).sum(axis=1)
+
+
+def _run(events: int, words: int, costs: CycleCosts) -> int:
+    return costs.run_overhead + words if events else costs.empty_run
+
+
 def sample_cycles(cfg: Config, fwd: ForwardResult, batch_index: int = 0, report: LearnReport | None = None,
                   costs: CycleCosts = CycleCosts()) -> PhaseCycles:
     """Cycles of one sample (``batch_index`` of ``fwd``); plasticity when ``report`` is given."""
-    T, L, cores, C = cfg.timesteps, cfg.lanes, cfg.cores, cfg.n_classes
-    integration = T * costs.replay_overhead
-    sweep = (max(cfg.n_inputs, cfg.n_readout, *cfg.hidden) + costs.clear_overhead
-             + T * (cfg.n_inputs + costs.encode_overhead + cfg.n_readout + costs.readout_overhead)
-             + C + costs.decide_overhead)
-    pre_events = fwd.input_spikes[:, batch_index].sum(axis=1)            # (T,)
-    for layer, n in enumerate(cfg.hidden):
-        dense = _ceil_div(_ceil_div(n, cores), L) + costs.event_overhead
-        own = fwd.spikes[layer][:, batch_index]                           # (T, n)
-        own_events = own.sum(axis=1)
-        integration += int(pre_events.sum() + own_events[:-1].sum()) * dense
-        words = readout_routes(cfg, layer).words
-        integration += int((own.astype(np.int64) @ (words + costs.event_overhead)).sum())
-        sweep += T * (_ceil_div(n, cores) + costs.hidden_overhead)
-        pre_events = own_events
+    T, C, D = cfg.timesteps, cfg.n_classes, cfg.n_hidden_layers
+    B = cfg.lanes * cfg.cores
+    q = [_ceil_div(n, B) for n in cfg.hidden]
+    q_out, q_in = _ceil_div(cfg.n_readout, B), _ceil_div(cfg.n_inputs, B)
+    s_in = fwd.input_spikes[:, batch_index].astype(np.int64)                       # (T, n_in)
+    hidden = [fwd.spikes[l][:, batch_index].astype(np.int64) for l in range(D)]    # (T, n_l)
+    out_words = [np.maximum(bank_routes(cfg, l).words, 1) for l in range(D)]
+    count = [h.sum(axis=1) for h in hidden]                                         # spikes per step
+    previous = [np.concatenate([[0], c[:-1]]) for c in count]                       # at t − 1
+    out_cost = [hidden[l] @ out_words[l] for l in range(D)]                         # Σ max(1, W) per step
+    sweep = costs.clear_overhead + max(sum(q) + q_out, q_in) + costs.finish
+    sweep += int(sum(_sweep_words(h, B).sum() for h in hidden)) + T * (D + 1) * costs.sweep_overhead
+    sweep += int(_sweep_words(fwd.readout_spikes[:, batch_index].astype(np.int64), B).sum())
+    encode = costs.encode_overhead + _sweep_words(s_in, B)
+    integration = 0
+    for t in range(T):
+        integration += max(int(encode[t]), _run(previous[0][t], previous[0][t] * q[0], costs))
+        integration += _run(s_in[t].sum(), s_in[t].sum() * q[0], costs)
+        for l in range(1, D):
+            events = count[l - 1][t] + previous[l][t] + count[l - 1][t]
+            integration += _run(events, out_cost[l - 1][t] + (previous[l][t] + count[l - 1][t]) * q[l], costs)
+        integration += _run(count[D - 1][t], out_cost[D - 1][t], costs)
+    sweep += C + costs.decide_overhead
     plasticity = 0
-    if report is not None:
-        if not np.any(report.modulation):
-            return PhaseCycles(integration, sweep, costs.idle_learn_overhead)
-        plasticity = costs.learn_overhead
-        for layer, n in enumerate(cfg.hidden):
-            words = readout_routes(cfg, layer).words
-            active = np.asarray(fwd.X[layer][batch_index]) != 0
-            plasticity += n * costs.source_overhead + int(words[active].sum())
+    if report is not None and np.any(report.modulation):
+        plasticity = costs.learn_overhead + 3 * D
+        for l in range(D):
+            X = np.asarray(fwd.X[l][batch_index])
+            plasticity += q_out + costs.key_gap + costs.walk_overhead
+            plasticity += int(np.where(X != 0, out_words[l], 1).sum())
             if not cfg.learn_hidden:
                 continue
-            slice_size = _ceil_div(n, cores)
-            groups = _ceil_div(slice_size, L)
-            rows = report.hidden_rows[layer]
-            gated = np.unique(np.stack([rows // slice_size, (rows % slice_size) // L]), axis=1) \
-                if rows.size else np.zeros((2, 0), np.int64)
-            busiest = int(np.bincount(gated[0], minlength=cores).max()) if gated.size else 0
-            plasticity += groups * (L + C + costs.group_overhead) + busiest * (cfg.layer_inputs(layer) + n)
-    return PhaseCycles(integration, sweep, plasticity)
+            gated = np.unique(np.asarray(report.hidden_rows[l]) // B).size
+            plasticity += 3 * q[l] + costs.key_gap + C * q[l] + costs.sign_overhead + costs.walk_overhead
+            plasticity += gated * (cfg.layer_inputs(l) + cfg.hidden[l]) + (q[l] - gated)
+    return PhaseCycles(int(integration), int(sweep), int(plasticity))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +151,12 @@ class Projection:
     samples: int
     cycles_per_sample: PhaseCycles                # mean, training
     synaptic_ops_per_sample: float                # accumulations + plasticity read-modify-writes
+    cores: int = 1
+    inference_cycles: float = 0.0                 # mean, inference
+
+    @property
+    def banks(self) -> int:
+        return self.lanes * self.cores
 
     @property
     def ops_per_cycle(self) -> float:
@@ -147,10 +177,12 @@ def project(cfg: Config, data_x: np.ndarray, data_y: np.ndarray, samples: int = 
 
     net = Network(cfg)
     total = PhaseCycles(0, 0, 0)
+    inference = 0
     ops = 0
     for i in range(samples):
         fwd, report = net.train_step(data_x[i], int(data_y[i]))
         total = total + sample_cycles(cfg, fwd, report=report)
+        inference += sample_cycles(cfg, fwd).total
         pre = int(fwd.input_spikes[:, 0].sum())
         modulated = np.tile(report.modulation, cfg.pop) != 0
         for layer, n in enumerate(cfg.hidden):
@@ -161,4 +193,4 @@ def project(cfg: Config, data_x: np.ndarray, data_y: np.ndarray, samples: int = 
             ops += report.hidden_rows[layer].size * (cfg.layer_inputs(layer) + n - 1)
             pre = int(own.sum())
     mean = PhaseCycles(total.integration // samples, total.sweep // samples, total.plasticity // samples)
-    return Projection(cfg.name, cfg.lanes, samples, mean, ops / samples)
+    return Projection(cfg.name, cfg.lanes, samples, mean, ops / samples, cfg.cores, inference / samples)

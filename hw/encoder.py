@@ -1,99 +1,106 @@
-"""Input encoder: the deterministic rate code of the golden model, as a sweep over the inputs.
+"""Input encoder: the golden model's deterministic rate code, ``B`` inputs per cycle.
 
-Holds the 8-bit intensities ``u[j]`` of the current sample (written through ``u_addr``/``u_data``/
-``u_we`` while idle) and, per input, the phase accumulator ``a``, the trace ``x`` and its sum
-``X``. Per time step (``step`` strobe) it sweeps ``j = 0 … n_in − 1``::
+Input ``j`` lives in lane ``j mod B`` at address ``j div B`` (the bank mapping of
+:mod:`modsnn.hw.params`; inputs past ``n_in`` are ghosts with ``u = 0`` that never spike). Per
+time step (``step`` strobe) the encoder sweeps its ``ceil(n_in / B)`` words, one per cycle::
 
     a' = a + u;   s = [a' ≥ 256];   a ← a' − 256·s
     x  ← min(x − ((x + 2^k − 1) >> k) + A·s, x_max);   X += x
 
-and emits ``AddressEvent(pop=INPUT, addr=j)`` on ``spikes`` for every ``s = 1`` (ascending ``j``).
-``clear`` zeroes ``a, x, X`` (not ``u``) in ``n_in`` cycles. Like the neuron core, a sweep takes
-``n_in + 2`` cycles plus every cycle ``spikes`` back-pressure or ``hold`` stalls it. Read-back:
-``rd_addr`` → ``rd_x``, ``rd_xsum`` (one cycle latency).
+and hands each word's spike bits to its :class:`~modsnn.hw.serializer.SpikeSerializer`, whose
+events (ascending ``j``) go out on ``spikes``. ``busy`` is high from the ``step`` until the last
+event; a step costs :data:`ENCODE_LATENCY` + ``Σ_words max(1, spikes in the word)`` cycles.
+``clear`` zeroes ``a, x, X`` (not ``u``) in ``ceil(n_in / B)`` cycles. ``u`` is written through
+``u_addr``/``u_data``/``u_we``; ``x_addr``/``x_en`` read ``X`` of all lanes at an address one cycle
+later on ``x_data`` (the plasticity engine's column walker).
 """
 
-from amaranth.hdl import Module, Signal, unsigned
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .common import rejected
-from .formats import Population, formats_for
-from .neuron_core import SweepControl, trace_update
+from ..golden_model.config import Config
+from .bank import delay
+from .neuron import trace_update
+from .params import bits_for, hw_params
+from .serializer import SpikeSerializer
 
-__all__ = ["InputEncoder"]
+__all__ = ["ENCODE_LATENCY", "InputEncoder"]
+
+ENCODE_LATENCY = 3      # step → first word written into the serializer (2) + serializer hand-over (1)
 
 
 class InputEncoder(wiring.Component):
-    """Rate-code encoder and input traces of ``cfg.n_inputs`` inputs."""
+    """Rate-code encoder and input traces of ``cfg.n_inputs`` inputs on ``lanes × cores`` lanes."""
 
-    def __init__(self, cfg: object) -> None:
-        from ..golden_model.config import Config
-
-        if not isinstance(cfg, Config):
-            raise rejected(self, TypeError(f"cfg must be a modsnn Config, not {cfg!r}"))
+    def __init__(self, cfg: Config) -> None:
+        self._p = p = hw_params(cfg)
         self._cfg = cfg
-        self._fmt = formats_for(cfg)
-        self._xsum_bits = self._fmt.xsum_bits
+        self._state = data.StructLayout({"a": unsigned(9), "x": unsigned(cfg.trace_bits),
+                                         "xs": unsigned(p.xsum_bits)})
         super().__init__({
-            "u_addr": In(self._fmt.neuron_bits),
-            "u_data": In(8),
-            "u_we": In(1),
-            **SweepControl.ports(self._fmt),
-            "rd_x": Out(unsigned(cfg.trace_bits)),
-            "rd_xsum": Out(unsigned(self._xsum_bits)),
+            "u_addr": In(bits_for(p.input_words * p.banks)), "u_data": In(8), "u_we": In(1),
+            "step": In(1), "clear": In(1), "busy": Out(1),
+            "spikes": Out(stream.Signature(p.neuron_bits, always_ready=True)),
+            "x_addr": In(bits_for(p.input_words)), "x_en": In(1),
+            "x_data": Out(data.ArrayLayout(unsigned(p.xsum_bits), p.banks)),
         })
 
     def elaborate(self, platform: object) -> Module:
-        cfg = self._cfg
-        n = cfg.n_inputs
+        cfg, p = self._cfg, self._p
+        B, q = p.banks, p.input_words
         m = Module()
-        mems = {}
-        for name, shape in (("u", unsigned(8)), ("a", unsigned(9)), ("x", unsigned(cfg.trace_bits)),
-                            ("xs", unsigned(self._xsum_bits))):
-            m.submodules[f"{name}_mem"] = mems[name] = Memory(shape=shape, depth=n, init=[])
-        rd = {k: mem.read_port() for k, mem in mems.items()}
-        wr = {k: mem.write_port() for k, mem in mems.items()}
-        for key, out in (("x", self.rd_x), ("xs", self.rd_xsum)):
-            port = mems[key].read_port()
-            m.d.comb += [port.addr.eq(self.rd_addr), out.eq(port.data)]
-        sweep = SweepControl(m, n, self.step, self.clear)
-        index, stage_b, b_index = sweep.index, sweep.stage_b, sweep.b_index
-        step_pending, clear_pending = sweep.step_pending, sweep.clear_pending
+        m.submodules.serializer = ser = SpikeSerializer(B, q)
+        m.d.comb += [self.spikes.valid.eq(ser.event.valid), self.spikes.payload.eq(ser.event.payload)]
+        index = Signal(range(q + 1))
+        sweeping, clearing = Signal(), Signal()
+        valid_b = delay(m, sweeping, 1, "enc_vb")
+        addr_b = delay(m, index, 1, "enc_ab")
+        spikes_c = Signal(B)
+        lane_bits = (B - 1).bit_length()
+        for lane in range(B):
+            u = Memory(shape=8, depth=q, init=[])
+            st = Memory(shape=self._state, depth=q, init=[])
+            m.submodules[f"u{lane}"], m.submodules[f"state{lane}"] = u, st
+            u_wr, u_rd, st_wr, st_rd = u.write_port(), u.read_port(), st.write_port(), st.read_port()
+            m.d.comb += [u_wr.addr.eq(self.u_addr >> lane_bits), u_wr.data.eq(self.u_data),
+                         u_wr.en.eq(self.u_we & ((self.u_addr % B) == lane)),
+                         u_rd.addr.eq(index), st_rd.addr.eq(Mux(sweeping, index, self.x_addr))]
+            # B: a' = a + u, spike, trace; written back in the same cycle
+            a_wide = Signal(10, name=f"a_wide{lane}")
+            m.d.comb += a_wide.eq(st_rd.data.a + u_rd.data)
+            s = Signal(name=f"s{lane}")
+            m.d.comb += s.eq(a_wide >= 256)
+            x1 = trace_update(m, cfg, st_rd.data.x, s)
+            new = Signal(self._state, name=f"new{lane}")
+            m.d.comb += [new.a.eq(a_wide - Mux(s, 256, 0)), new.x.eq(x1), new.xs.eq(st_rd.data.xs + x1)]
+            with m.If(valid_b):
+                m.d.comb += [st_wr.addr.eq(addr_b), st_wr.data.eq(new), st_wr.en.eq(1)]
+            with m.If(clearing):
+                m.d.comb += [st_wr.addr.eq(index), st_wr.data.eq(0), st_wr.en.eq(1)]
+            m.d.sync += spikes_c[lane].eq(valid_b & s)
+            m.d.comb += self.x_data[lane].eq(st_rd.data.xs)
+        m.d.comb += [ser.word.valid.eq(delay(m, valid_b, 1, "enc_vc")), ser.word.payload.eq(spikes_c),
+                     ser.words.eq(q)]
         with m.FSM(init="idle"):
             with m.State("idle"):
-                m.d.comb += self.busy.eq(step_pending | clear_pending)
-                m.d.comb += [wr["u"].addr.eq(self.u_addr), wr["u"].data.eq(self.u_data), wr["u"].en.eq(self.u_we)]
-                with m.If(self.clear | clear_pending):
-                    m.d.sync += [index.eq(0), clear_pending.eq(0)]
+                with m.If(self.clear):
+                    m.d.sync += index.eq(0)
                     m.next = "clear"
-                with m.Elif(self.step | step_pending):
-                    m.d.sync += [index.eq(0), stage_b.eq(0), step_pending.eq(0)]
+                with m.Elif(self.step):
+                    m.d.sync += index.eq(0)
+                    m.d.comb += ser.start.eq(1)
                     m.next = "sweep"
             with m.State("clear"):
-                m.d.comb += self.busy.eq(1)
-                for key in ("a", "x", "xs"):
-                    m.d.comb += [wr[key].addr.eq(index), wr[key].data.eq(0), wr[key].en.eq(1)]
+                m.d.comb += [clearing.eq(1), self.busy.eq(1)]
                 m.d.sync += index.eq(index + 1)
-                with m.If(index == n - 1):
+                with m.If(index == q - 1):
                     m.next = "idle"
             with m.State("sweep"):
-                m.d.comb += self.busy.eq(1)
-                stall = Signal()
-                for key in mems:
-                    m.d.comb += [rd[key].addr.eq(index), rd[key].en.eq(~stall)]
-                a_wide = Signal(unsigned(10))
-                m.d.comb += a_wide.eq(rd["a"].data + rd["u"].data)
-                s = Signal()
-                m.d.comb += s.eq(a_wide >= 256)
-                x1 = trace_update(m, cfg, rd["x"].data, s)
-                m.d.comb += stall.eq((stage_b & s & ~self.spikes.ready) | self.hold)
-                m.d.comb += [self.spikes.valid.eq(stage_b & s & ~self.hold),
-                             self.spikes.payload.pop.eq(Population.INPUT),
-                             self.spikes.payload.addr.eq(b_index)]
-                with m.If(stage_b & ~stall):
-                    for key, value in (("a", a_wide - (s << 8)), ("x", x1), ("xs", rd["xs"].data + x1)):
-                        m.d.comb += [wr[key].addr.eq(b_index), wr[key].data.eq(value), wr[key].en.eq(1)]
-                sweep.advance(m, stall, "idle")
+                m.d.comb += [sweeping.eq(index < q), self.busy.eq(1)]
+                with m.If(index < q):
+                    m.d.sync += index.eq(index + 1)
+                with m.Elif(ser.done & ~valid_b):
+                    m.next = "idle"
         return m

@@ -1,24 +1,13 @@
-"""On-wire and in-memory formats, defined once for the gateware, the golden model and the testbenches.
+"""Payload layouts of every stream and command in the accelerator, defined once.
 
-Every stream payload in modsnn is one of these ``data`` layouts (or an ``enum.Enum``).
-Testbenches build payloads with ``layout.const({...}).as_bits()`` and read them with
-``layout.from_bits(bits)``; nothing slices payload bits by hand.
+The gateware, the golden model's images and the testbenches all build and read these layouts
+(``layout.const({...}).as_bits()``, ``layout.from_bits(x)``); nothing slices payload bits by hand.
+Widths come from :class:`~modsnn.hw.params.HwParams` (:func:`formats_for`), so one configuration
+fixes every field width in one place.
 
-Widths come from a :class:`~modsnn.golden_model.config.Config` through :func:`formats_for`, so a
-configuration fixes every field width in one place. With ``L = cfg.lanes`` synapse lanes, every
-neuron population is banked by lane: neuron ``i`` lives in bank ``i mod L`` at bank address
-``i // L``. Weight memories are ``L`` lanes wide:
-
-==========  ===================================  ==============================================
-matrix      word address (depth per lane)        lane ``ℓ`` of word
-==========  ===================================  ==============================================
-``FF``      ``j·(n/L) + a``  (``n_pre·n/L``)     ``Wff[a·L + ℓ, j]`` — source-major, dense
-``REC``     ``k·(n/L) + a``  (``n·n/L``)         ``Wrec[a·L + ℓ, k]``
-``OUT``     routing word ``w`` (``n_words``)     the synapse of lane ``ℓ`` of routing word ``w``
-                                                 (:class:`~modsnn.golden_model.topology.LaneRoutes`)
-==========  ===================================  ==============================================
-
-Stored weights are signed ``weight_bits`` integers; the forward pass uses ``w >> weight_frac``.
+Commands flow from the global units (dispatcher, sweeper, learner, control port) to every bank of
+every core at once; they are streams that are always ready (``always_ready=True``): a bank accepts
+one command of each kind per cycle.
 """
 
 from __future__ import annotations
@@ -27,131 +16,128 @@ import dataclasses
 import functools
 
 from amaranth.hdl import signed, unsigned
-from amaranth.lib import data, enum
+from amaranth.lib import data, enum, stream
 
 from ..golden_model.config import Config
-from ..golden_model.topology import readout_routes
+from .params import HwParams, bits_for, hw_params
 
-__all__ = ["Formats", "Matrix", "Population", "Projection", "Region", "bits_for", "formats_for", "memory_depths",
-           "readout_routes"]
+__all__ = ["AccKind", "Formats", "HostTarget", "JobOp", "Matrix", "Population", "Region", "formats_for"]
 
 
 class Population(enum.Enum, shape=2):
-    """Which neuron population an address refers to."""
+    """Which population a spike event belongs to."""
 
     INPUT = 0
     HIDDEN = 1
     READOUT = 2
 
 
-class Projection(enum.Enum, shape=2):
-    """Which projection the router fans an event out on."""
+class AccKind(enum.Enum, shape=1):
+    """How an accumulate command finds its targets: dense (bank address from the command) or through
+    the readout route ROM."""
 
-    FF = 0      # input (or previous layer) spike → hidden layer, dense
-    REC = 1     # hidden spike of the previous step → same layer, dense
-    OUT = 2     # hidden spike → readout, sparse small-world
+    DENSE = 0
+    OUT = 1
 
 
 class Matrix(enum.Enum, shape=2):
-    """Weight memory select."""
+    """The three kinds of weight matrix."""
 
     FF = 0
     REC = 1
     OUT = 2
 
 
-class Region(enum.Enum, shape=3):
-    """Top-level memory-map regions (the ``region`` field of :attr:`Formats.mmio_address`)."""
+class JobOp(enum.Enum, shape=2):
+    """What a plasticity job does with the hash ``H(key ^ operand)`` it computes."""
 
-    CSR = 0      # control and status registers (:class:`modsnn.hw.top.Csr`)
-    INPUT = 1    # 8-bit input intensities u[j] of the next sample (write only)
-    FF = 2       # weight memories, addressed by (lane, word); read/write while idle
+    PREFIX = 0      # key from the job, operand 0; the result is returned to the learner
+    ROWKEY = 1      # key from the job, operand = the lane's row; the result is stored in the key RAM
+    SIGN = 2        # key = FB row key, operand = class c; bit 31 accumulates L_i = Σ_c ±m_c; G_i = L_i·H_i
+    SR = 3          # key = OUT/FF/REC row key, operand = column j; stochastic-rounding weight update
+
+
+class HostTarget(enum.Enum, shape=2):
+    """Which bank memory a host access addresses."""
+
+    WEIGHTS = 0     # FF and REC weights
+    OUT = 1         # readout weights
+    STATE = 2       # neuron state word
+
+
+class Region(enum.Enum, shape=3):
+    """Regions of the control port (the ``region`` field of :attr:`Formats.mmio_address`)."""
+
+    CSR = 0       # control and status registers (:class:`modsnn.hw.control_port.Csr`)
+    INPUT = 1     # 8-bit input intensities u[j] of the next sample (offset j)
+    FF = 2        # weights of layer `layer`: offset = word in the bank, `bank` field = bank
     REC = 3
     OUT = 4
-    STATE = 5    # hidden-layer state read-back: offset = neuron·4 + (v, x, H, X)
-
-
-def bits_for(n: int) -> int:
-    """Bits to hold the values ``0 .. n-1`` (at least 1)."""
-    return max(1, (n - 1).bit_length())
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+    STATE = 5     # hidden neuron i of layer `layer`: offset = 4·i + f (f: 0 v, 1 x, 2 H, 3 X)
+    READOUT = 6   # readout neuron k: offset = k, its membrane
 
 
 @dataclasses.dataclass(frozen=True)
 class Formats:
-    """The layouts of one configuration.
+    """The layouts of one configuration (field meanings in each layout's comment)."""
 
-    * ``address_event`` — a spike: ``pop`` (:class:`Population`), ``layer``, ``addr`` (neuron index).
-    * ``route_request`` — an event for the router: ``proj`` (:class:`Projection`), ``addr`` (source).
-    * ``synaptic_word`` — ``L`` lanes of ``synaptic_lane`` = ``valid``, ``addr`` (bank address of the
-      target; target neuron = ``addr·L + lane``) and ``weight`` (signed forward weight).
-    * ``route_lane`` — one lane of a readout routing word: ``valid`` and the target's bank ``addr``.
-    * ``pointer`` — a source's readout words: ``start`` (first word) and ``words`` (count).
-    * ``weight_word`` — ``L`` signed stored weights.
-    * ``weight_write`` — ``matrix`` (:class:`Matrix`), word ``addr``, ``data`` (``weight_word``) and
-      per-lane write enables ``en``.
-    * ``mmio_address`` — ``offset``, ``lane``, ``region`` (:class:`Region`) of the control port.
-    """
+    params: HwParams
+    spike_event: data.StructLayout     # pop, layer, addr (neuron index)
+    acc_command: data.StructLayout     # kind, waddr (weight word), a (dense bank address), base (state region)
+    sweep_command: data.StructLayout   # addr (state word), theta, lo, hi (membrane units)
+    job: data.StructLayout             # a plasticity job (see JobOp)
+    host_command: data.StructLayout    # target, addr, wdata, bank (one-hot select by index), we, re
+    state_word: data.StructLayout      # v, x, H, X of one neuron
+    route_entry: data.StructLayout     # valid, addr (readout bank address), cls (class of the target)
+    pointer: data.StructLayout         # start (first routing word of the layer region), words
+    mmio_address: data.StructLayout    # offset, bank, layer, region
 
-    lanes: int
-    address_event: data.StructLayout
-    route_request: data.StructLayout
-    synaptic_lane: data.StructLayout
-    synaptic_word: data.ArrayLayout
-    route_lane: data.StructLayout
-    route_word: data.ArrayLayout
-    pointer: data.StructLayout
-    weight_word: data.ArrayLayout
-    weight_write: data.StructLayout
-    mmio_address: data.StructLayout
-    neuron_bits: int
-    bank_bits: int
-    word_bits: int
-    weight_bits: int
-    forward_weight_bits: int
-    route_words: int
-    h_bits: int          # H = Σ_t h(t) ≤ T
-    xsum_bits: int       # X = Σ_t x(t) ≤ T·x_max
+    def stream(self, layout: data.StructLayout) -> stream.Signature:
+        """An always-ready command stream of ``layout``."""
+        return stream.Signature(layout, always_ready=True)
 
 
-def memory_depths(cfg: Config, route_words: int) -> dict[str, int]:
-    """Words per lane of each weight memory (single hidden layer)."""
-    n, L = cfg.hidden[0], cfg.lanes
-    return {"FF": cfg.n_inputs * _ceil_div(n, L), "REC": n * _ceil_div(n, L), "OUT": max(1, route_words)}
-
-
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def formats_for(cfg: Config) -> Formats:
-    """All layouts for ``cfg`` (widths derived from its sizes, bit widths and routing image)."""
-    L = cfg.lanes
-    route_words = max(readout_routes(cfg, layer).n_words for layer in range(cfg.n_hidden_layers))
-    largest = max(cfg.n_inputs, cfg.n_readout, *cfg.hidden)
-    neuron_bits = bits_for(largest)
-    bank_bits = bits_for(_ceil_div(largest, L))
-    fwd_bits = cfg.weight_bits - cfg.weight_frac
-    depth = max(memory_depths(cfg, route_words).values())
-    word_bits = bits_for(depth)
-    address_event = data.StructLayout({
-        "pop": Population,
-        "layer": unsigned(bits_for(cfg.n_hidden_layers)),
-        "addr": unsigned(neuron_bits),
+    """All layouts for ``cfg``."""
+    p = hw_params(cfg)
+    state_addr = unsigned(p.state_addr_bits)
+    group = unsigned(bits_for(p.max_group_words))
+    word = unsigned(p.weight_word_bits)
+    membrane = signed(cfg.membrane_bits)
+    spike_event = data.StructLayout({"pop": Population, "layer": unsigned(bits_for(p.layers)),
+                                     "addr": unsigned(p.neuron_bits)})
+    acc_command = data.StructLayout({"kind": AccKind, "waddr": word, "a": group, "base": state_addr})
+    sweep_command = data.StructLayout({"addr": state_addr, "theta": membrane, "lo": membrane, "hi": membrane})
+    job = data.StructLayout({
+        "op": JobOp,
+        "key": unsigned(32),                       # PREFIX, ROWKEY: the key
+        "field": unsigned(2),                      # ROWKEY: key RAM field (0 OUT/FB, 1 FF, 2 REC)
+        "a": group,                                # ROWKEY, SIGN, SR (hidden): group (bank address)
+        "c": unsigned(bits_for(cfg.n_classes)),    # SIGN: class
+        "m": signed(p.level_bits),                 # SIGN: m_c
+        "last": unsigned(1),                       # SIGN: last class of the group
+        "haddr": state_addr,                       # SIGN: state word of the group (for H)
+        "matrix": Matrix,                          # SR: which weights (OUT: key by route, factor m)
+        "waddr": word,                             # SR: weight word
+        "j": unsigned(p.neuron_bits),              # SR: column (presynaptic neuron)
+        "x": unsigned(p.xsum_bits),                # SR: X_j
     })
-    route_request = data.StructLayout({"proj": Projection, "addr": unsigned(neuron_bits)})
-    synaptic_lane = data.StructLayout({"valid": 1, "addr": unsigned(bank_bits), "weight": signed(fwd_bits)})
-    route_lane = data.StructLayout({"valid": 1, "addr": unsigned(bank_bits)})
-    pointer = data.StructLayout({"start": unsigned(word_bits), "words": unsigned(bits_for(cfg.n_readout + 1))})
-    weight_word = data.ArrayLayout(signed(cfg.weight_bits), L)
-    weight_write = data.StructLayout({"matrix": Matrix, "addr": unsigned(word_bits), "data": weight_word,
-                                      "en": unsigned(L)})
+    host_command = data.StructLayout({"target": HostTarget, "addr": unsigned(max(p.state_addr_bits,
+                                                                                 p.weight_word_bits)),
+                                      "bank": unsigned(bits_for(p.banks)), "wdata": signed(cfg.weight_bits),
+                                      "we": unsigned(1), "re": unsigned(1)})
+    state_word = data.StructLayout({"v": membrane, "x": unsigned(cfg.trace_bits), "h": unsigned(p.h_bits),
+                                    "xs": unsigned(p.xsum_bits)})
+    route_entry = data.StructLayout({"valid": unsigned(1), "addr": unsigned(bits_for(p.readout_words)),
+                                     "cls": unsigned(bits_for(cfg.n_classes))})
+    pointer = data.StructLayout({"start": word, "words": unsigned(bits_for(p.max_route_words + 1))})
+    largest = max(p.input_words, p.readout_words, *p.words) * p.banks
     mmio_address = data.StructLayout({
-        "offset": unsigned(max(word_bits, bits_for(4 * largest), 8)),
-        "lane": unsigned(bits_for(L)),
+        "offset": unsigned(max(p.weight_word_bits, bits_for(4 * largest), 8)),
+        "bank": unsigned(bits_for(p.banks)),
+        "layer": unsigned(bits_for(p.layers)),
         "region": Region,
     })
-    return Formats(L, address_event, route_request, synaptic_lane, data.ArrayLayout(synaptic_lane, L), route_lane,
-                   data.ArrayLayout(route_lane, L), pointer, weight_word, weight_write, mmio_address, neuron_bits,
-                   bank_bits, word_bits, cfg.weight_bits, fwd_bits, route_words, cfg.timesteps.bit_length(),
-                   (cfg.timesteps * cfg.x_max).bit_length())
+    return Formats(p, spike_event, acc_command, sweep_command, job, host_command, state_word, route_entry,
+                   pointer, mmio_address)

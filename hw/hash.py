@@ -9,44 +9,48 @@ Bit-exact twin of :func:`modsnn.golden_model.rng.hash32` (all arithmetic modulo 
     a = (a + 0xfd7046c5) + (a << 3)
     a = (a ^ 0xb55a4f09) ^ (a >> 16)
 
-Multiply-free: six stages of adders, XORs and wiring. :func:`hash32` builds the combinational
-network for any 32-bit value; :class:`Hash32` wraps it in a stream stage.
+Multiply-free: six stages of adders, XORs and wiring. :func:`hash32_stages` builds them with a
+register after every stage (latency :data:`HASH_LATENCY` cycles, one hash per cycle), the form every
+unit of the accelerator uses; :class:`Hash32` wraps it in a stream stage with back-pressure.
 """
-
 
 from amaranth.hdl import Module, Signal, Value, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Hash32", "hash32"]
+__all__ = ["HASH_LATENCY", "STAGES", "Hash32", "hash32_stages"]
+
+#: One function per mixer stage (arithmetic widens; each result is truncated to 32 bits).
+STAGES = (
+    lambda a: (a + 0x7ED55D16) + (a << 12),
+    lambda a: (a ^ 0xC761C23C) ^ (a >> 19),
+    lambda a: (a + 0x165667B1) + (a << 5),
+    lambda a: (a + 0xD3A2646C) ^ (a << 9),
+    lambda a: (a + 0xFD7046C5) + (a << 3),
+    lambda a: (a ^ 0xB55A4F09) ^ (a >> 16),
+)
+
+#: Cycles from the input of :func:`hash32_stages` to its output.
+HASH_LATENCY = len(STAGES)
 
 
-def hash32(m: Module, a: Value, name: str = "hash") -> Value:
-    """The combinational hash of a 32-bit value, built in ``m`` (arithmetic widens, each stage is
-    truncated mod 2^32 into its own signal, so the netlist holds every stage once)."""
-    stages = (
-        lambda a: (a + 0x7ED55D16) + (a << 12),
-        lambda a: (a ^ 0xC761C23C) ^ (a >> 19),
-        lambda a: (a + 0x165667B1) + (a << 5),
-        lambda a: (a + 0xD3A2646C) ^ (a << 9),
-        lambda a: (a + 0xFD7046C5) + (a << 3),
-        lambda a: (a ^ 0xB55A4F09) ^ (a >> 16),
-    )
-    value = Signal(32, name=f"{name}_in")
-    m.d.comb += value.eq(a)
-    for n, stage in enumerate(stages):
-        nxt = Signal(32, name=f"{name}_s{n}")
-        m.d.comb += nxt.eq(stage(value)[:32])
-        value = nxt
+def hash32_stages(m: Module, value: Value, name: str = "hash", en: Value | int = 1) -> Value:
+    """The hash of the 32-bit ``value`` after :data:`HASH_LATENCY` registered stages (each stage's
+    register loads when ``en`` is high)."""
+    for n, stage in enumerate(STAGES):
+        reg = Signal(32, name=f"{name}_s{n}")
+        with m.If(en):
+            m.d.sync += reg.eq(stage(value)[:32])
+        value = reg
     return value
 
 
 class Hash32(wiring.Component):
-    """One stream stage computing ``o.payload = H(i.payload)``.
+    """A stream stage computing ``o.payload = H(i.payload)``.
 
     Ports: ``i`` (in, stream of 32-bit words), ``o`` (out, stream of 32-bit hashes).
-    Latency 1 cycle; throughput one word per cycle; back-pressure passes through
-    (``i.ready = ~o.valid | o.ready``).
+    Latency :data:`HASH_LATENCY` cycles; one word per cycle; back-pressure freezes the whole pipeline
+    (``i.ready = o.ready | ~o.valid``).
     """
 
     i: In(stream.Signature(unsigned(32)))
@@ -54,7 +58,13 @@ class Hash32(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
-        with m.If(self.i.ready):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(hash32(m, self.i.payload))]
+        advance = Signal()
+        m.d.comb += [advance.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(advance)]
+        valid = self.i.valid
+        for n in range(HASH_LATENCY):
+            reg = Signal(name=f"valid_s{n}")
+            with m.If(advance):
+                m.d.sync += reg.eq(valid)
+            valid = reg
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(hash32_stages(m, self.i.payload, en=advance))]
         return m

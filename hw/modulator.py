@@ -1,86 +1,92 @@
 """Readout populations, winner-take-all decision, error and modulatory levels.
 
-Counts the readout spikes per class (neuron ``k`` belongs to class ``k mod C``), then, on
-``start``, walks the classes ``c = 0 … C−1`` one per cycle (label ``y``, ``R = target_count``)::
+Counts the readout spike events per class (neuron ``k`` belongs to class ``k mod C``; one event per
+cycle, counted two cycles later), then, on ``start``, walks the classes ``c = 0 … C−1`` one per
+cycle through a two-stage pipeline (label ``y``, ``R = target_count``)::
 
     prediction = argmax_c n_c                         ties → lowest class index (strict >)
     e_c = R·[c = y] − n_c                             exact
           (teaching = "margin": e_c = 0 for c ≠ y with n_c + margin ≤ n_y)
-    m_c = clamp((e_c + 2^(mod_shift−1)) >> mod_shift, −K, K)       round half up
+    m_c = clamp((e_c + 2^(mod_shift−1)) >> mod_shift, −K, K)       round half up, K = mod_levels
 
-``m`` holds the modulatory levels (the spike counts of the ±populations) until the next ``start``.
-``clear`` zeroes the counts. A decision takes ``C + 1`` cycles (cycle model: ``mod_overhead``).
+``m`` holds the modulatory levels (the spike counts of the ±populations) until the next ``start``;
+``any_m`` says whether some ``m_c ≠ 0``. ``clear`` zeroes the counts. ``done`` rises
+:data:`DECIDE_CYCLES` cycles after ``start``.
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
-from .common import check_rtl_config
-from .formats import bits_for, formats_for
+from .bank import delay
+from .params import hw_params
 
-__all__ = ["Modulator"]
+__all__ = ["DECIDE_CYCLES", "Modulator"]
 
 
 class Modulator(wiring.Component):
-    """Population counts → prediction, error ``e_c`` and levels ``m_c`` for ``cfg``."""
+    """Population counts → prediction, error ``e_c`` and levels ``m_c``."""
 
     def __init__(self, cfg: Config) -> None:
-        self._cfg = check_rtl_config(self, cfg)
-        fmt = formats_for(cfg)
+        self._p = p = hw_params(cfg)
+        self._cfg = cfg
         C = cfg.n_classes
-        self.count_bits = (cfg.pop * cfg.timesteps).bit_length()
-        self.level_bits = (cfg.mod_levels.bit_length() + 1)
         super().__init__({
-            "spikes": In(stream.Signature(fmt.address_event)),
-            "clear": In(1),
-            "start": In(1),
-            "label": In(bits_for(C)),
-            "busy": Out(1),
-            "prediction": Out(bits_for(C)),
-            "counts": Out(data.ArrayLayout(unsigned(self.count_bits), C)),
-            "m": Out(data.ArrayLayout(signed(self.level_bits), C)),
+            "spikes": In(stream.Signature(p.neuron_bits, always_ready=True)),
+            "clear": In(1), "start": In(1), "label": In(p.label_bits),
+            "done": Out(1), "prediction": Out(p.label_bits), "any_m": Out(1),
+            "counts": Out(data.ArrayLayout(unsigned(p.count_bits), C)),
+            "m": Out(data.ArrayLayout(signed(p.level_bits), C)),
         })
 
     def elaborate(self, platform: object) -> Module:
-        cfg = self._cfg
+        cfg, p = self._cfg, self._p
         C, K = cfg.n_classes, cfg.mod_levels
         m = Module()
-        class_of = Array(k % C for k in range(cfg.n_readout))
-        m.d.comb += self.spikes.ready.eq(1)
         counts = Array(self.counts[c] for c in range(C))
+        levels = Array(self.m[c] for c in range(C))
+        # counting: event → class (a ROM of k mod C) → increment
+        cls = delay(m, Array(k % C for k in range(p.readout_words * p.banks))[self.spikes.payload], 1, "cls")
+        hit = delay(m, self.spikes.valid, 1, "hit")
         with m.If(self.clear):
             m.d.sync += [self.counts[c].eq(0) for c in range(C)]
-        with m.Elif(self.spikes.valid):
-            c = class_of[self.spikes.payload.addr]
-            m.d.sync += counts[c].eq(counts[c] + 1)
-        c = Signal(range(C + 1))
-        best = Signal(unsigned(self.count_bits))
-        n_c = counts[c]
-        n_y = counts[self.label]
-        e = Signal(signed(self.count_bits + 2))
-        taught = Signal()                 # margin teaching: only competitors within the margin learn
-        m.d.comb += taught.eq(n_c + cfg.teach_margin > n_y if cfg.teaching == "margin" else 1)
-        with m.If(c == self.label):
-            m.d.comb += e.eq(cfg.target_count - n_c)
+        with m.Elif(hit):
+            m.d.sync += counts[cls].eq(counts[cls] + 1)
+        # decision walk: stage 1 reads n_c, stage 2 computes e_c, m_c and the running argmax
+        c1 = Signal(range(C + 1))
+        walking = Signal()
+        n_y = Signal(unsigned(p.count_bits))
+        with m.If(self.start):
+            m.d.sync += [c1.eq(0), walking.eq(1), n_y.eq(counts[self.label])]
+        with m.Elif(walking):
+            m.d.sync += c1.eq(c1 + 1)
+            with m.If(c1 == C - 1):
+                m.d.sync += walking.eq(0)
+        valid2, c2 = delay(m, walking, 1, "walk"), delay(m, c1, 1, "c")
+        n2 = delay(m, counts[c1], 1, "n")
+        label2 = delay(m, self.label, 1, "label")
+        e = Signal(signed(p.count_bits + 2))
+        taught = (n2 + cfg.teach_margin > n_y) if cfg.teaching == "margin" else 1
+        with m.If(c2 == label2):
+            m.d.comb += e.eq(cfg.target_count - n2)
         with m.Elif(taught):
-            m.d.comb += e.eq(-n_c)
+            m.d.comb += e.eq(-n2)
         half = (1 << (cfg.mod_shift - 1)) if cfg.mod_shift > 0 else 0
-        q = Signal(signed(self.count_bits + 2))
+        q = Signal(signed(p.count_bits + 2))
         m.d.comb += q.eq((e + half) >> cfg.mod_shift)
-        level = Mux(q > K, K, Mux(q < -K, -K, q))
-        levels = Array(self.m[i] for i in range(C))
-        with m.FSM(init="idle"):
-            with m.State("idle"):
-                with m.If(self.start):
-                    m.d.sync += [c.eq(0), best.eq(0), self.prediction.eq(0)]
-                    m.next = "walk"
-            with m.State("walk"):
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += [levels[c].eq(level), c.eq(c + 1)]
-                with m.If(n_c > best):
-                    m.d.sync += [best.eq(n_c), self.prediction.eq(c)]
-                with m.If(c == C - 1):
-                    m.next = "idle"
+        best = Signal(unsigned(p.count_bits))
+        with m.If(self.start):
+            m.d.sync += [best.eq(0), self.prediction.eq(0)]
+        with m.Elif(valid2):
+            m.d.sync += levels[c2].eq(Mux(q > K, K, Mux(q < -K, -K, q)))
+            with m.If(n2 > best):
+                m.d.sync += [best.eq(n2), self.prediction.eq(c2)]
+        m.d.comb += [self.done.eq(~walking & ~valid2),
+                     self.any_m.eq(Cat(*(self.m[c] != 0 for c in range(C))).any())]
         return m
+
+
+#: cycles from ``start`` until ``done`` (the walk of C classes plus the pipeline)
+def DECIDE_CYCLES(cfg: Config) -> int:  # noqa: N802 - a derived constant
+    return cfg.n_classes + 1

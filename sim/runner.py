@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "failure_messages", "icarus_available", "rtl_build", "run_cocotb",
-           "run_dir", "run_testbench", "sim_root"]
+           "run_dir", "run_testbench", "sim_root", "verilog_text"]
 
 SIMULATORS = ("verilator", "icarus")
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,15 +58,29 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def verilog_text(component: Any, name: str, keep_asserts: bool = True) -> str:
+    """The Verilog of ``component`` as ``amaranth.back.verilog.convert`` writes it, but with the
+    gateware's ``Assert`` statements removed when ``keep_asserts`` is false (Icarus, run in
+    Verilog-2005 mode, has no immediate assertions; Verilator checks them with ``--assert``)."""
+    from amaranth._toolchain.yosys import find_yosys
+    from amaranth.back import rtlil
+
+    text = rtlil.convert(component, name=name, emit_src=False)
+    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom", "memory_collect"]
+    if not keep_asserts:
+        script.append("chformal -remove")
+    script.append("write_verilog -norename")
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    return str(yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True))
+
+
 def rtl_build(component: Any, name: str, simulator: str) -> tuple[Path, Path]:
     """Write the Verilog of ``component`` (top module ``name``) into its build directory and return
     ``(verilog, build directory)``. The directory is keyed by the hash of the Verilog text, the
     simulator and the waveform switch, so equal RTL shares one compiled model."""
-    from amaranth.back import verilog
-
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
-    text = verilog.convert(component, name=name, emit_src=False)
+    text = verilog_text(component, name, keep_asserts=simulator == "verilator")
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     directory = sim_root() / f"{name}-{digest}-{simulator}{'-waves' if _waves() else ''}"
     path = directory / f"{name}.v"
@@ -117,7 +131,7 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, build: Path, r
         flags = os.environ.get("MAKEFLAGS", "")
         if "CFG_CXXFLAGS_PCH_I" not in flags:
             os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-        build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT"]
+        build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT", "--assert"]
     else:
         if not icarus_available():
             raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`")

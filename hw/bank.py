@@ -1,0 +1,351 @@
+"""One bank of the neuron array: its memories and its three pipelines.
+
+Bank ``b`` (lane ``b mod L`` of core ``b div L``) holds, for every population, the neurons
+``i ≡ b (mod B)`` at bank address ``a = i div B`` (layout in :mod:`modsnn.hw.params`): their state
+and synaptic current, the feed-forward and recurrent weights of their rows, the readout weights and
+routing entries of its readout neurons, and the per-row keys and gates of the plasticity passes.
+All commands arrive broadcast to every bank (always-ready streams); the bank works on its own rows.
+
+**Accumulate** (``acc``, one word per cycle, latency :data:`ACC_LATENCY` to the write)::
+
+    s0  read weight word `waddr` (and, for OUT, route entry `waddr`)
+    s2  target t = base + (DENSE ? a : route.addr);  valid = DENSE | route.valid;  read I[t]
+    s4  I[t] ← I[t] + (w >> weight_frac)        exact (acc_bits); the two writes still in
+                                                 flight are forwarded, so back-to-back words
+                                                 to one address accumulate correctly
+
+**Sweep** (``sweep``, one word per cycle, never stalls; latency :data:`SWEEP_LATENCY`)::
+
+    A   read state[addr] and I[addr]
+    B   v' = clamp(v − (v >>> leak_shift) + I);  I[addr] ← 0
+    C   h = [lo ≤ v' < hi];  s = [v' ≥ θ];  v ← v' − θ·s;  x ← trace(x, s);  H += h;  X += x
+    D   write state[addr];  `spike` = s;  `mon` = the new state
+
+**Plasticity** (``job``, one job per cycle; write at stage :data:`JOB_WRITE_STAGE`)::
+
+    P0  read route entry `waddr` (SR on OUT)
+    P1  read key RAM at (OUT ? route.addr : a), gate RAM at a, state at haddr (SIGN: H)
+    P2  word = H(key ^ operand)  (6 stages → P8);  factor = (OUT ? m_class(route) : G_a)
+    P3  p = factor · x  (P3–P4);  p' = p << (32 − s)  (P5)
+    P6  read the old weight (arrives P8)
+    P8  ROWKEY: keys[field][a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
+    P9  SIGN (last class): G_a ← L·H;  SR: w' = w + (t >> 32)
+    P10 w' ← clamp(w', −w_max, w_max)
+    P11 write w' (lanes gated on: OUT route valid and m ≠ 0; hidden G ≠ 0 and off the diagonal)
+
+``(p << (32 − s) + word) >> 32`` equals the golden model's ``SR(p, s) = (p + (word >> (32 − s))) >> s``
+for every integer ``p`` (write ``word = r·2^(32−s) + f``, ``0 ≤ f < 2^(32−s)``: the fraction
+``f / 2^(32−s) < 1`` never carries into ``⌊(p + r) / 2^s⌋``). The weight read (P6) and write (P11)
+are an odd number of stages apart, so a single-port weight memory serves jobs issued every other
+cycle without conflict.
+"""
+
+from amaranth.hdl import Assert, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..golden_model.config import Config
+from .formats import AccKind, HostTarget, JobOp, Matrix, formats_for
+from .hash import HASH_LATENCY, hash32_stages
+from .neuron import membrane_update, spike_and_boxcar, trace_update
+from .params import hw_params
+
+__all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SIGN_STAGE", "SWEEP_LATENCY", "Bank",
+           "delay"]
+
+ACC_LATENCY = 4         # s0 → write at s4
+SWEEP_LATENCY = 3       # A → D
+HOST_LATENCY = 2        # host.re → host_rdata / host_state
+KEY_STAGE = 2           # hash input
+ROWKEY_STAGE = KEY_STAGE + HASH_LATENCY          # P8: key RAM write, SIGN accumulate, SR sum
+SIGN_STAGE = ROWKEY_STAGE + 1                    # P9: gate RAM write
+WEIGHT_READ_STAGE = ROWKEY_STAGE - 2             # P6: the old weight arrives at P8
+JOB_WRITE_STAGE = ROWKEY_STAGE + 3               # P11
+assert (JOB_WRITE_STAGE - WEIGHT_READ_STAGE) % 2 == 1
+
+
+def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1) -> Value:
+    """``value`` after ``cycles`` registers (loaded when ``en``)."""
+    shape = value.shape() if hasattr(value, "shape") else Value.cast(value).shape()
+    for n in range(cycles):
+        reg = Signal(shape, name=f"{name}_d{n + 1}")
+        with m.If(en):
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+class Bank(wiring.Component):
+    """Bank ``bank`` of the neuron array of ``cfg`` (ports: see the module docstring)."""
+
+    def __init__(self, cfg: Config, bank: int) -> None:
+        self._p = p = hw_params(cfg)
+        self._fmt = fmt = formats_for(cfg)
+        if not isinstance(bank, int) or not 0 <= bank < p.banks:
+            raise ValueError(f"bank must be an integer in [0, {p.banks - 1}], not {bank!r}")
+        self._cfg, self._bank = cfg, bank
+        super().__init__({
+            "acc": In(fmt.stream(fmt.acc_command)),
+            "sweep": In(fmt.stream(fmt.sweep_command)),
+            "clear": In(fmt.stream(unsigned(p.state_addr_bits))),
+            "job": In(fmt.stream(fmt.job)),
+            "shift": In(5),                                   # 32 − s of the current SR pass
+            "levels": In(data.ArrayLayout(signed(p.level_bits), cfg.n_classes)),
+            "host": In(fmt.stream(fmt.host_command)),
+            "host_rdata": Out(signed(cfg.weight_bits)),       # weights: 2 cycles after host.re
+            "host_state": Out(fmt.state_word),                # state: 2 cycles after host.re
+            "spike": Out(1),                                  # sweep stage D
+            "mon": Out(fmt.state_word),                       # sweep stage D: the written state
+            "x_addr": In(p.state_addr_bits), "x_en": In(1),
+            "x_data": Out(p.xsum_bits),                       # X of state word x_addr, 1 cycle later
+            "prefix": Out(32),                                # PREFIX result (P9)
+            "gated": Out(1), "gated_valid": Out(1),           # SIGN, last class: G ≠ 0 (P9)
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        mems = self._memories(m)
+        ports = {name: (mem.read_port(), mem.write_port()) for name, mem in mems.items()
+                 if name not in ("route",)}
+        ports["route"] = (mems["route"].read_port(), None)
+        for name in ("key0", "key1", "key2", "gate"):
+            ports[name] = (mems[name].read_port(domain="sync"), mems[name].write_port())
+        self._read_muxes = {name: [] for name in ports}
+        self._write_muxes = {name: [] for name in ports if ports[name][1] is not None}
+        self._accumulate(m, ports)
+        self._sweep(m, ports)
+        self._plasticity(m, ports)
+        self._host(m, ports)
+        self._clear(m)
+        self._connect_ports(m, ports)
+        return m
+
+    # ------------------------------------------------------------------ memories
+    def _memories(self, m: Module) -> dict[str, Memory]:
+        cfg, p, fmt, b = self._cfg, self._p, self._fmt, self._bank
+        entries = []
+        for l, routes in enumerate(p.routes):
+            for w in range(routes.n_words):
+                addr = int(routes.addr[w, b])
+                entries.append(fmt.route_entry.const({"valid": bool(routes.valid[w, b]), "addr": addr,
+                                                      "cls": (addr * p.banks + b) % cfg.n_classes}))
+            del l
+        entries = entries or [fmt.route_entry.const({"valid": 0, "addr": 0, "cls": 0})]
+        mems = {
+            "weights": Memory(shape=signed(cfg.weight_bits), depth=p.weight_depth, init=[]),
+            "out": Memory(shape=signed(cfg.weight_bits), depth=p.out_depth, init=[]),
+            "route": Memory(shape=fmt.route_entry, depth=len(entries), init=entries),
+            "acc": Memory(shape=signed(p.acc_bits), depth=p.state_depth, init=[]),
+            "state": Memory(shape=fmt.state_word, depth=p.state_depth, init=[]),
+            "key0": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
+            "key1": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
+            "key2": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
+            "gate": Memory(shape=signed(p.gate_bits), depth=p.max_group_words, init=[]),
+        }
+        for name, mem in mems.items():
+            m.submodules[name] = mem
+        return mems
+
+    def _read(self, name: str, en: Value, addr: Value) -> None:
+        self._read_muxes[name].append((en, addr))
+
+    def _write(self, name: str, en: Value, addr: Value, value: Value) -> None:
+        self._write_muxes[name].append((en, addr, value))
+
+    def _connect_ports(self, m: Module, ports: dict) -> None:
+        """Each memory port serves one user at a time (checked by ``Assert``)."""
+        for name, users in self._read_muxes.items():
+            rd = ports[name][0]
+            for en, addr in reversed(users):
+                with m.If(en):
+                    m.d.comb += rd.addr.eq(addr)
+            if len(users) > 1:
+                m.d.comb += Assert(sum(Value.cast(en).as_unsigned() for en, _ in users) <= 1,
+                                   f"bank {self._bank}: two users read {name} in one cycle")
+        for name, users in self._write_muxes.items():
+            wr = ports[name][1]
+            for en, addr, value in reversed(users):
+                with m.If(en):
+                    m.d.comb += [wr.addr.eq(addr), wr.data.eq(value), wr.en.eq(1)]
+            if len(users) > 1:
+                m.d.comb += Assert(sum(Value.cast(en).as_unsigned() for en, _, _ in users) <= 1,
+                                   f"bank {self._bank}: two users write {name} in one cycle")
+
+    # ---------------------------------------------------------------- accumulate
+    def _accumulate(self, m: Module, ports: dict) -> None:
+        cfg, p = self._cfg, self._p
+        cmd = self.acc.payload
+        is_out = cmd.kind == AccKind.OUT
+        self._read("weights", self.acc.valid & ~is_out, cmd.waddr)
+        self._read("out", self.acc.valid & is_out, cmd.waddr)
+        self._read("route", self.acc.valid & is_out, cmd.waddr)
+        valid1 = delay(m, self.acc.valid, 1, "acc_v")
+        cmd1 = delay(m, cmd, 1, "acc_cmd")
+        # s2: the weight word and route entry (output-registered)
+        valid2, cmd2 = delay(m, valid1, 1, "acc_v1"), delay(m, cmd1, 1, "acc_cmd1")
+        weight2 = delay(m, Mux(cmd1.kind == AccKind.OUT, ports["out"][0].data, ports["weights"][0].data), 1, "acc_w")
+        route2 = delay(m, ports["route"][0].data, 1, "acc_route")
+        out2 = cmd2.kind == AccKind.OUT
+        target = Signal(p.state_addr_bits, name="acc_target")
+        m.d.comb += target.eq(cmd2.base + Mux(out2, route2.addr, cmd2.a))
+        live = Signal(name="acc_live")
+        m.d.comb += live.eq(valid2 & (~out2 | route2.valid))
+        self._read("acc", live, target)
+        # s4: add and write, forwarding the two writes still in flight
+        live4 = delay(m, live, 2, "acc_live")
+        target4 = delay(m, target, 2, "acc_target")
+        weight4 = delay(m, (weight2 >> cfg.weight_frac).as_signed(), 2, "acc_fwd")
+        data4 = delay(m, ports["acc"][0].data, 1, "acc_data")
+        history = [(Signal(name=f"acc_h{n}_v"), Signal(p.state_addr_bits, name=f"acc_h{n}_a"),
+                    Signal(signed(p.acc_bits), name=f"acc_h{n}_d")) for n in range(2)]
+        base = Signal(signed(p.acc_bits), name="acc_base")
+        m.d.comb += base.eq(data4)
+        for valid, addr, value in reversed(history):           # the newer write wins
+            with m.If(valid & (addr == target4)):
+                m.d.comb += base.eq(value)
+        total = Signal(signed(p.acc_bits), name="acc_total")
+        m.d.comb += total.eq(base + weight4)                     # exact: acc_bits covers the fan-in
+        self._write("acc", live4, target4, total)
+        m.d.sync += [history[0][0].eq(live4), history[0][1].eq(target4), history[0][2].eq(total),
+                     history[1][0].eq(history[0][0]), history[1][1].eq(history[0][1]),
+                     history[1][2].eq(history[0][2])]
+
+    # --------------------------------------------------------------------- sweep
+    def _sweep(self, m: Module, ports: dict) -> None:
+        cfg, fmt = self._cfg, self._fmt
+        cmd = self.sweep.payload
+        self._read("state", self.sweep.valid, cmd.addr)
+        self._read("acc", self.sweep.valid, cmd.addr)
+        valid_b, cmd_b = delay(m, self.sweep.valid, 1, "sw_vb"), delay(m, cmd, 1, "sw_cb")
+        state_b = ports["state"][0].data
+        self._write("acc", valid_b, cmd_b.addr, 0)                # clear on read, ready for the next step
+        v1 = membrane_update(m, cfg, state_b.v, ports["acc"][0].data)
+        valid_c, cmd_c = delay(m, valid_b, 1, "sw_vc"), delay(m, cmd_b, 1, "sw_cc")
+        v1_c, old_c = delay(m, v1, 1, "sw_v1"), delay(m, state_b, 1, "sw_old")
+        v2, h, s = spike_and_boxcar(m, v1_c, cmd_c.theta, cmd_c.lo, cmd_c.hi)
+        x2 = trace_update(m, cfg, old_c.x, s)
+        new = Signal(fmt.state_word, name="sw_new")
+        m.d.comb += [new.v.eq(v2), new.x.eq(x2), new.h.eq(old_c.h + h), new.xs.eq(old_c.xs + x2)]
+        valid_d, addr_d = delay(m, valid_c, 1, "sw_vd"), delay(m, cmd_c.addr, 1, "sw_ad")
+        new_d, s_d = delay(m, new, 1, "sw_new"), delay(m, s, 1, "sw_s")
+        self._write("state", valid_d, addr_d, new_d)
+        m.d.comb += [self.spike.eq(valid_d & s_d), self.mon.eq(new_d)]
+
+    def _clear(self, m: Module) -> None:
+        """Zero one state word and accumulator per cycle (the start of a sample)."""
+        self._write("state", self.clear.valid, self.clear.payload, 0)
+        self._write("acc", self.clear.valid, self.clear.payload, 0)
+
+    # ---------------------------------------------------------------- plasticity
+    def _plasticity(self, m: Module, ports: dict) -> None:
+        cfg, p, fmt, b = self._cfg, self._p, self._fmt, self._bank
+        job, valid = self.job.payload, self.job.valid
+        sr_out = (job.op == JobOp.SR) & (job.matrix == Matrix.OUT)
+        self._read("route", valid & sr_out, job.waddr)                              # P0
+        v1, j1 = delay(m, valid, 1, "pj_v"), delay(m, job, 1, "pj")                  # P1
+        out1 = (j1.op == JobOp.SR) & (j1.matrix == Matrix.OUT)
+        route1 = ports["route"][0].data
+        key_addr = Mux(out1, route1.addr, j1.a)
+        for name in ("key0", "key1", "key2", "gate"):
+            self._read(name, v1, key_addr if name != "gate" else j1.a)
+        self._read("state", v1 & (j1.op == JobOp.SIGN), j1.haddr)
+        v2, j2 = delay(m, v1, 1, "pj_v1"), delay(m, j1, 1, "pj1")                   # P2
+        rvalid2 = delay(m, route1.valid, 1, "pj_rvalid")
+        mk2 = delay(m, self.levels[route1.cls], 1, "pj_mk")
+        out2 = (j2.op == JobOp.SR) & (j2.matrix == Matrix.OUT)
+        key = Signal(32, name="pj_key")
+        with m.Switch(j2.op):
+            with m.Case(JobOp.PREFIX, JobOp.ROWKEY):
+                m.d.comb += key.eq(j2.key)
+            with m.Case(JobOp.SIGN):
+                m.d.comb += key.eq(ports["key0"][0].data)
+            with m.Case(JobOp.SR):
+                m.d.comb += key.eq(Mux(j2.matrix == Matrix.OUT, ports["key0"][0].data,
+                                       Mux(j2.matrix == Matrix.FF, ports["key1"][0].data, ports["key2"][0].data)))
+        row = Signal(p.neuron_bits + 1, name="pj_row")
+        m.d.comb += row.eq(j2.a * p.banks + b)
+        operand = Signal(32, name="pj_operand")
+        with m.Switch(j2.op):
+            with m.Case(JobOp.ROWKEY):
+                m.d.comb += operand.eq(row)
+            with m.Case(JobOp.SIGN):
+                m.d.comb += operand.eq(j2.c)
+            with m.Case(JobOp.SR):
+                m.d.comb += operand.eq(j2.j)
+        word = hash32_stages(m, key ^ operand, "pj_hash")                           # → P8
+        gate2 = ports["gate"][0].data
+        factor = Signal(signed(max(p.gate_bits, p.level_bits)), name="pj_factor")
+        m.d.comb += factor.eq(Mux(out2, mk2, gate2))
+        en2 = Signal(name="pj_en")
+        m.d.comb += en2.eq(Mux(out2, rvalid2 & (mk2 != 0),
+                               (gate2 != 0) & ~((j2.matrix == Matrix.REC) & (row == j2.j))))
+        h2 = ports["state"][0].data.h
+        # P3-P4: product (registered for a DSP), P5: aligned by the SR shift
+        factor3, x3 = delay(m, factor, 1, "pj_f"), delay(m, j2.x, 1, "pj_x")
+        product = Signal(signed(p.product_bits), name="pj_product")
+        m.d.comb += product.eq(factor3 * x3)
+        product5 = delay(m, product, 2, "pj_p")
+        shifted6 = delay(m, product5 << self.shift, 1, "pj_shifted")
+        v6, j6 = delay(m, v2, 4, "pj_v2"), delay(m, j2, 4, "pj2")
+        sr6 = v6 & (j6.op == JobOp.SR)
+        self._read("weights", sr6 & (j6.matrix != Matrix.OUT), j6.waddr)            # P6
+        self._read("out", sr6 & (j6.matrix == Matrix.OUT), j6.waddr)
+        shifted8 = delay(m, shifted6, 2, "pj_sh6")
+        v8, j8 = delay(m, v6, 2, "pj_v6"), delay(m, j6, 2, "pj6")
+        old8 = delay(m, Mux(delay(m, j6.matrix == Matrix.OUT, 1, "pj_isout"),
+                            ports["out"][0].data, ports["weights"][0].data), 1, "pj_old")
+        en8, h8 = delay(m, en2, 6, "pj_en"), delay(m, h2, 6, "pj_h")
+        self._rowkey_and_sign(m, v8, j8, word, h8)
+        # P9-P11: SR
+        total9 = delay(m, shifted8 + word, 1, "pj_t")
+        old9 = delay(m, old8, 1, "pj_old8")
+        wide = Signal(signed(len(total9) - 32 + 1), name="pj_wide")
+        m.d.comb += wide.eq(old9 + (total9 >> 32))
+        wide10 = delay(m, wide, 1, "pj_wide")
+        clamped = Signal(signed(cfg.weight_bits), name="pj_new")
+        m.d.comb += clamped.eq(Mux(wide10 > cfg.w_max, cfg.w_max, Mux(wide10 < -cfg.w_max, -cfg.w_max, wide10)))
+        new11 = delay(m, clamped, 1, "pj_new")
+        v11, j11, en11 = delay(m, v8, 3, "pj_v8"), delay(m, j8, 3, "pj8"), delay(m, en8, 3, "pj_en8")
+        write = v11 & (j11.op == JobOp.SR) & en11
+        self._write("weights", write & (j11.matrix != Matrix.OUT), j11.waddr, new11)
+        self._write("out", write & (j11.matrix == Matrix.OUT), j11.waddr, new11)
+
+    def _rowkey_and_sign(self, m: Module, v8: Value, j8: Value, word: Value, h8: Value) -> None:
+        """P8: store row keys; accumulate L_i = Σ_c ±m_c; P9: G_i = L_i·H_i into the gate RAM."""
+        p = self._p
+        rowkey = v8 & (j8.op == JobOp.ROWKEY)
+        for field in range(3):
+            self._write(f"key{field}", rowkey & (j8.field == field), j8.a, word)
+        sign = v8 & (j8.op == JobOp.SIGN)
+        acc = Signal(signed(p.signal_bits), name="pj_L")
+        term = Mux(word[31], j8.m, -j8.m)
+        level = Signal(signed(p.signal_bits), name="pj_Lnew")
+        m.d.comb += level.eq(Mux(j8.c == 0, 0, acc) + term)
+        with m.If(sign):
+            m.d.sync += acc.eq(level)
+        last9 = delay(m, sign & j8.last, 1, "pj_last")
+        level9, h9, a9 = delay(m, level, 1, "pj_level"), delay(m, h8, 1, "pj_h8"), delay(m, j8.a, 1, "pj_a8")
+        gate = Signal(signed(p.gate_bits), name="pj_G")
+        m.d.comb += gate.eq(level9 * h9)
+        self._write("gate", last9, a9, gate)
+        m.d.comb += [self.gated.eq(gate != 0), self.gated_valid.eq(last9)]
+        prefix = v8 & (j8.op == JobOp.PREFIX)
+        with m.If(prefix):
+            m.d.sync += self.prefix.eq(word)
+
+    # ---------------------------------------------------------------------- host
+    def _host(self, m: Module, ports: dict) -> None:
+        cmd, valid = self.host.payload, self.host.valid
+        mine = valid & (cmd.bank == self._bank)
+        for target, name in ((HostTarget.WEIGHTS, "weights"), (HostTarget.OUT, "out"), (HostTarget.STATE, "state")):
+            hit = mine & (cmd.target == target)
+            self._read(name, hit & cmd.re, cmd.addr)
+            if name != "state":
+                self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
+        out1 = delay(m, cmd.target == HostTarget.OUT, 1, "host_out")
+        m.d.sync += [self.host_rdata.eq(Mux(out1, ports["out"][0].data, ports["weights"][0].data)),
+                     self.host_state.eq(ports["state"][0].data)]
+        # X read-back for the plasticity column walker
+        self._read("state", self.x_en, self.x_addr)
+        m.d.comb += self.x_data.eq(ports["state"][0].data.xs)

@@ -1,0 +1,191 @@
+"""The control port: the memory-mapped bus of the accelerator, its registers and its read mux.
+
+``bus`` = ``addr`` (:attr:`~modsnn.hw.formats.Formats.mmio_address`: offset, bank, layer, region),
+``wdata`` (32), ``we``, ``re``; ``rdata`` holds the answer to a read :data:`BUS_READ_LATENCY` cycles
+after ``re`` (reads may be issued every cycle). Regions (:class:`~modsnn.hw.formats.Region`):
+
+=========  ====================================================================================
+region     offset
+=========  ====================================================================================
+CSR        :class:`Csr` registers
+INPUT      ``j``: write ``u[j]`` (8 bits) of the next sample (offsets ≥ n_in are ignored)
+FF, REC    word in the bank's region of layer ``layer`` (``bank`` field); signed stored weights
+OUT        routing word of layer ``layer`` in bank ``bank``; signed stored weights
+STATE      ``4·i + f`` of hidden neuron ``i`` of layer ``layer``: ``f`` = 0 ``v``, 1 ``x``, 2 ``H``, 3 ``X``
+READOUT    readout neuron ``k``: its membrane ``v``
+=========  ====================================================================================
+
+Memories and inputs may be written and read only while ``busy`` is low; writes while busy are
+ignored (reads return whatever the memory holds). Writing ``COMMAND`` while idle starts a sample
+(``start`` strobe with ``train``) unless it is refused — not a :class:`Command`, or ``TRAIN`` with
+``LABEL ≥ n_classes`` — which sets the error bit and starts nothing. ``LR_EXTRA`` saturates at
+:data:`~modsnn.hw.params.LR_EXTRA_MAX`.
+"""
+
+import enum as py_enum
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden_model.config import Config
+from .bank import HOST_LATENCY, delay
+from .core import CORE_LATENCY
+from .formats import HostTarget, Region, formats_for
+from .params import LR_EXTRA_MAX, bits_for, hw_params
+
+__all__ = ["BUS_READ_LATENCY", "Command", "ControlPort", "Csr", "bus_signature"]
+
+#: ``re`` → ``rdata``: bus register, core register, bank read and register, read mux register
+BUS_READ_LATENCY = 1 + CORE_LATENCY + HOST_LATENCY + 1
+
+
+class Csr(py_enum.IntEnum):
+    """Offsets of the control and status registers (region ``CSR``)."""
+
+    COMMAND = 0       # write: Command; read: bit 0 busy, bit 1 the last command was refused
+    LABEL = 1         # label of the next training sample
+    LR_EXTRA = 2      # learning-rate decay shift (0–7; larger values saturate at 7)
+    SAMPLE = 3        # update counter: the "sample" word of the rounding keys
+    PREDICTION = 4    # class predicted for the last sample
+    CYCLES_INTEGRATION = 5
+    CYCLES_SWEEP = 6
+    CYCLES_DECIDE = 7
+    CYCLES_PLASTICITY = 8
+    COUNT = 16        # 16 + c: spike count of class c
+    LEVEL = 80        # 80 + c: modulatory level m_c (signed)
+
+
+class Command(py_enum.IntEnum):
+    INFER = 1
+    TRAIN = 2
+
+
+def bus_signature(cfg: Config) -> wiring.Signature:
+    """The bus seen from the master (the host driver, the link)."""
+    fmt = formats_for(cfg)
+    return wiring.Signature({"addr": Out(fmt.mmio_address), "wdata": Out(32), "we": Out(1), "re": Out(1),
+                             "rdata": In(32)})
+
+
+class ControlPort(wiring.Component):
+    """Bus decode, registers and read mux of the accelerator of ``cfg``."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._p = p = hw_params(cfg)
+        self._fmt = fmt = formats_for(cfg)
+        self._cfg = cfg
+        C = cfg.n_classes
+        super().__init__({
+            "bus": In(bus_signature(cfg)),
+            "busy": In(1),
+            "start": Out(1), "train": Out(1), "label": Out(p.label_bits), "lr_extra": Out(range(LR_EXTRA_MAX + 1)),
+            "sample": Out(32), "trained": In(1),                 # the sample counter increments
+            "prediction": In(p.label_bits),
+            "counts": In(data.ArrayLayout(p.count_bits, C)), "levels": In(data.ArrayLayout(p.level_bits, C)),
+            "cycles": In(data.ArrayLayout(32, 4)),
+            "host": Out(fmt.stream(fmt.host_command)),
+            "host_rdata": In(data.ArrayLayout(fmt.host_command.members["wdata"], cfg.cores)),
+            "host_state": In(data.ArrayLayout(fmt.state_word, cfg.cores)),
+            "u_addr": Out(bits_for(p.input_words * p.banks)), "u_data": Out(8), "u_we": Out(1),
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        cfg, p = self._cfg, self._p
+        m = Module()
+        addr, wdata = delay(m, self.bus.addr, 1, "addr"), delay(m, self.bus.wdata, 1, "wdata")
+        we, re = delay(m, self.bus.we, 1, "we"), delay(m, self.bus.re, 1, "re")
+        self._registers(m, addr, wdata, we)
+        self._memories(m, addr, wdata, we, re)
+        self._read_mux(m, addr)
+        return m
+
+    def _registers(self, m: Module, addr: object, wdata: object, we: object) -> None:
+        cfg = self._cfg
+        error = Signal()
+        self._error = error
+        csr_we = we & (addr.region == Region.CSR) & ~self.busy
+        with m.If(self.trained):
+            m.d.sync += self.sample.eq(self.sample + 1)
+        with m.If(csr_we):
+            with m.Switch(addr.offset):
+                with m.Case(Csr.COMMAND):
+                    train = wdata == Command.TRAIN
+                    ok = (wdata == Command.INFER) | (train & (self.label < cfg.n_classes))
+                    m.d.sync += error.eq(~ok)
+                    m.d.comb += [self.start.eq(ok), self.train.eq(train)]
+                with m.Case(Csr.LABEL):
+                    m.d.sync += self.label.eq(Mux(wdata >= 2**len(self.label), 2**len(self.label) - 1, wdata))
+                with m.Case(Csr.LR_EXTRA):
+                    m.d.sync += self.lr_extra.eq(Mux(wdata > LR_EXTRA_MAX, LR_EXTRA_MAX, wdata))
+                with m.Case(Csr.SAMPLE):
+                    m.d.sync += self.sample.eq(wdata)
+
+    def _memories(self, m: Module, addr: object, wdata: object, we: object, re: object) -> None:
+        cfg, p = self._cfg, self._p
+        B, D = p.banks, p.layers
+        lane_bits = (B - 1).bit_length()
+        idle = ~self.busy
+        m.d.comb += [self.u_addr.eq(addr.offset), self.u_data.eq(wdata),
+                     self.u_we.eq(we & idle & (addr.region == Region.INPUT) & (addr.offset < cfg.n_inputs))]
+        cmd = self.host.payload
+        layer = addr.layer
+        neuron = addr.offset >> 2
+        with m.Switch(addr.region):
+            for region, target in ((Region.FF, HostTarget.WEIGHTS), (Region.REC, HostTarget.WEIGHTS),
+                                   (Region.OUT, HostTarget.OUT)):
+                with m.Case(region):
+                    column = 0 if region == Region.FF else 1
+                    base = Array(b[column] for b in p.weight_base)[layer] if region != Region.OUT \
+                        else Array(p.out_base)[layer]
+                    m.d.comb += [self.host.valid.eq(idle & (we | re)), cmd.target.eq(target), cmd.bank.eq(addr.bank),
+                                 cmd.addr.eq(base + addr.offset)]
+            with m.Case(Region.STATE):
+                m.d.comb += [self.host.valid.eq(re), cmd.target.eq(HostTarget.STATE), cmd.bank.eq(neuron % B),
+                             cmd.addr.eq(Array(p.pop_base)[layer] + (neuron >> lane_bits))]
+            with m.Case(Region.READOUT):
+                m.d.comb += [self.host.valid.eq(re), cmd.target.eq(HostTarget.STATE), cmd.bank.eq(addr.offset % B),
+                             cmd.addr.eq(p.pop_base[D] + (addr.offset >> lane_bits))]
+        m.d.comb += [cmd.wdata.eq(wdata), cmd.we.eq(we & idle), cmd.re.eq(re)]
+
+    def _read_mux(self, m: Module, addr: object) -> None:
+        cfg, p = self._cfg, self._p
+        C = cfg.n_classes
+        csr = Signal(32)
+        with m.Switch(addr.offset):
+            with m.Case(Csr.COMMAND):
+                m.d.comb += csr.eq(Cat(self.busy, self._error))
+            for reg, sig in ((Csr.LABEL, self.label), (Csr.LR_EXTRA, self.lr_extra), (Csr.SAMPLE, self.sample),
+                             (Csr.PREDICTION, self.prediction)):
+                with m.Case(reg):
+                    m.d.comb += csr.eq(sig)
+            for n in range(4):
+                with m.Case(Csr.CYCLES_INTEGRATION + n):
+                    m.d.comb += csr.eq(self.cycles[n])
+            for c in range(C):
+                with m.Case(Csr.COUNT + c):
+                    m.d.comb += csr.eq(self.counts[c])
+                with m.Case(Csr.LEVEL + c):
+                    m.d.comb += csr.eq(self.levels[c].as_signed())
+        latency = CORE_LATENCY + HOST_LATENCY           # bank answers, counted from the registered bus
+        csr_late = delay(m, csr, latency, "csr")
+        region = delay(m, addr.region, latency, "region")
+        field = delay(m, addr.offset[:2], latency, "field")
+        bank = Signal(range(p.banks))                     # the bank the access went to
+        m.d.comb += bank.eq(Mux(addr.region == Region.READOUT, addr.offset,
+                                Mux(addr.region == Region.STATE, addr.offset >> 2, addr.bank)) % p.banks)
+        core_r = delay(m, bank // cfg.lanes, latency, "core_sel")
+        weight = Array(self.host_rdata[c] for c in range(cfg.cores))[core_r]
+        state = Array(self.host_state[c] for c in range(cfg.cores))[core_r]
+        value = Signal(32)
+        with m.Switch(region):
+            with m.Case(Region.CSR):
+                m.d.comb += value.eq(csr_late)
+            with m.Case(Region.FF, Region.REC, Region.OUT):
+                m.d.comb += value.eq(weight.as_signed())
+            with m.Case(Region.STATE):
+                fields = Array([state.v.as_signed(), state.x, state.h, state.xs])
+                m.d.comb += value.eq(fields[field])
+            with m.Case(Region.READOUT):
+                m.d.comb += value.eq(state.v.as_signed())
+        m.d.sync += self.bus.rdata.eq(value)

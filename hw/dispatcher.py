@@ -1,0 +1,170 @@
+"""Event dispatcher: plays spike lists as words of accumulate commands to every core.
+
+A step of the network is a fixed sequence of *runs*; a run is one or more *segments* played back
+to back, then drained (:func:`segments`)::
+
+    run 0: REC_0           (spikes of layer 0 at t−1 → layer 0)      while the encoder sweeps step t
+    run 1: FF_0            (input spikes at t → layer 0)
+    run l+1: OUT_{l−1}, REC_l, FF_l   for l = 1 … D−1
+    run D+1: OUT_{D−1}     (→ readout)
+
+A dense event (``FF``/``REC``, source ``j`` into layer ``l``) is ``q_l = n_l / B`` words at weight
+words ``base + j·q_l + a``, bank address ``a = 0 … q_l − 1``; an ``OUT`` event is ``W_l[j]`` routing
+words from the pointer ROM. Fetching (list read, pointer read) is pipelined ahead of issuing and
+empty segments are skipped without a cycle, so a run of events ``e`` costs exactly
+:data:`RUN_OVERHEAD` + ``Σ_e max(1, words_e)`` cycles from ``start`` to ``done`` (an empty run
+costs :data:`EMPTY_RUN_CYCLES`); ``done`` rises once the last word's accumulation has been written
+in every bank, so a sweep may start in the same cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from amaranth.hdl import Array, Module, Mux, Signal, Value, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden_model.config import Config
+from .bank import ACC_LATENCY
+from .core import CORE_LATENCY
+from .formats import AccKind, formats_for
+from .params import HwParams, bits_for, hw_params
+
+__all__ = ["EMPTY_RUN_CYCLES", "RUN_OVERHEAD", "Dispatcher", "Segment", "runs", "segments"]
+
+#: fetch (list read, pointer read, hand-over) before the first word, and the drain after the last
+RUN_OVERHEAD = 4 + CORE_LATENCY + ACC_LATENCY
+EMPTY_RUN_CYCLES = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """One segment of a run: the events of list ``source`` (0 = inputs, l + 1 = hidden layer l)."""
+
+    name: str
+    source: int
+    kind: AccKind
+    layer: int            # target layer (DENSE) or source layer (OUT)
+    weight_base: int      # first weight word (DENSE) — OUT words come from the pointer ROM
+    words: int            # q of the target layer (DENSE)
+    acc_base: int         # first accumulator word of the target population
+
+
+def segments(p: HwParams) -> tuple[Segment, ...]:
+    """The segments of one step, in order."""
+    D = p.layers
+    out = []
+
+    def dense(kind: str, l: int) -> Segment:
+        ff, rec = p.weight_base[l]
+        source = l if kind == "FF" else l + 1
+        return Segment(f"{kind}_{l}", source, AccKind.DENSE, l, ff if kind == "FF" else rec, p.words[l], p.pop_base[l])
+
+    out += [dense("REC", 0), dense("FF", 0)]
+    for l in range(1, D):
+        out += [Segment(f"OUT_{l - 1}", l, AccKind.OUT, l - 1, 0, 0, p.pop_base[D]), dense("REC", l), dense("FF", l)]
+    out.append(Segment(f"OUT_{D - 1}", D, AccKind.OUT, D - 1, 0, 0, p.pop_base[D]))
+    return tuple(out)
+
+
+def runs(p: HwParams) -> tuple[tuple[int, int], ...]:
+    """``(first, last)`` segment of every run of a step."""
+    D = p.layers
+    return ((0, 0), (1, 1), *((2 + 3 * (l - 1), 4 + 3 * (l - 1)) for l in range(1, D)), (3 * D - 1, 3 * D - 1))
+
+
+class Dispatcher(wiring.Component):
+    """Plays the runs of a step (``start`` with ``run``) into accumulate commands on ``acc``.
+
+    ``counts[s]`` is the length of list ``s`` (0 inputs, l + 1 hidden layer l); list entries are
+    read through ``list_addr``/``list_sel``/``list_data`` (one cycle) and readout pointers through
+    ``ptr_addr``/``ptr_data`` (one cycle).
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        self._p = p = hw_params(cfg)
+        fmt = formats_for(cfg)
+        self._segments, self._runs = segments(p), runs(p)
+        largest = max(cfg.n_inputs, *cfg.hidden)
+        super().__init__({
+            "start": In(1), "run": In(range(len(self._runs))), "done": Out(1),
+            "counts": In(data.ArrayLayout(unsigned(bits_for(largest + 1)), p.layers + 1)),
+            "list_sel": Out(range(p.layers + 1)), "list_addr": Out(bits_for(largest)), "list_en": Out(1),
+            "list_data": In(p.neuron_bits),
+            "ptr_addr": Out(bits_for(p.pointer_depth)), "ptr_en": Out(1), "ptr_data": In(fmt.pointer),
+            "acc": Out(fmt.stream(fmt.acc_command)),
+        })
+
+    def _next_nonempty(self, m: Module, after: Value, end: Value, name: str) -> tuple[Value, Value]:
+        """``(found, segment)``: the first segment ``s`` with ``after < s ≤ end`` whose list is not empty."""
+        found, seg = Signal(name=f"{name}_found"), Signal(range(len(self._segments)), name=f"{name}_seg")
+        for index in reversed(range(len(self._segments))):
+            with m.If((index > after) & (index <= end) & (self.counts[self._segments[index].source] != 0)):
+                m.d.comb += [found.eq(1), seg.eq(index)]
+        return found, seg
+
+    def elaborate(self, platform: object) -> Module:
+        p, segs = self._p, self._segments
+        m = Module()
+        n_seg = len(segs)
+        seg_count = Array(self.counts[s.source] for s in segs)
+        first = Array(a for a, _ in self._runs)
+        last = Array(b for _, b in self._runs)
+        # ---- F: (seg, k) always names an event; the next event is found in the same cycle, so
+        # empty segments and segment boundaries cost nothing
+        seg, k = Signal(range(n_seg)), Signal(range(max(p.cfg.n_inputs, *p.cfg.hidden) + 1))
+        end = Signal(range(n_seg))
+        f_valid = Signal()
+        stall = Signal()
+        start_found, start_seg = self._next_nonempty(m, first[self.run] - 1, last[self.run], "start")
+        next_found, next_seg = self._next_nonempty(m, seg, end, "next")
+        with m.If(self.start):
+            m.d.sync += [seg.eq(start_seg), end.eq(last[self.run]), k.eq(0), f_valid.eq(start_found)]
+        with m.Elif(f_valid & ~stall):
+            with m.If(k + 1 < seg_count[seg]):
+                m.d.sync += k.eq(k + 1)
+            with m.Else():
+                m.d.sync += [seg.eq(next_seg), k.eq(0), f_valid.eq(next_found)]
+        m.d.comb += [self.list_sel.eq(Array(s.source for s in segs)[seg]), self.list_addr.eq(k),
+                     self.list_en.eq(~stall), self.ptr_en.eq(~stall)]
+        # ---- P: the source j is on list_data; read its readout pointer
+        p_valid, p_seg = Signal(), Signal(range(n_seg))
+        with m.If(~stall):
+            m.d.sync += [p_valid.eq(f_valid), p_seg.eq(seg)]
+        m.d.comb += self.ptr_addr.eq(Array(p.pointer_base[s.layer] for s in segs)[p_seg] + self.list_data)
+        # ---- E: the event (first word, word count) waits for the issuer
+        e_valid, e_seg, e_j = Signal(), Signal(range(n_seg)), Signal.like(self.list_data)
+        with m.If(~stall):
+            m.d.sync += [e_valid.eq(p_valid), e_seg.eq(p_seg), e_j.eq(self.list_data)]
+        is_out = Array(s.kind == AccKind.OUT for s in segs)[e_seg]
+        e_start = Signal.like(self.acc.payload.waddr)
+        e_words = Signal(range(max(p.max_route_words, *p.words) + 1))
+        m.d.comb += [e_start.eq(Mux(is_out, self.ptr_data.start, Array(s.weight_base for s in segs)[e_seg]
+                                    + e_j * Array(max(1, s.words) for s in segs)[e_seg])),
+                     e_words.eq(Mux(is_out, self.ptr_data.words, Array(s.words for s in segs)[e_seg]))]
+        # ---- issuer: one word per cycle; takes the next event in the cycle of its last word. An
+        # event without words (an OUT source with no readout targets) still takes one cycle.
+        remaining = Signal.like(e_words)
+        live = Signal()
+        waddr, a = Signal.like(e_start), Signal.like(self.acc.payload.a)
+        kind, base = Signal(AccKind), Signal.like(self.acc.payload.base)
+        accept = Signal()
+        m.d.comb += [accept.eq(remaining <= 1), stall.eq(e_valid & ~accept)]
+        m.d.comb += [self.acc.valid.eq((remaining != 0) & live), self.acc.payload.kind.eq(kind),
+                     self.acc.payload.waddr.eq(waddr), self.acc.payload.a.eq(a), self.acc.payload.base.eq(base)]
+        with m.If(remaining != 0):
+            m.d.sync += [remaining.eq(remaining - 1), waddr.eq(waddr + 1), a.eq(a + 1)]
+        with m.If(e_valid & accept):
+            m.d.sync += [remaining.eq(Mux(e_words == 0, 1, e_words)), live.eq(e_words != 0), waddr.eq(e_start), a.eq(0),
+                         kind.eq(Mux(is_out, AccKind.OUT, AccKind.DENSE)),
+                         base.eq(Array(s.acc_base for s in segs)[e_seg])]
+        # ---- done: nothing left to fetch or issue, and the last write has landed
+        idle = ~f_valid & ~p_valid & ~e_valid & (remaining == 0)
+        drain = Signal(range(CORE_LATENCY + ACC_LATENCY + 2))
+        with m.If(~idle):
+            m.d.sync += drain.eq(CORE_LATENCY + ACC_LATENCY)
+        with m.Elif(drain != 0):
+            m.d.sync += drain.eq(drain - 1)
+        m.d.comb += self.done.eq(idle & (drain == 0))
+        return m

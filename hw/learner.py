@@ -1,0 +1,327 @@
+"""The plasticity engine's controller: the passes of the three-factor update, as broadcast jobs.
+
+Runs at the end of a training sample (``start``), with the modulatory levels ``m_c`` held on
+``levels``; every job goes to every bank (:class:`~modsnn.hw.bank.Bank` computes it for its rows).
+Symbols as in :mod:`modsnn.golden_model.network`; ``P_{s,l} = key(seed, s, sample, l)`` the prefix
+key of stream ``s`` (ROUND_OUT, ROUND_FF, ROUND_REC) and layer ``l``; ``B`` banks, ``q_l = n_l / B``.
+
+==========  ==========================================================================  ====================
+pass        jobs                                                                        cycles
+==========  ==========================================================================  ====================
+prefix      ``H(key(seed, s) ^ sample)`` for the 3 streams, then ``H(· ^ l)`` for all l  ``3 + 3D + 2·R``
+per layer ``l``:
+rowkeys     readout row keys ``H(P_{OUT,l} ^ k)`` of every readout word                   ``q_out + G``
+readout     per source ``j``: ``X_j`` and its routing words; ``W_l[j]`` SR jobs when     ``F + r·Σ_j c_j``
+            ``X_j ≠ 0`` (``c_j = W_l[j]``), else one slot (``c_j = 1``)
+hidden keys FB/FF/REC row keys of every row group                                        ``3·q_l + G``
+signs       ``L_i = Σ_c B_ic·m_c`` (``C`` jobs per group), ``G_i = L_i·H_i``, gate bits    ``C·q_l + R``
+hidden      per group ``a``: when some ``G_i ≠ 0``, ``n_{l−1} + n_l`` SR jobs (columns)     ``F + r·Σ_a c_a``
+            with ``X_j``; else one slot (``c_a = 1``)
+==========  ==========================================================================  ====================
+
+``R`` = :data:`RESULT_LATENCY` (a job's hash result back at the learner), ``G`` = :data:`KEY_GAP`
+(row keys written before they are read), ``F`` = :data:`WALK_LATENCY` + the last job's write
+(:data:`DRAIN`), ``r`` = 1 (dual-port weights) — jobs that touch the weights are issued every
+``r`` cycles. Nothing runs when every ``m_c`` is 0. The shift of the SR passes (``shift = 32 − s``)
+is ``32 − (lr_shift_out + lr_extra)`` for the readout and ``32 − (lr_shift_hidden[l] +
+ceil(log2 T) + lr_extra)`` for layer ``l``.
+"""
+
+from amaranth.hdl import Array, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from ..golden_model.config import Config
+from ..golden_model.rng import Stream, key_int
+from .bank import JOB_WRITE_STAGE, ROWKEY_STAGE, SIGN_STAGE, delay
+from .core import CORE_LATENCY
+from .formats import JobOp, Matrix, formats_for
+from .params import LR_EXTRA_MAX, bits_for, hw_params
+
+__all__ = ["DRAIN", "KEY_GAP", "RESULT_LATENCY", "WALK_LATENCY", "Learner"]
+
+RESULT_LATENCY = CORE_LATENCY + ROWKEY_STAGE + 1      # PREFIX result visible at the learner
+GATE_LATENCY = CORE_LATENCY + SIGN_STAGE              # SIGN gate bit visible at the learner
+KEY_GAP = CORE_LATENCY + ROWKEY_STAGE - 1             # last ROWKEY job → first job that reads the keys
+DRAIN = CORE_LATENCY + JOB_WRITE_STAGE + 1            # last SR job → its write has landed
+X_LATENCY = CORE_LATENCY + 1                          # x_addr → x_data
+WALK_LATENCY = X_LATENCY + 1                          # walker position → entry readable in the FIFO
+FIFO_DEPTH = 8
+STREAMS = (Stream.ROUND_OUT, Stream.ROUND_FF, Stream.ROUND_REC)
+
+
+class Learner(wiring.Component):
+    """The plasticity passes of ``cfg`` (see the module docstring)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._p = p = hw_params(cfg)
+        self._fmt = fmt = formats_for(cfg)
+        self._cfg = cfg
+        self._entry = data.StructLayout({"count": unsigned(bits_for(max(p.max_route_words, 1) + 1)),
+                                         "matrix": Matrix, "j": unsigned(p.neuron_bits),
+                                         "a": fmt.job.members["a"], "waddr": fmt.job.members["waddr"],
+                                         "x": unsigned(p.xsum_bits)})
+        super().__init__({
+            "start": In(1), "done": Out(1),
+            "levels": In(data.ArrayLayout(fmt.job.members["m"], cfg.n_classes)),
+            "sample": In(32), "lr_extra": In(range(LR_EXTRA_MAX + 1)),
+            "job": Out(fmt.stream(fmt.job)), "shift": Out(5),
+            "x_addr": Out(p.state_addr_bits), "x_en": Out(1),
+            "x_data": In(data.ArrayLayout(unsigned(p.xsum_bits), p.banks)),
+            "enc_x_addr": Out(bits_for(p.input_words)), "enc_x_en": Out(1),
+            "enc_x_data": In(data.ArrayLayout(unsigned(p.xsum_bits), p.banks)),
+            "ptr_addr": Out(bits_for(p.pointer_depth)), "ptr_en": Out(1), "ptr_data": In(fmt.pointer),
+            "prefix": In(32), "gated": In(1), "gated_valid": In(1),
+        })
+
+    # ------------------------------------------------------------------------------------------
+    def elaborate(self, platform: object) -> Module:
+        cfg, p = self._cfg, self._p
+        D = p.layers
+        m = Module()
+        self._m = m
+        self.layer = Signal(range(D + 1))
+        self.prefix_keys = Array(Signal(32, name=f"P_{s.name}_{l}") for s in STREAMS for l in range(D))
+        self.gates = Signal(max(p.words))
+        self.counter = Signal(range(max(p.readout_words, *p.words) * max(3, cfg.n_classes) + FIFO_DEPTH + 64))
+        m.submodules.fifo = self._fifo = SyncFIFO(width=self._entry.size, depth=FIFO_DEPTH)
+        self._walker_state(m)
+        self._prefix_logic(m)
+        self._sign_logic(m)
+        self._walk_logic(m)
+        with m.FSM(init="idle") as fsm:
+            with m.State("idle"):
+                with m.If(self.start):
+                    m.d.sync += [self.counter.eq(0), self.layer.eq(0)]
+                    m.next = "prefix"
+            self._prefix_states(m)
+            self._key_states(m)
+            self._sign_states(m)
+            self._walk_states(m)
+            with m.State("done"):
+                m.d.comb += self.done.eq(1)
+                with m.If(self.start):
+                    m.d.sync += [self.counter.eq(0), self.layer.eq(0)]
+                    m.next = "prefix"
+        del fsm
+        return m
+
+    # ------------------------------------------------------------------ prefix keys
+    def _issue(self, **fields: object) -> None:
+        """Put one job on ``job`` this cycle."""
+        m = self._m
+        m.d.comb += self.job.valid.eq(1)
+        for name, value in fields.items():
+            m.d.comb += getattr(self.job.payload, name).eq(value)
+
+    def _prefix_logic(self, m: Module) -> None:
+        """PREFIX results come back RESULT_LATENCY cycles after their job, in order: a delay line
+        of their destinations (0–2 the chains, 3 + s·D + l the prefix keys)."""
+        D = self._p.layers
+        self._chain = chain = Array(Signal(32, name=f"chain_{s.name}") for s in STREAMS)
+        self._issued = issued = Signal(range(3 + 3 * D + 1))
+        valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), RESULT_LATENCY, "prefix_v")
+        dest_r = delay(m, issued, RESULT_LATENCY, "prefix_dest")
+        with m.If(valid_r):
+            with m.If(dest_r < 3):
+                m.d.sync += chain[dest_r].eq(self.prefix)
+            with m.Else():
+                m.d.sync += self.prefix_keys[dest_r - 3].eq(self.prefix)
+
+    def _prefix_states(self, m: Module) -> None:
+        cfg, D = self._cfg, self._p.layers
+        consts = Array(key_int(cfg.seed, int(s)) for s in STREAMS)
+        chain, issued = self._chain, self._issued
+        with m.State("prefix"):              # H(key(seed, s) ^ sample) for s = OUT, FF, REC
+            with m.If(self.counter < 3):
+                self._issue(op=JobOp.PREFIX, key=consts[self.counter] ^ self.sample)
+                m.d.comb += issued.eq(self.counter)
+            m.d.sync += self.counter.eq(self.counter + 1)
+            with m.If(self.counter == 3 + RESULT_LATENCY):
+                m.d.sync += self.counter.eq(0)
+                m.next = "prefix_layers"
+        with m.State("prefix_layers"):       # P_{s,l} = H(chain_s ^ l): 3·D jobs, index s·D + l
+            with m.If(self.counter < 3 * D):
+                s, l = self.counter // D, self.counter % D
+                self._issue(op=JobOp.PREFIX, key=chain[s] ^ l)
+                m.d.comb += issued.eq(3 + self.counter)
+            m.d.sync += self.counter.eq(self.counter + 1)
+            with m.If(self.counter == 3 * D + RESULT_LATENCY):
+                m.d.sync += self.counter.eq(0)
+                m.next = "rowkeys"
+
+    # ------------------------------------------------------------------ row keys
+    def _key_states(self, m: Module) -> None:
+        cfg, p = self._cfg, self._p
+        D, q_out = p.layers, p.readout_words
+        words = Array(p.words)
+        p_fb = Array(key_int(cfg.seed, int(Stream.FEEDBACK), 0, l) for l in range(D))
+        with m.State("rowkeys"):             # readout row keys of layer l: H(P_{OUT,l} ^ k)
+            with m.If(self.counter < q_out):
+                self._issue(op=JobOp.ROWKEY, key=self.prefix_keys[0 * D + self.layer], field=0, a=self.counter)
+            m.d.sync += self.counter.eq(self.counter + 1)
+            with m.If(self.counter == q_out - 1 + KEY_GAP):
+                self._start_walk(m, readout=True)
+                m.next = "readout"
+        with m.State("hidden_keys"):         # per group: FB, FF, REC row keys (fields 0, 1, 2)
+            group, field = self.counter // 3, self.counter % 3
+            with m.If(self.counter < 3 * words[self.layer]):
+                key = Mux(field == 0, p_fb[self.layer],
+                          Mux(field == 1, self.prefix_keys[1 * D + self.layer], self.prefix_keys[2 * D + self.layer]))
+                self._issue(op=JobOp.ROWKEY, key=key, field=field, a=group)
+            m.d.sync += self.counter.eq(self.counter + 1)
+            with m.If(self.counter == 3 * words[self.layer] - 1 + KEY_GAP):
+                m.d.sync += self.counter.eq(0)
+                m.next = "signs"
+
+    # ------------------------------------------------------------------ signs and gates
+    def _sign_logic(self, m: Module) -> None:
+        """Gate bits come back in the order of their groups."""
+        self._results = results = Signal(range(max(self._p.words) + 1))
+        with m.If(self.gated_valid):
+            m.d.sync += [self.gates.bit_select(results, 1).eq(self.gated), results.eq(results + 1)]
+
+    def _sign_states(self, m: Module) -> None:
+        cfg, p = self._cfg, self._p
+        C = cfg.n_classes
+        words = Array(p.words)
+        pop_base = Array(p.pop_base)
+        results = self._results
+        with m.State("signs"):               # C jobs per group: L_i = Σ_c ±m_c, then G_i = L_i·H_i
+            group, c = self.counter // C, self.counter % C
+            with m.If(self.counter == 0):
+                m.d.sync += results.eq(0)
+            with m.If(self.counter < C * words[self.layer]):
+                self._issue(op=JobOp.SIGN, a=group, c=c, m=self.levels[c], last=c == C - 1,
+                            haddr=pop_base[self.layer] + group)
+                m.d.sync += self.counter.eq(self.counter + 1)
+            with m.Elif(results == words[self.layer]):
+                self._start_walk(m, readout=False)
+                m.next = "hidden"
+
+    # ------------------------------------------------------------------ SR passes
+    def _walker_state(self, m: Module) -> None:
+        """Registers of the walker (positions → X reads → FIFO) and the issuer (FIFO → SR jobs)."""
+        p = self._p
+        self.w_active = Signal()               # the walker still has positions to produce
+        self.w_readout = Signal()              # readout pass (else hidden pass)
+        self.w_j = Signal(p.neuron_bits + 1)   # source (readout) or column (hidden)
+        self.w_a = Signal(self._entry.members["a"])
+        self.w_waddr = Signal(self._entry.members["waddr"])
+        self.i_remaining = Signal(self._entry.members["count"])
+        self.i_entry = Signal(self._entry)
+        self.i_w = Signal(self._entry.members["waddr"])
+
+    def _start_walk(self, m: Module, readout: bool) -> None:
+        cfg, p = self._cfg, self._p
+        lr = Mux(readout, cfg.lr_shift_out, Array(s + cfg.eligibility_shift for s in cfg.lr_shift_hidden)[self.layer])
+        m.d.sync += [self.w_active.eq(1), self.w_readout.eq(readout), self.w_j.eq(0), self.w_a.eq(0),
+                     self.w_waddr.eq(0 if readout else Array(b[0] for b in p.weight_base)[self.layer]),
+                     self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0)]
+        if not readout:
+            with m.If(~self.gates[0]):
+                m.d.sync += self.w_j.eq(Array(cfg.layer_inputs(l) + n for l, n in enumerate(cfg.hidden))[self.layer])
+
+    def _walk_logic(self, m: Module) -> None:
+        cfg, p = self._cfg, self._p
+        D, B = p.layers, p.banks
+        lane_bits = (B - 1).bit_length()
+        fifo = self._fifo
+        n_l = Array(cfg.hidden)[self.layer]
+        n_pre = Array(cfg.layer_inputs(l) for l in range(D))[self.layer]
+        q_l = Array(p.words)[self.layer]
+        pop_base = Array(p.pop_base)
+        # ---- walker: one position per cycle while the FIFO has room for it
+        inflight = Signal(range(X_LATENCY + 2))
+        walking = Signal()
+        position = Signal(self._entry)
+        is_ff = ~self.w_readout & (self.w_j < n_pre)
+        col = Mux(self.w_readout | is_ff, self.w_j, self.w_j - n_pre)
+        skip_group = ~self.w_readout & ~self.gates.bit_select(self.w_a, 1)
+        from_encoder = is_ff & (self.layer == 0)
+        x_pop = Mux(self.w_readout | ~is_ff, self.layer, self.layer - 1)
+        m.d.comb += [walking.eq(self.w_active & (fifo.level + inflight < FIFO_DEPTH)),
+                     self.x_addr.eq(pop_base[x_pop] + (col >> lane_bits)), self.x_en.eq(walking & ~from_encoder),
+                     self.ptr_addr.eq(Array(p.pointer_base)[self.layer] + self.w_j), self.ptr_en.eq(1),
+                     position.j.eq(col), position.a.eq(self.w_a), position.waddr.eq(self.w_waddr),
+                     position.matrix.eq(Mux(self.w_readout, Matrix.OUT, Mux(is_ff, Matrix.FF, Matrix.REC))),
+                     position.count.eq(Mux(skip_group, 0, 1))]
+        enc_addr = delay(m, col >> lane_bits, 1, "enc_x_addr")
+        m.d.comb += [self.enc_x_addr.eq(enc_addr), self.enc_x_en.eq(delay(m, walking & from_encoder, 1, "enc_x_en"))]
+        with m.If(walking):
+            self._advance_walker(m, n_l, n_pre, q_l)
+        # ---- read pipeline: X (and the readout pointer) arrive X_LATENCY cycles later
+        valid_x = delay(m, walking, X_LATENCY, "walk_v")
+        pos_x = delay(m, position, X_LATENCY, "walk_pos")
+        enc_x = delay(m, from_encoder, X_LATENCY, "walk_enc")
+        lane = pos_x.j % B
+        x = Mux(enc_x, self.enc_x_data[lane], self.x_data[lane])
+        ptr = delay(m, self.ptr_data, X_LATENCY - 1, "walk_ptr")
+        entry = Signal(self._entry)
+        m.d.comb += [entry.eq(pos_x), entry.x.eq(x)]
+        with m.If(self.w_readout):
+            m.d.comb += [entry.count.eq(Mux(x != 0, ptr.words, 0)), entry.waddr.eq(ptr.start)]
+        m.d.comb += [fifo.w_data.eq(entry), fifo.w_en.eq(valid_x)]
+        m.d.sync += inflight.eq(inflight + walking - valid_x)
+        self._issuer(m, fifo)
+        self._walk_idle = ~self.w_active & (inflight == 0) & ~fifo.r_rdy & (self.i_remaining == 0)
+
+    def _walk_states(self, m: Module) -> None:
+        idle = self._walk_idle
+        for name, readout in (("readout", True), ("hidden", False)):
+            with m.State(name):
+                with m.If(idle & (self.counter == 0)):
+                    m.d.sync += self.counter.eq(DRAIN)
+                with m.Elif(idle & (self.counter == 1)):
+                    m.d.sync += self.counter.eq(0)
+                    self._after_walk(m, readout)
+                with m.Elif(idle):
+                    m.d.sync += self.counter.eq(self.counter - 1)
+
+    def _advance_walker(self, m: Module, n_l: object, n_pre: object, q_l: object) -> None:
+        """Next position: readout sources 0 … n_l − 1; hidden: per group, its columns, or one slot."""
+        ff_base = Array(b[0] for b in self._p.weight_base)[self.layer]
+        rec_base = Array(b[1] for b in self._p.weight_base)[self.layer]
+        last_col = n_pre + n_l - 1
+        gated = self.gates.bit_select(self.w_a, 1)
+        next_gated = self.gates.bit_select(self.w_a + 1, 1)
+        with m.If(self.w_readout):
+            m.d.sync += self.w_j.eq(self.w_j + 1)
+            with m.If(self.w_j == n_l - 1):
+                m.d.sync += self.w_active.eq(0)
+        with m.Elif(~gated | (self.w_j == last_col)):           # next group
+            m.d.sync += [self.w_a.eq(self.w_a + 1), self.w_waddr.eq(ff_base + self.w_a + 1),
+                         self.w_j.eq(Mux(next_gated, 0, last_col))]
+            with m.If(self.w_a == q_l - 1):
+                m.d.sync += self.w_active.eq(0)
+        with m.Elif(self.w_j == n_pre - 1):
+            m.d.sync += [self.w_j.eq(self.w_j + 1), self.w_waddr.eq(rec_base + self.w_a)]
+        with m.Else():
+            m.d.sync += [self.w_j.eq(self.w_j + 1), self.w_waddr.eq(self.w_waddr + q_l)]
+
+    def _issuer(self, m: Module, fifo: SyncFIFO) -> None:
+        """One slot per cycle: an entry of count c takes max(1, c) slots and issues c SR jobs."""
+        head = self._entry(fifo.r_data)
+        take = Signal()
+        m.d.comb += [take.eq(fifo.r_rdy & (self.i_remaining <= 1)), fifo.r_en.eq(take)]
+        with m.If(self.i_remaining != 0):
+            m.d.sync += [self.i_remaining.eq(self.i_remaining - 1), self.i_w.eq(self.i_w + 1)]
+        with m.If(take):
+            m.d.sync += [self.i_remaining.eq(Mux(head.count == 0, 1, head.count)), self.i_entry.eq(head),
+                         self.i_w.eq(head.waddr)]
+        live = (self.i_remaining != 0) & (self.i_entry.count != 0)
+        with m.If(live):
+            self._issue(op=JobOp.SR, matrix=self.i_entry.matrix, waddr=self.i_w, j=self.i_entry.j,
+                        x=self.i_entry.x, a=self.i_entry.a)
+
+    def _after_walk(self, m: Module, readout: bool) -> None:
+        cfg, D = self._cfg, self._p.layers
+        if readout and cfg.learn_hidden:
+            m.next = "hidden_keys"
+            return
+        with m.If(self.layer == D - 1):
+            m.next = "done"
+        with m.Else():
+            m.d.sync += [self.layer.eq(self.layer + 1), self.counter.eq(0)]
+            m.next = "rowkeys"

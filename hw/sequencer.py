@@ -1,0 +1,147 @@
+"""The sequencer: the phases of one sample, and the cycle counters that account for them.
+
+::
+
+    clear     zero every state word and accumulator (one per cycle, all banks), the encoder, the
+              class counts and the spike lists
+    per step t = 0 … T−1:
+      encode    the encoder sweeps step t while the dispatcher plays run 0 (REC_0)
+      run 1     FF_0;  sweep layer 0
+      run l+1   OUT_{l−1}, REC_l, FF_l;  sweep layer l           (l = 1 … D−1)
+      run D+1   OUT_{D−1};  sweep the readout (class counts)
+    decide    prediction, error, modulatory levels
+    learn     (training, some m_c ≠ 0) the plasticity passes
+    finish    (training) the sample counter increments
+
+Every phase starts in the cycle the previous one is done (the unit's ``done``), so each phase's
+cycles are the unit's own closed formula (:mod:`modsnn.golden_model.cycles`). The counters add each
+busy cycle to exactly one of ``integration`` (encode, runs), ``sweep`` (clear, sweeps, finish),
+``decide`` and ``plasticity``.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, enum, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden_model.config import Config
+from .formats import formats_for
+from .params import hw_params
+
+__all__ = ["Phase", "Sequencer"]
+
+
+class Phase(enum.Enum, shape=3):
+    """The sequencer's phases (its FSM states), as seen on ``phase``."""
+
+    IDLE = 0
+    CLEAR = 1
+    ENCODE = 2
+    RUN = 3
+    SWEEP = 4
+    DECIDE = 5
+    LEARN = 6
+    FINISH = 7
+
+
+COUNTER = {Phase.ENCODE: 0, Phase.RUN: 0, Phase.CLEAR: 1, Phase.SWEEP: 1, Phase.FINISH: 1, Phase.DECIDE: 2,
+           Phase.LEARN: 3}
+
+
+class Sequencer(wiring.Component):
+    """The controller of one sample of ``cfg``."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._p = p = hw_params(cfg)
+        fmt = formats_for(cfg)
+        self._cfg = cfg
+        super().__init__({
+            "start": In(1), "train": In(1), "busy": Out(1), "trained": Out(1),
+            "phase": Out(Phase), "step": Out(p.step_bits), "pop": Out(range(p.layers + 1)),
+            "cycles": Out(data.ArrayLayout(32, 4)),     # integration, sweep, decide, plasticity
+            "clear": Out(fmt.stream(fmt.sweep_command.members["addr"])),
+            "lists_clear": Out(1),
+            "enc_step": Out(1), "enc_clear": Out(1), "enc_busy": In(1),
+            "run_start": Out(1), "run": Out(range(p.layers + 2)), "run_done": In(1),
+            "sweep_start": Out(1), "sweep_done": In(1),
+            "mod_clear": Out(1), "mod_start": Out(1), "mod_done": In(1), "any_m": In(1),
+            "learn_start": Out(1), "learn_done": In(1),
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        cfg, p = self._cfg, self._p
+        D, T = p.layers, cfg.timesteps
+        m = Module()
+        train = Signal()
+        index = Signal(range(p.state_depth + 1))
+        run = Signal(range(D + 2))
+        pop = Signal(range(D + 1))
+
+        def start_run(r: object) -> None:
+            m.d.comb += [self.run_start.eq(1), self.run.eq(r)]
+            m.d.sync += run.eq(r)
+
+        def start_sweep(population: object) -> None:
+            m.d.comb += [self.sweep_start.eq(1), self.pop.eq(population)]
+            m.d.sync += pop.eq(population)
+
+        with m.FSM(init="idle"):
+            with m.State("idle"):
+                m.d.comb += self.phase.eq(Phase.IDLE)
+                with m.If(self.start):
+                    m.d.sync += [train.eq(self.train), index.eq(0), self.step.eq(0)]
+                    m.d.sync += [self.cycles[n].eq(0) for n in range(4)]
+                    m.d.comb += [self.enc_clear.eq(1), self.mod_clear.eq(1), self.lists_clear.eq(1)]
+                    m.next = "clear"
+            with m.State("clear"):
+                m.d.comb += [self.phase.eq(Phase.CLEAR), self.clear.valid.eq(index < p.state_depth),
+                             self.clear.payload.eq(index)]
+                with m.If(index < p.state_depth):
+                    m.d.sync += index.eq(index + 1)
+                with m.Elif(~self.enc_busy):
+                    m.d.comb += self.enc_step.eq(1)
+                    start_run(0)
+                    m.next = "encode"
+            with m.State("encode"):
+                m.d.comb += self.phase.eq(Phase.ENCODE)
+                with m.If(~self.enc_busy & self.run_done):
+                    start_run(1)
+                    m.next = "run"
+            with m.State("run"):
+                m.d.comb += self.phase.eq(Phase.RUN)
+                with m.If(self.run_done):
+                    start_sweep(run - 1)
+                    m.next = "sweep"
+            with m.State("sweep"):
+                m.d.comb += self.phase.eq(Phase.SWEEP)
+                with m.If(self.sweep_done):
+                    with m.If(pop < D):
+                        start_run(pop + 2)
+                        m.next = "run"
+                    with m.Elif(self.step == T - 1):
+                        m.d.comb += self.mod_start.eq(1)
+                        m.next = "decide"
+                    with m.Else():
+                        m.d.sync += self.step.eq(self.step + 1)
+                        m.d.comb += self.enc_step.eq(1)
+                        start_run(0)
+                        m.next = "encode"
+            with m.State("decide"):
+                m.d.comb += self.phase.eq(Phase.DECIDE)
+                with m.If(self.mod_done):
+                    with m.If(train & self.any_m):
+                        m.d.comb += self.learn_start.eq(1)
+                        m.next = "learn"
+                    with m.Else():
+                        m.next = "finish"
+            with m.State("learn"):
+                m.d.comb += self.phase.eq(Phase.LEARN)
+                with m.If(self.learn_done):
+                    m.next = "finish"
+            with m.State("finish"):
+                m.d.comb += [self.phase.eq(Phase.FINISH), self.trained.eq(train)]
+                m.next = "idle"
+        m.d.comb += self.busy.eq(self.phase != Phase.IDLE)
+        for phase, counter in COUNTER.items():
+            with m.If(self.phase == phase):
+                m.d.sync += self.cycles[counter].eq(self.cycles[counter] + 1)
+        return m
