@@ -315,7 +315,9 @@ def _validate(cfg: Config) -> None:
     _check_int(cfg, "lanes", 1, 64)
     if cfg.lanes & (cfg.lanes - 1):
         raise ConfigError(f"config field lanes = {cfg.lanes!r} must be a power of two (1, 2, 4, ... 64)")
-    _check_int(cfg, "cores", 1, min(cfg.hidden))
+    _check_int(cfg, "cores", 1, min(32, *cfg.hidden))       # a core holds at least one neuron of every layer
+    if cfg.cores & (cfg.cores - 1):
+        raise ConfigError(f"config field cores = {cfg.cores!r} must be a power of two (1, 2, 4, ... 32)")
     # Feasibility across fields.
     for layer, n_post in enumerate(cfg.hidden):
         if round(cfg.readout_density * n_post) < 1:

@@ -239,7 +239,7 @@ class Bank(wiring.Component):
 
     # ---------------------------------------------------------------- plasticity
     def _plasticity(self, m: Module, ports: dict) -> None:
-        cfg, p, fmt, b = self._cfg, self._p, self._fmt, self._bank
+        cfg, p, b = self._cfg, self._p, self._bank
         job, valid = self.job.payload, self.job.valid
         sr_out = (job.op == JobOp.SR) & (job.matrix == Matrix.OUT)
         self._read("route", valid & sr_out, job.waddr)                              # P0

@@ -91,7 +91,6 @@ class ControlPort(wiring.Component):
         })
 
     def elaborate(self, platform: object) -> Module:
-        cfg, p = self._cfg, self._p
         m = Module()
         addr, wdata = delay(m, self.bus.addr, 1, "addr"), delay(m, self.bus.wdata, 1, "wdata")
         we, re = delay(m, self.bus.we, 1, "we"), delay(m, self.bus.re, 1, "re")

@@ -22,7 +22,8 @@ __all__ = ["dense_from_images", "image_shapes", "weight_images"]
 IArray = npt.NDArray[np.int64]
 
 
-def weight_images(cfg: Config, ff: list[IArray], rec: list[IArray], out: list[IArray]) -> dict[tuple[Matrix, int], IArray]:
+def weight_images(cfg: Config, ff: list[IArray], rec: list[IArray], out: list[IArray]
+                  ) -> dict[tuple[Matrix, int], IArray]:
     """``(words, B)`` images of every weight matrix of every layer, keyed by ``(matrix, layer)``."""
     p = hw_params(cfg)
     B = p.banks

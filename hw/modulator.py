@@ -10,8 +10,8 @@ cycle through a two-stage pipeline (label ``y``, ``R = target_count``)::
     m_c = clamp((e_c + 2^(mod_shift−1)) >> mod_shift, −K, K)       round half up, K = mod_levels
 
 ``m`` holds the modulatory levels (the spike counts of the ±populations) until the next ``start``;
-``any_m`` says whether some ``m_c ≠ 0``. ``clear`` zeroes the counts. ``done`` rises
-:data:`DECIDE_CYCLES` cycles after ``start``.
+``any_m`` says whether some ``m_c ≠ 0``. ``clear`` zeroes the counts. ``done`` rises ``C + 2``
+cycles after ``start`` (cycle model: ``C + decide_overhead``).
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
@@ -22,7 +22,7 @@ from ..golden_model.config import Config
 from .bank import delay
 from .params import hw_params
 
-__all__ = ["DECIDE_CYCLES", "Modulator"]
+__all__ = ["Modulator"]
 
 
 class Modulator(wiring.Component):
@@ -86,7 +86,3 @@ class Modulator(wiring.Component):
                      self.any_m.eq(Cat(*(self.m[c] != 0 for c in range(C))).any())]
         return m
 
-
-#: cycles from ``start`` until ``done`` (the walk of C classes plus the pipeline)
-def DECIDE_CYCLES(cfg: Config) -> int:  # noqa: N802 - a derived constant
-    return cfg.n_classes + 1

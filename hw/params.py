@@ -108,7 +108,7 @@ class HwParams:
 
     @property
     def weight_depth(self) -> int:
-        ff, rec = self.weight_base[-1]
+        _, rec = self.weight_base[-1]
         return rec + self.cfg.hidden[-1] * self.words[-1]
 
     @functools.cached_property

@@ -101,10 +101,12 @@ class Accelerator(wiring.Component):
                      learner.enc_x_data.eq(enc.x_data)]
         # readout spikes to the class counts; the spike monitor
         readout = sweep_pop == D
-        m.d.comb += [mod.spikes.valid.eq(sweeper.events.valid & readout), mod.spikes.payload.eq(sweeper.events.payload),
+        m.d.comb += [mod.spikes.valid.eq(sweeper.events.valid & readout),
+                     mod.spikes.payload.eq(sweeper.events.payload),
                      self.mon.valid.eq(sweeper.events.valid), self.mon.step.eq(seq.step),
                      self.mon.event.pop.eq(Mux(readout, Population.READOUT, Population.HIDDEN)),
-                     self.mon.event.layer.eq(Mux(readout, 0, sweep_pop)), self.mon.event.addr.eq(sweeper.events.payload),
+                     self.mon.event.layer.eq(Mux(readout, 0, sweep_pop)),
+                     self.mon.event.addr.eq(sweeper.events.payload),
                      self.smon.valid.eq(sweeper.word_valid), self.smon.pop.eq(sweep_pop),
                      self.smon.a.eq(sweeper.word_addr), self.smon.step.eq(seq.step)]
         for c, core in enumerate(cores):

@@ -121,10 +121,10 @@ class SimAccelerator:
         """Wait for ``busy`` to be low at a clock edge (event-driven simulators may show a zero-time
         glitch on a combinational output, so an edge alone is not trusted)."""
         dut = self.dut
-        while True:
+        await FallingEdge(dut.clk)
+        while int(dut.busy.value):
+            await FallingEdge(dut.busy)
             await FallingEdge(dut.clk)
-            if not int(dut.busy.value):
-                return
 
     async def cycles(self) -> PhaseCycles:
         values = await self.read_many([self.address(Region.CSR, reg) for reg in
@@ -140,6 +140,16 @@ class SimAccelerator:
                                     signed=True)
 
 
+async def _next_valid_cycle(dut: Any, valid: Any) -> None:
+    """Return in the read-only phase of the next clock cycle in which ``valid`` is high, without
+    waking Python on the cycles in between (it waits for ``valid`` to rise)."""
+    await RisingEdge(dut.clk)
+    await ReadOnly()
+    while not int(valid.value):
+        await RisingEdge(valid)
+        await ReadOnly()
+
+
 @dataclasses.dataclass
 class SpikeMonitor:
     """Collects ``(step, population, layer, neuron)`` of every hidden and readout spike on ``mon``."""
@@ -152,12 +162,10 @@ class SpikeMonitor:
         layout = formats_for(self.cfg).spike_event
         dut = self.dut
         while True:
-            await RisingEdge(dut.clk)
-            await ReadOnly()
-            if int(dut.mon__valid.value):
-                event = layout.from_bits(int(dut.mon__event.value))
-                self.events.append((int(dut.mon__step.value), Population(event.pop).value, int(event.layer),
-                                    int(event.addr)))
+            await _next_valid_cycle(dut, dut.mon__valid)
+            event = layout.from_bits(int(dut.mon__event.value))
+            self.events.append((int(dut.mon__step.value), Population(event.pop).value, int(event.layer),
+                                int(event.addr)))
 
 
 @dataclasses.dataclass
@@ -175,16 +183,14 @@ class StateMonitor:
         dut = self.dut
         width = fmt.state_word.size
         while True:
-            await RisingEdge(dut.clk)
-            await ReadOnly()
-            if int(dut.smon__valid.value):
-                bits = int(dut.smon__state.value)
-                lanes = []
-                for b in range(banks):
-                    view = fmt.state_word.from_bits((bits >> (b * width)) & ((1 << width) - 1))
-                    lanes.append({"v": int(view.v), "x": int(view.x), "H": int(view.h), "X": int(view.xs)})
-                key = (int(dut.smon__step.value), int(dut.smon__pop.value))
-                self.words.setdefault(key, {})[int(dut.smon__a.value)] = lanes
+            await _next_valid_cycle(dut, dut.smon__valid)
+            bits = int(dut.smon__state.value)
+            lanes = []
+            for b in range(banks):
+                view = fmt.state_word.from_bits((bits >> (b * width)) & ((1 << width) - 1))
+                lanes.append({"v": int(view.v), "x": int(view.x), "H": int(view.h), "X": int(view.xs)})
+            key = (int(dut.smon__step.value), int(dut.smon__pop.value))
+            self.words.setdefault(key, {})[int(dut.smon__a.value)] = lanes
 
     def state(self, step: int, population: int, n: int) -> dict[str, list[int]]:
         """The state of neurons ``0 … n−1`` of ``population`` written at ``step``."""

@@ -29,7 +29,8 @@ def train_on_chip(cfg: Config, *, train_samples: int, test_samples: int, simulat
     if report.exists():
         report.unlink()
     started = time.perf_counter()
-    print(f"modsnn sim: building the accelerator for {cfg.name!r} (lanes={cfg.lanes}) for {simulator} ...",
+    print(f"modsnn sim: building the accelerator for {cfg.name!r} (hidden={list(cfg.hidden)}, lanes={cfg.lanes}, "
+          f"cores={cfg.cores}) for {simulator} ...",
           flush=True)
     verilog, build = rtl_build(Accelerator(cfg), "top", simulator)
     config_file = run / "config.toml"
@@ -52,7 +53,8 @@ def print_summary(result: dict[str, Any], stream: Any = sys.stdout) -> None:
     c = result["cycles_per_train_sample"]
     lines = [
         "",
-        f"on-chip training of {result['config']!r} (lanes={result['lanes']}), {result['train_samples']} samples:",
+        f"on-chip training of {result['config']!r} (hidden={result['hidden']}, lanes={result['lanes']}, "
+        f"cores={result['cores']}), {result['train_samples']} samples:",
         f"  online training accuracy    {result['online_train_accuracy']:.1%}",
         f"  held-out accuracy on chip   {result['test_accuracy']:.1%} on {result['test_samples']} test samples "
         f"(golden model {result['golden_test_accuracy']:.1%})",

@@ -16,7 +16,7 @@ compares with exact equality:
 RTL showed: ``w_max`` (a weight at +w_max), ``w_min`` (−w_max), ``v_max``/``v_min`` (a membrane
 clamped at a rail, counted on the reference's pre-reset values, which the RTL's per-step state
 matches), ``x_max`` (a trace saturated), ``m_max``/``m_min`` (a level at ±K), ``count_max`` (a class
-count at P·T). The bench fails if a named corner is never reached, and logs every count.
+count at its reachable maximum ``P·(T−1)``: no neuron spikes at ``t = 0``, because no input does). The bench fails if a named corner is never reached, and logs every count.
 With ``MODSNN_TB_TRACE`` set it writes everything the RTL showed to that ``.npz`` file, so that runs
 at different ``lanes``/``cores`` can be compared with each other, not only with the golden model.
 """
@@ -90,7 +90,7 @@ async def top_matches_golden(dut) -> None:
     for sample in range(samples):
         u, label = data.x[sample], int(data.y[sample])
         train = sample % 3 != 2
-        reference = Reference(cfg, net)
+        reference = Reference(net.cfg, net)
         ref = reference.forward([int(v) for v in u])
         reference.run_readout(ref)
         await acc.load_sample(u)
@@ -108,7 +108,7 @@ async def top_matches_golden(dut) -> None:
         assert prediction == int(fwd.prediction[0]), f"sample {sample}: prediction {prediction}"
         counts = await acc.counts()
         assert counts == fwd.counts[0].tolist(), f"sample {sample}: class counts differ"
-        corners["count_max"] += sum(c == cfg.pop * cfg.timesteps for c in counts)
+        corners["count_max"] += sum(c == cfg.pop * (cfg.timesteps - 1) for c in counts)
         for layer in range(D):
             state = await acc.read_state(layer)
             for name, want in (("v", fwd.membrane[layer][0]), ("x", fwd.trace[layer][0]), ("H", fwd.H[layer][0]),

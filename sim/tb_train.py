@@ -21,7 +21,7 @@ from modsnn.golden_model.cycles import PhaseCycles, sample_cycles
 from modsnn.golden_model.data import load_dataset
 from modsnn.golden_model.network import Network
 from modsnn.golden_model.rng import Stream, permutation
-from modsnn.hw.top import Command
+from modsnn.hw.control_port import Command
 from modsnn.sim.accelerator import SimAccelerator
 from modsnn.sim.streams import start
 from modsnn.sim.tbparams import golden_config, tb_params
@@ -61,7 +61,8 @@ async def train_on_chip(dut) -> None:
             log.info(f"trained {count}/{n_train} on chip: online accuracy {correct / count:.1%}, "
                      f"{cycles_train.total // count} cycles/sample, {time.perf_counter() - wall:.0f} s")
     ff, rec, out = await acc.read_weights()
-    weights_match = all(np.array_equal(a, b) for a, b in ((ff, net.ff[0]), (rec, net.rec[0]), (out, net.out[0])))
+    weights_match = all(np.array_equal(a, b) for mine, gold in ((ff, net.ff), (rec, net.rec), (out, net.out))
+                        for a, b in zip(mine, gold, strict=True))
     if not weights_match:
         mismatches.append("weights after training differ from the golden model's")
     golden_predictions = net.predict(test.x[:n_test])
@@ -81,7 +82,8 @@ async def train_on_chip(dut) -> None:
     seconds = time.perf_counter() - wall
     total_cycles = cycles_train.total + cycles_test.total
     result = {
-        "config": cfg.name, "config_hash": cfg.hash(), "lanes": cfg.lanes,
+        "config": cfg.name, "config_hash": cfg.hash(), "lanes": cfg.lanes, "cores": cfg.cores,
+        "hidden": list(cfg.hidden),
         "train_samples": n_train, "test_samples": n_test,
         "online_train_accuracy": correct / max(1, n_train),
         "test_accuracy": rtl_correct / max(1, n_test), "golden_test_accuracy": golden_correct / max(1, n_test),

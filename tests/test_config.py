@@ -37,7 +37,7 @@ def test_config_is_frozen() -> None:
     ({"threshold": (1, 2)}, "config field threshold = (1, 2) must have one entry per hidden layer"),
     ({"threshold": (40000,)}, "config field threshold[0] = 40000 is out of range"),
     ({"hidden": ()}, "config field hidden = () must list 1 to 4 layer sizes"),
-    ({"cores": 200}, "config field cores = 200 is out of range: must be an integer in [1, 128]"),
+    ({"cores": 200}, "config field cores = 200 is out of range: must be an integer in [1, 32]"),
     ({"trace_amp": 300}, "config field trace_amp = 300 is out of range: must be an integer in [1, 255]"),
     ({"boxcar_hi_q4": 2}, "config field boxcar_hi_q4 = 2 is out of range: must be an integer in [3, 32]"),
     ({"dataset": "cifar"}, "config field dataset = 'cifar' is not one of"),

@@ -1,11 +1,11 @@
-"""The per-phase cycle model, checked against hand counts and its scaling with lanes and cores."""
+"""The per-phase cycle model, checked against hand counts and its scaling with banks."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from modsnn.golden_model.config import Config
-from modsnn.golden_model.cycles import CycleCosts, sample_cycles
+from modsnn.golden_model.config import Config, load_config
+from modsnn.golden_model.cycles import CycleCosts, bank_routes, project, sample_cycles
 from modsnn.golden_model.data import load_dataset
 from modsnn.golden_model.network import Network
 
@@ -17,53 +17,50 @@ def test_hand_counted_sample() -> None:
     net = Network(cfg)
     net._fwd_ff[0][:] = 5.0          # every hidden neuron fires whenever an input does
     fwd = net.forward(np.array([[255, 128]], np.uint8))
-    s_in = fwd.input_spikes[:, 0].sum(axis=1).tolist()
-    hid = fwd.spikes[0][:, 0].sum(axis=1).tolist()
-    assert s_in == [0, 2] and hid == [0, 4]                  # encoder: 255 and 128 both spike at t = 1
+    assert fwd.input_spikes[:, 0].sum(axis=1).tolist() == [0, 2]       # encoder: both spike at t = 1
+    assert fwd.spikes[0][:, 0].sum(axis=1).tolist() == [0, 4]
+    assert bank_routes(cfg, 0).words.tolist() == [1, 1, 1, 1]          # readout density 0.5: one target each
     c = CycleCosts()
-    n_in, n, n_out, C, T = 2, 4, 2, 2, 2
-    # readout density 0.5: 2 synapses per readout neuron, 4 routing words in all, one per source.
-    assert net.tables[0].nnz == 4
-    # integration: 2 input events at t1, each fanning out to 4 hidden neurons (4 + 1 cycles); the 4
-    # hidden spikes at t1 each reach their readout words (words + 1); the replay phase per step.
-    integration = 2 * (n + c.event_overhead) + (4 + 4 * c.event_overhead) + T * c.replay_overhead
-    sweep = (max(n_in, n, n_out) + c.clear_overhead + C + c.decide_overhead
-             + T * (n_in + c.encode_overhead + n + c.hidden_overhead + n_out + c.readout_overhead))
+    # sweep: clear max(4 hidden + 2 readout words, 2 input words); per step the hidden sweep (4 words,
+    # at most one spike each: 4), the readout sweep (2 words), their overheads; decide; finish.
+    sweep = (c.clear_overhead + 6 + c.finish + 2 * (4 + 2) + 2 * 2 * c.sweep_overhead
+             + 2 + c.decide_overhead)
+    # integration: t0: the encoder's 2 words outlast the empty REC_0 run, then empty FF_0 and OUT_0
+    # runs; t1: encoder again, FF_0 = 2 events × 4 words, OUT_0 = 4 events × 1 word.
+    integration = (c.encode_overhead + 2 + 2 * c.empty_run) + (c.encode_overhead + 2 + (c.run_overhead + 8)
+                                                               + (c.run_overhead + 4))
     got = sample_cycles(cfg, fwd)
     assert (got.integration, got.sweep, got.plasticity) == (integration, sweep, 0)
     report = net.learn(fwd, 0)
-    # m = [R - 0, 0] = [2, 0]: readout pass over the 4 sources (all with X > 0, 1 word each);
-    # every hidden row is gated on (H ≥ 1: v = 0 is in the boxcar [0, 1)): 4 groups of 1 row, each
-    # sweeping 2 feed-forward and 4 recurrent words.
-    assert report.modulation.tolist() == [2, 0]
-    assert report.hidden_rows[0].size == 4
-    plasticity = (c.learn_overhead + n * c.source_overhead + 4
-                  + n * (1 + C + c.group_overhead) + 4 * (n_in + n))
+    # m = [R − 0, 0] = [2, 0]: readout keys (2 words), readout pass over 4 sources (X_j > 0, 1 word
+    # each); every row is gated (H = 1: v = 0 sits in the boxcar [0, 1) at t = 0) so 4 groups of 1
+    # row each sweep 2 FF + 4 REC columns, after 3·4 row keys and 2·4 sign jobs.
+    assert report.modulation.tolist() == [2, 0] and report.hidden_rows[0].size == 4
+    plasticity = (c.learn_overhead + 3 + 2 + c.key_gap + c.walk_overhead + 4
+                  + 3 * 4 + c.key_gap + 2 * 4 + c.sign_overhead + c.walk_overhead + 4 * (2 + 4))
     assert sample_cycles(cfg, fwd, report=report).plasticity == plasticity
 
 
-def test_lanes_and_cores_reduce_cycles_not_results() -> None:
+def test_only_the_bank_count_matters() -> None:
+    """lanes × cores = B sets the cycles; how B is split into cores and lanes does not."""
     data = load_dataset("digits", "train")
-    base = Config(hidden=(64,), threshold=(32,), readout_threshold=32)
+    base = load_config("tiny", ["hidden=[64]", "threshold=[32]"])
     totals = {}
-    for lanes, cores in ((1, 1), (4, 1), (4, 4)):
+    for lanes, cores in ((1, 1), (4, 1), (2, 2), (1, 4), (8, 1)):
         cfg = base.replace(lanes=lanes, cores=cores)
         net = Network(cfg)
         fwd, report = net.train_step(data.x[0], int(data.y[0]))
         totals[(lanes, cores)] = sample_cycles(cfg, fwd, report=report)
-    assert totals[(4, 1)].integration < totals[(1, 1)].integration
-    assert totals[(4, 1)].plasticity < totals[(1, 1)].plasticity
-    assert totals[(4, 4)].sweep < totals[(4, 1)].sweep
-    assert totals[(4, 4)].total < totals[(4, 1)].total < totals[(1, 1)].total
+    assert totals[(4, 1)] == totals[(2, 2)] == totals[(1, 4)]
+    assert totals[(8, 1)].integration < totals[(4, 1)].integration < totals[(1, 1)].integration
+    assert totals[(8, 1)].plasticity < totals[(4, 1)].plasticity < totals[(1, 1)].plasticity
 
 
-def test_projection_ops_do_not_depend_on_lanes() -> None:
-    from modsnn.golden_model.config import load_config
-    from modsnn.golden_model.cycles import project
-
+def test_projection_ops_do_not_depend_on_banks() -> None:
     data = load_dataset("digits", "train")
     one = project(load_config("tiny"), data.x, data.y, samples=5)
-    four = project(load_config("tiny", ["lanes=4"]), data.x, data.y, samples=5)
+    four = project(load_config("tiny", ["lanes=2", "cores=2"]), data.x, data.y, samples=5)
     assert one.synaptic_ops_per_sample == four.synaptic_ops_per_sample > 0
     assert four.cycles_per_sample.total < one.cycles_per_sample.total
     assert 0 < one.ops_per_cycle <= 1.0 < four.ops_per_cycle <= 4.0
+    assert 0 < four.inference_cycles < four.cycles_per_sample.total

@@ -1,45 +1,58 @@
-"""Every component rejects parameters the RTL does not implement, naming the field and the limit."""
+"""Configurations the RTL does not implement are refused, naming the field, the value and the limit;
+components reject bad parameters with exact messages."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from modsnn.golden_model.config import load_config
+from modsnn.golden_model.config import ConfigError, load_config
 from modsnn.golden_model.topology import lane_routes
-from modsnn.hw.encoder import InputEncoder
-from modsnn.hw.modulator import Modulator
-from modsnn.hw.plasticity import PlasticityEngine
-from modsnn.hw.router import Router
-from modsnn.hw.synapse_memory import SynapseMemory
+from modsnn.hw.bank import Bank
+from modsnn.hw.core import NeuronCore
+from modsnn.hw.params import hw_params
+from modsnn.hw.serializer import SpikeSerializer
 from modsnn.hw.top import Accelerator
 
-COMPONENTS = [Router, SynapseMemory, Modulator, PlasticityEngine, Accelerator]
 
-
-@pytest.mark.parametrize("component", [*COMPONENTS, InputEncoder])
-def test_not_a_config(component: type) -> None:
+def test_not_a_config() -> None:
     with pytest.raises(TypeError, match="cfg must be a modsnn Config, not 'tiny'"):
-        component("tiny")
+        Accelerator("tiny")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="cfg must be a modsnn Config, not 3"):
+        hw_params(3)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["hidden=[32, 32]", "threshold=[32, 32]", "init_ff=[16, 16]", "init_rec=[4, 4]", "lr_shift_hidden=[12, 12]"],
-     r"hidden = \[32, 32\] has 2 layers; the RTL implements 1"),
-    (["cores=2"], r"cores = 2; the RTL implements 1 core per population so far \(set cores=1\)"),
     (["eligibility='synaptic'"], "eligibility = 'synaptic'; the RTL implements 'factored'"),
-    (["hidden=[30]", "lanes=4"], r"hidden\[0\] = 30 is not a multiple of lanes = 4"),
-    (["pop=3", "lanes=4"], "n_readout = 30 is not a multiple of lanes = 4"),
+    (["hidden=[30]", "lanes=4"], r"hidden\[0\] = 30 is not a multiple of lanes × cores = 4 × 1 = 4"),
+    (["hidden=[32, 20]", "threshold=[32, 32]", "init_ff=[16, 16]", "init_rec=[4, 4]", "lr_shift_hidden=[12, 12]",
+      "lanes=4", "cores=2"], r"hidden\[1\] = 20 is not a multiple of lanes × cores = 4 × 2 = 8"),
+    (["lr_shift_hidden=[22]"], r"learning-rate shifts up to 33 .* exceed the 32 random bits"),
 ])
-def test_unsupported_configuration(component: type, overrides: list[str], message: str) -> None:
+def test_unsupported_configuration(overrides: list[str], message: str) -> None:
     with pytest.raises(ValueError, match="configuration not supported by the RTL: .*" + message):
-        component(load_config("tiny", overrides))
+        Accelerator(load_config("tiny", overrides))
 
 
-def test_learning_rate_beyond_the_random_bits() -> None:
-    with pytest.raises(ValueError, match=r"learning-rate shifts up to 33 .* exceed the 32 random bits"):
-        PlasticityEngine(load_config("tiny", ["lr_shift_hidden=[22]"]))
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["cores=3"], "cores = 3 must be a power of two"),
+    (["cores=64"], r"cores = 64 is out of range: must be an integer in \[1, 32\]"),
+])
+def test_mapping_errors_in_the_configuration(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config("tiny", overrides)
+
+
+def test_component_parameters() -> None:
+    cfg = load_config("tiny", ["lanes=2", "cores=2"])
+    with pytest.raises(ValueError, match=r"bank must be an integer in \[0, 3\], not 4"):
+        Bank(cfg, 4)
+    with pytest.raises(ValueError, match=r"core must be an integer in \[0, 1\], not 2"):
+        NeuronCore(cfg, 2)
+    with pytest.raises(ValueError, match="width must be a power of two, not 3"):
+        SpikeSerializer(3, 4)
+    with pytest.raises(ValueError, match="depth must be a positive integer, not 0"):
+        SpikeSerializer(4, 0)
 
 
 def test_lane_routes_needs_positive_lanes() -> None:
@@ -47,14 +60,14 @@ def test_lane_routes_needs_positive_lanes() -> None:
         lane_routes(np.ones((4, 4), bool), 0)
 
 
-@pytest.mark.parametrize("lanes", [1, 2, 4])
-def test_lane_routes_pack_and_unpack(lanes: int) -> None:
+@pytest.mark.parametrize("banks", [1, 2, 4, 8])
+def test_lane_routes_pack_and_unpack(banks: int) -> None:
     rng = np.random.default_rng(3)
     mask = rng.random((20, 32)) < 0.3
-    routes = lane_routes(mask, lanes)
+    routes = lane_routes(mask, banks)
     dense = np.where(mask, rng.integers(-100, 100, mask.shape), 0)
     assert np.array_equal(routes.unpack(routes.pack(dense)), dense)
-    for j in range(32):                                     # no two lanes of a word share a bank
+    for j in range(32):                                     # no two banks of a word share a target bank
         targets = routes.targets()[routes.start[j]:routes.start[j] + routes.words[j]]
         assert sorted(targets[targets >= 0].tolist()) == np.flatnonzero(mask[:, j]).tolist()
-        assert routes.words[j] == max(np.bincount(np.flatnonzero(mask[:, j]) % lanes, minlength=lanes))
+        assert routes.words[j] == max(np.bincount(np.flatnonzero(mask[:, j]) % banks, minlength=banks))

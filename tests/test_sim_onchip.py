@@ -12,7 +12,8 @@ from modsnn.cli import main
 
 def test_sim_trains_on_chip_bit_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "report.json"
-    assert main(["sim", "--samples", "4", "--test-samples", "3", "--set", "lanes=2", "--report", str(report)]) == 0
+    assert main(["sim", "--samples", "4", "--test-samples", "3", "--set", "lanes=2", "--set", "cores=2",
+                 "--report", str(report)]) == 0
     result = json.loads(report.read_text())
     assert result["bit_exact"] and result["weights_match"] and result["train_samples"] == 4
     assert result["cycles_per_train_sample"]["total"] > 0
@@ -21,7 +22,9 @@ def test_sim_trains_on_chip_bit_exact(tmp_path: Path, capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--samples", "0"], "--samples must be ≥ 1"),
-    (["--set", "cores=2"], "configuration not supported by the RTL: cores = 2"),
+    (["--set", "hidden=[30]", "--set", "lanes=4"],
+     "configuration not supported by the RTL: hidden[0] = 30 is not a multiple of lanes × cores = 4 × 1 = 4"),
+    (["--set", "cores=3"], "cores = 3 must be a power of two"),
     (["--set", "lanes=3"], "lanes = 3 must be a power of two"),
 ])
 def test_sim_bad_arguments(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
