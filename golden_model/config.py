@@ -98,6 +98,7 @@ class Config:
     # --- hardware parallelism (never changes results) ---
     lanes: int = 1
     cores: int = 1
+    weight_ports: int = 2          # 2: dual-port weight RAM (block RAM); 1: single-port (iCE40 SPRAM)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -318,6 +319,7 @@ def _validate(cfg: Config) -> None:
     _check_int(cfg, "cores", 1, min(32, *cfg.hidden))       # a core holds at least one neuron of every layer
     if cfg.cores & (cfg.cores - 1):
         raise ConfigError(f"config field cores = {cfg.cores!r} must be a power of two (1, 2, 4, ... 32)")
+    _check_int(cfg, "weight_ports", 1, 2)
     # Feasibility across fields.
     for layer, n_post in enumerate(cfg.hidden):
         if round(cfg.readout_density * n_post) < 1:

@@ -20,10 +20,12 @@ integration   per step: ``max(encode_overhead + sw(input spikes), run(REC_0))`` 
               ``W_l[j]``
 decide        ``C + decide_overhead``
 plasticity    (training, some ``m_c ≠ 0``) ``learn_overhead + 3·D``; per layer ``l``:
-              readout keys ``q_out + key_gap``; readout pass ``walk_overhead + Σ_j c_j`` with
+              readout keys ``q_out + key_gap``; readout pass ``walk_overhead + r·Σ_j c_j`` with
               ``c_j = max(1, W_l[j])`` if ``X_j ≠ 0`` else 1; when hidden layers learn: keys
               ``3·q_l + key_gap``, signs ``C·q_l + sign_overhead``, hidden pass ``walk_overhead +
-              Σ_a (n_{l−1} + n_l if a row of group a has L_i·H_i ≠ 0 else 1)``
+              r·Σ_a (n_{l−1} + n_l if a row of group a has L_i·H_i ≠ 0 else 1)``; ``r = 1`` with
+              dual-port weight memories, ``r = 2`` with single-port ones (``weight_ports = 1``: a
+              weight is read and written in different cycles; each pass then starts one cycle later)
 ============  =====================================================================================
 
 Nothing depends on how the ``B`` banks are split into cores and lanes, only on ``B``. The cocotb
@@ -129,16 +131,17 @@ def sample_cycles(cfg: Config, fwd: ForwardResult, batch_index: int = 0, report:
     sweep += C + costs.decide_overhead
     plasticity = 0
     if report is not None and np.any(report.modulation):
+        r = 3 - cfg.weight_ports                                              # cycles per weight update slot
         plasticity = costs.learn_overhead + 3 * D
         for l in range(D):
             X = np.asarray(fwd.X[l][batch_index])
-            plasticity += q_out + costs.key_gap + costs.walk_overhead
-            plasticity += int(np.where(X != 0, out_words[l], 1).sum())
+            walk = costs.walk_overhead + r - 1                                # slots start on a tick
+            plasticity += q_out + costs.key_gap + walk + r * int(np.where(X != 0, out_words[l], 1).sum())
             if not cfg.learn_hidden:
                 continue
             gated = np.unique(np.asarray(report.hidden_rows[l]) // B).size
-            plasticity += 3 * q[l] + costs.key_gap + C * q[l] + costs.sign_overhead + costs.walk_overhead
-            plasticity += gated * (cfg.layer_inputs(l) + cfg.hidden[l]) + (q[l] - gated)
+            plasticity += 3 * q[l] + costs.key_gap + C * q[l] + costs.sign_overhead + walk
+            plasticity += r * (gated * (cfg.layer_inputs(l) + cfg.hidden[l]) + (q[l] - gated))
     return PhaseCycles(int(integration), int(sweep), int(plasticity))
 
 

@@ -49,7 +49,7 @@ from ..golden_model.config import Config
 from .formats import AccKind, HostTarget, JobOp, Matrix, formats_for
 from .hash import HASH_LATENCY, hash32_stages
 from .neuron import membrane_update, spike_and_boxcar, trace_update
-from .params import hw_params
+from .params import checked_params, rejected
 
 __all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SIGN_STAGE", "SWEEP_LATENCY", "Bank",
            "delay"]
@@ -80,10 +80,10 @@ class Bank(wiring.Component):
     """Bank ``bank`` of the neuron array of ``cfg`` (ports: see the module docstring)."""
 
     def __init__(self, cfg: Config, bank: int) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         if not isinstance(bank, int) or not 0 <= bank < p.banks:
-            raise ValueError(f"bank must be an integer in [0, {p.banks - 1}], not {bank!r}")
+            raise rejected(self, ValueError(f"bank must be an integer in [0, {p.banks - 1}], not {bank!r}"))
         self._cfg, self._bank = cfg, bank
         super().__init__({
             "acc": In(fmt.stream(fmt.acc_command)),
@@ -154,7 +154,10 @@ class Bank(wiring.Component):
         self._write_muxes[name].append((en, addr, value))
 
     def _connect_ports(self, m: Module, ports: dict) -> None:
-        """Each memory port serves one user at a time (checked by ``Assert``)."""
+        """Each memory port serves one user at a time (checked by ``Assert``). With
+        ``weight_ports = 1`` the weight memories are single-port (iCE40 SPRAM): read and write share
+        one address, and a read and a write never happen in the same cycle (checked)."""
+        single = {"weights", "out"} if self._cfg.weight_ports == 1 else set()
         for name, users in self._read_muxes.items():
             rd = ports[name][0]
             for en, addr in reversed(users):
@@ -171,6 +174,11 @@ class Bank(wiring.Component):
             if len(users) > 1:
                 m.d.comb += Assert(sum(Value.cast(en).as_unsigned() for en, _, _ in users) <= 1,
                                    f"bank {self._bank}: two users write {name} in one cycle")
+            if name in single:
+                reading = sum(Value.cast(en).as_unsigned() for en, _ in self._read_muxes[name]) != 0
+                m.d.comb += Assert(~(reading & wr.en), f"bank {self._bank}: {name} read and written in one cycle")
+                with m.If(wr.en):
+                    m.d.comb += ports[name][0].addr.eq(wr.addr)
 
     # ---------------------------------------------------------------- accumulate
     def _accumulate(self, m: Module, ports: dict) -> None:

@@ -32,7 +32,7 @@ from ..golden_model.config import Config
 from .bank import HOST_LATENCY, delay
 from .core import CORE_LATENCY
 from .formats import HostTarget, Region, formats_for
-from .params import LR_EXTRA_MAX, bits_for, hw_params
+from .params import LR_EXTRA_MAX, bits_for, checked_params
 
 __all__ = ["BUS_READ_LATENCY", "Command", "ControlPort", "Csr", "bus_signature"]
 
@@ -72,7 +72,7 @@ class ControlPort(wiring.Component):
     """Bus decode, registers and read mux of the accelerator of ``cfg``."""
 
     def __init__(self, cfg: Config) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         self._cfg = cfg
         C = cfg.n_classes

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden_model.config import Config
 from .bank import HOST_LATENCY, Bank, delay
 from .formats import formats_for
-from .params import hw_params
+from .params import checked_params, rejected
 
 __all__ = ["CORE_LATENCY", "NeuronCore"]
 
@@ -26,10 +26,10 @@ class NeuronCore(wiring.Component):
     """Core ``core`` of the neuron array of ``cfg``."""
 
     def __init__(self, cfg: Config, core: int) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         fmt = formats_for(cfg)
         if not isinstance(core, int) or not 0 <= core < cfg.cores:
-            raise ValueError(f"core must be an integer in [0, {cfg.cores - 1}], not {core!r}")
+            raise rejected(self, ValueError(f"core must be an integer in [0, {cfg.cores - 1}], not {core!r}"))
         self._cfg, self._core = cfg, core
         L = cfg.lanes
         super().__init__({

@@ -29,7 +29,7 @@ from ..golden_model.config import Config
 from .bank import ACC_LATENCY
 from .core import CORE_LATENCY
 from .formats import AccKind, formats_for
-from .params import HwParams, bits_for, hw_params
+from .params import HwParams, bits_for, checked_params
 
 __all__ = ["EMPTY_RUN_CYCLES", "RUN_OVERHEAD", "Dispatcher", "Segment", "runs", "segments"]
 
@@ -83,7 +83,7 @@ class Dispatcher(wiring.Component):
     """
 
     def __init__(self, cfg: Config) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         fmt = formats_for(cfg)
         self._segments, self._runs = segments(p), runs(p)
         largest = max(cfg.n_inputs, *cfg.hidden)

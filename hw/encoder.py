@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden_model.config import Config
 from .bank import delay
 from .neuron import trace_update
-from .params import bits_for, hw_params
+from .params import bits_for, checked_params
 from .serializer import SpikeSerializer
 
 __all__ = ["ENCODE_LATENCY", "InputEncoder"]
@@ -35,7 +35,7 @@ class InputEncoder(wiring.Component):
     """Rate-code encoder and input traces of ``cfg.n_inputs`` inputs on ``lanes × cores`` lanes."""
 
     def __init__(self, cfg: Config) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         self._cfg = cfg
         self._state = data.StructLayout({"a": unsigned(9), "x": unsigned(cfg.trace_bits),
                                          "xs": unsigned(p.xsum_bits)})

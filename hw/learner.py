@@ -37,7 +37,7 @@ from ..golden_model.rng import Stream, key_int
 from .bank import JOB_WRITE_STAGE, ROWKEY_STAGE, SIGN_STAGE, delay
 from .core import CORE_LATENCY
 from .formats import JobOp, Matrix, formats_for
-from .params import LR_EXTRA_MAX, bits_for, hw_params
+from .params import LR_EXTRA_MAX, bits_for, checked_params
 
 __all__ = ["DRAIN", "KEY_GAP", "RESULT_LATENCY", "WALK_LATENCY", "Learner"]
 
@@ -55,7 +55,7 @@ class Learner(wiring.Component):
     """The plasticity passes of ``cfg`` (see the module docstring)."""
 
     def __init__(self, cfg: Config) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         self._cfg = cfg
         self._entry = data.StructLayout({"count": unsigned(bits_for(max(p.max_route_words, 1) + 1)),
@@ -212,11 +212,14 @@ class Learner(wiring.Component):
         self.i_remaining = Signal(self._entry.members["count"])
         self.i_entry = Signal(self._entry)
         self.i_w = Signal(self._entry.members["waddr"])
+        self.tick = Signal(init=1)             # an issue slot (every cycle, or every other one)
+        if self._cfg.weight_ports == 1:
+            m.d.sync += self.tick.eq(~self.tick)
 
     def _start_walk(self, m: Module, readout: bool) -> None:
         cfg, p = self._cfg, self._p
         lr = Mux(readout, cfg.lr_shift_out, Array(s + cfg.eligibility_shift for s in cfg.lr_shift_hidden)[self.layer])
-        m.d.sync += [self.w_active.eq(1), self.w_readout.eq(readout), self.w_j.eq(0), self.w_a.eq(0),
+        m.d.sync += [self.w_active.eq(1), self.w_readout.eq(readout), self.w_j.eq(0), self.w_a.eq(0), self.tick.eq(1),
                      self.w_waddr.eq(0 if readout else Array(b[0] for b in p.weight_base)[self.layer]),
                      self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0)]
         if not readout:
@@ -301,16 +304,20 @@ class Learner(wiring.Component):
             m.d.sync += [self.w_j.eq(self.w_j + 1), self.w_waddr.eq(self.w_waddr + q_l)]
 
     def _issuer(self, m: Module, fifo: SyncFIFO) -> None:
-        """One slot per cycle: an entry of count c takes max(1, c) slots and issues c SR jobs."""
+        """One slot per ``r`` cycles (``r = 3 − weight_ports``; ``tick`` marks the slots): an entry of
+        count c takes max(1, c) slots and issues c SR jobs. With a single-port weight memory the SR
+        jobs are two cycles apart, so each job's weight read (P6) and write (P11, odd distance) fall
+        into cycles of their own."""
         head = self._entry(fifo.r_data)
+        tick = self.tick
         take = Signal()
-        m.d.comb += [take.eq(fifo.r_rdy & (self.i_remaining <= 1)), fifo.r_en.eq(take)]
-        with m.If(self.i_remaining != 0):
+        m.d.comb += [take.eq(fifo.r_rdy & (self.i_remaining <= 1) & tick), fifo.r_en.eq(take)]
+        with m.If((self.i_remaining != 0) & tick):
             m.d.sync += [self.i_remaining.eq(self.i_remaining - 1), self.i_w.eq(self.i_w + 1)]
         with m.If(take):
             m.d.sync += [self.i_remaining.eq(Mux(head.count == 0, 1, head.count)), self.i_entry.eq(head),
                          self.i_w.eq(head.waddr)]
-        live = (self.i_remaining != 0) & (self.i_entry.count != 0)
+        live = (self.i_remaining != 0) & (self.i_entry.count != 0) & tick
         with m.If(live):
             self._issue(op=JobOp.SR, matrix=self.i_entry.matrix, waddr=self.i_w, j=self.i_entry.j,
                         x=self.i_entry.x, a=self.i_entry.a)

@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
 from .bank import delay
-from .params import hw_params
+from .params import checked_params
 
 __all__ = ["Modulator"]
 
@@ -29,7 +29,7 @@ class Modulator(wiring.Component):
     """Population counts → prediction, error ``e_c`` and levels ``m_c``."""
 
     def __init__(self, cfg: Config) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         self._cfg = cfg
         C = cfg.n_classes
         super().__init__({

@@ -43,7 +43,7 @@ import numpy as np
 from ..golden_model.config import Config
 from ..golden_model.topology import LaneRoutes, lane_routes, small_world_mask
 
-__all__ = ["LR_EXTRA_MAX", "HwParams", "bits_for", "hw_params"]
+__all__ = ["LR_EXTRA_MAX", "HwParams", "bits_for", "checked_params", "hw_params", "rejected"]
 
 #: Largest learning-rate decay (``LR_EXTRA``) the hardware accepts; larger values saturate.
 LR_EXTRA_MAX = 7
@@ -226,3 +226,19 @@ def hw_params(cfg: Config) -> HwParams:
         label_bits=bits_for(C),
         step_bits=bits_for(T),
     )
+
+
+def rejected(component: object, error: Exception) -> Exception:
+    """Mark a component whose constructor rejected its parameters as intentionally unused
+    (Amaranth warns about elaboratables that are never elaborated), and return ``error``."""
+    component._MustUse__silence = True  # type: ignore[attr-defined]
+    return error
+
+
+def checked_params(component: object, cfg: object) -> HwParams:
+    """:func:`hw_params` of ``cfg`` for ``component``'s constructor: on a bad configuration the
+    component is marked rejected and the error (naming the field and the limit) propagates."""
+    try:
+        return hw_params(cfg)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise rejected(component, error) from None

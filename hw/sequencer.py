@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
 from .formats import formats_for
-from .params import hw_params
+from .params import checked_params
 
 __all__ = ["Phase", "Sequencer"]
 
@@ -51,7 +51,7 @@ class Sequencer(wiring.Component):
     """The controller of one sample of ``cfg``."""
 
     def __init__(self, cfg: Config) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         fmt = formats_for(cfg)
         self._cfg = cfg
         super().__init__({

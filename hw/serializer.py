@@ -17,7 +17,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import bits_for
+from .params import bits_for, rejected
 
 __all__ = ["SpikeSerializer"]
 
@@ -27,9 +27,9 @@ class SpikeSerializer(wiring.Component):
 
     def __init__(self, width: int, depth: int) -> None:
         if not isinstance(width, int) or width < 1 or width & (width - 1):
-            raise ValueError(f"width must be a power of two, not {width!r}")
+            raise rejected(self, ValueError(f"width must be a power of two, not {width!r}"))
         if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive integer, not {depth!r}")
+            raise rejected(self, ValueError(f"depth must be a positive integer, not {depth!r}"))
         self._width, self._depth = width, depth
         super().__init__({
             "start": In(1),

@@ -16,7 +16,7 @@ from ..golden_model.config import Config
 from .bank import SWEEP_LATENCY, delay
 from .core import CORE_LATENCY
 from .formats import formats_for
-from .params import hw_params
+from .params import checked_params
 from .serializer import SpikeSerializer
 
 __all__ = ["SPIKE_LATENCY", "SWEEP_OVERHEAD", "Sweeper"]
@@ -29,7 +29,7 @@ class Sweeper(wiring.Component):
     """Sweeps of every population of ``cfg``."""
 
     def __init__(self, cfg: Config) -> None:
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         fmt = formats_for(cfg)
         self._cfg = cfg
         super().__init__({

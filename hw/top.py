@@ -33,7 +33,7 @@ from .encoder import InputEncoder
 from .formats import Population, formats_for
 from .learner import Learner
 from .modulator import Modulator
-from .params import bits_for, hw_params
+from .params import bits_for, checked_params
 from .sequencer import Phase, Sequencer
 from .sweeper import Sweeper
 
@@ -46,9 +46,7 @@ class Accelerator(wiring.Component):
     bus_read_latency = BUS_READ_LATENCY
 
     def __init__(self, cfg: Config) -> None:
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a modsnn Config, not {cfg!r}")
-        self._p = p = hw_params(cfg)
+        self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         self._cfg = cfg
         super().__init__({

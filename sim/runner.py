@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -59,19 +60,16 @@ def _locked(directory: Path) -> Iterator[None]:
 
 
 def verilog_text(component: Any, name: str, keep_asserts: bool = True) -> str:
-    """The Verilog of ``component`` as ``amaranth.back.verilog.convert`` writes it, but with the
-    gateware's ``Assert`` statements removed when ``keep_asserts`` is false (Icarus, run in
-    Verilog-2005 mode, has no immediate assertions; Verilator checks them with ``--assert``)."""
-    from amaranth._toolchain.yosys import find_yosys
-    from amaranth.back import rtlil
+    """The Verilog of ``component``. The gateware's ``Assert`` statements become immediate
+    ``assert``s, which Verilator checks with ``--assert``; with ``keep_asserts`` false (Icarus, run in
+    Verilog-2005 mode, which has no ``assert``) each becomes ``if (!cond) $finish;`` after the
+    message Amaranth prints, so a violated assertion still ends the simulation."""
+    from amaranth.back import verilog
 
-    text = rtlil.convert(component, name=name, emit_src=False)
-    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom", "memory_collect"]
+    text = verilog.convert(component, name=name, emit_src=False)
     if not keep_asserts:
-        script.append("chformal -remove")
-    script.append("write_verilog -norename")
-    yosys = find_yosys(lambda version: version >= (0, 40))
-    return str(yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True))
+        text = re.sub(r"^(\s*)assert \((.*)\);$", r"\1if (!(\2)) $finish;", text, flags=re.MULTILINE)
+    return str(text)
 
 
 def rtl_build(component: Any, name: str, simulator: str) -> tuple[Path, Path]:

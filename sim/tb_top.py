@@ -16,7 +16,8 @@ compares with exact equality:
 RTL showed: ``w_max`` (a weight at +w_max), ``w_min`` (−w_max), ``v_max``/``v_min`` (a membrane
 clamped at a rail, counted on the reference's pre-reset values, which the RTL's per-step state
 matches), ``x_max`` (a trace saturated), ``m_max``/``m_min`` (a level at ±K), ``count_max`` (a class
-count at its reachable maximum ``P·(T−1)``: no neuron spikes at ``t = 0``, because no input does). The bench fails if a named corner is never reached, and logs every count.
+count at its reachable maximum ``P·(T−1)``: no neuron spikes at ``t = 0``, because no input does).
+The bench fails if a named corner is never reached, and logs every count.
 With ``MODSNN_TB_TRACE`` set it writes everything the RTL showed to that ``.npz`` file, so that runs
 at different ``lanes``/``cores`` can be compared with each other, not only with the golden model.
 """

@@ -3,6 +3,8 @@ const/from_bits; weight images round-trip and put every weight where the bank ma
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,8 @@ from modsnn.hw.formats import HostTarget, JobOp, Matrix, Population, Region, for
 from modsnn.hw.memory_map import dense_from_images, image_shapes, weight_images
 from modsnn.hw.params import hw_params
 
-TWO_LAYERS = ["hidden=[32, 16]", "threshold=[32, 24]", "init_ff=[16, 16]", "init_rec=[4, 4]", "lr_shift_hidden=[12, 12]"]
+TWO_LAYERS = ["hidden=[32, 16]", "threshold=[32, 24]", "init_ff=[16, 16]", "init_rec=[4, 4]",
+              "lr_shift_hidden=[12, 12]"]
 
 
 @pytest.mark.parametrize("preset", ["tiny", "digits", "mnist"])
@@ -41,7 +44,7 @@ def test_memory_regions_are_disjoint_and_complete() -> None:
     for l, (ff, rec) in enumerate(p.weight_base):
         spans += [(ff, ff + cfg.layer_inputs(l) * p.words[l]), (rec, rec + cfg.hidden[l] * p.words[l])]
     assert spans[0][0] == 0 and spans[-1][1] == p.weight_depth
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
     assert p.pop_base == (0, 8, 12) and p.state_depth == 12 + 5            # q = 8, 4; readout 20 → 5 words
     assert p.out_base[1] == p.routes[0].n_words and p.out_depth == sum(r.n_words for r in p.routes)
 
