@@ -16,7 +16,7 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
 
 **Sweep** (``sweep``, one word per cycle, never stalls; latency :data:`SWEEP_LATENCY`)::
 
-    A   read state[addr] and I[addr]
+    A   read state[addr] and I[addr]  (θ, lo, hi: the swept population's, held on their ports)
     B   v' = clamp(v − (v >>> leak_shift) + I);  I[addr] ← 0
     C   h = [lo ≤ v' < hi];  s = [v' ≥ θ];  v ← v' − θ·s;  x ← trace(x, s);  H += h;  X += x
     D   write state[addr];  `spike` = s;  `mon` = the new state
@@ -40,7 +40,7 @@ are an odd number of stages apart, so a single-port weight memory serves jobs is
 cycle without conflict.
 """
 
-from amaranth.hdl import Assert, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Assert, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -85,9 +85,14 @@ class Bank(wiring.Component):
         if not isinstance(bank, int) or not 0 <= bank < p.banks:
             raise rejected(self, ValueError(f"bank must be an integer in [0, {p.banks - 1}], not {bank!r}"))
         self._cfg, self._bank = cfg, bank
+        #: the job fields the plasticity stages after P2 use
+        self._late = data.StructLayout({name: fmt.job.members[name]
+                                        for name in ("op", "matrix", "field", "a", "c", "m", "last", "waddr")})
         super().__init__({
             "acc": In(fmt.stream(fmt.acc_command)),
             "sweep": In(fmt.stream(fmt.sweep_command)),
+            "theta": In(signed(cfg.membrane_bits)), "lo": In(signed(cfg.membrane_bits)),
+            "hi": In(signed(cfg.membrane_bits)),              # of the population being swept (held)
             "clear": In(fmt.stream(unsigned(p.state_addr_bits))),
             "job": In(fmt.stream(fmt.job)),
             "shift": In(5),                                   # 32 − s of the current SR pass
@@ -231,7 +236,7 @@ class Bank(wiring.Component):
         v1 = membrane_update(m, cfg, state_b.v, ports["acc"][0].data)
         valid_c, cmd_c = delay(m, valid_b, 1, "sw_vc"), delay(m, cmd_b, 1, "sw_cc")
         v1_c, old_c = delay(m, v1, 1, "sw_v1"), delay(m, state_b, 1, "sw_old")
-        v2, h, s = spike_and_boxcar(m, v1_c, cmd_c.theta, cmd_c.lo, cmd_c.hi)
+        v2, h, s = spike_and_boxcar(m, v1_c, self.theta, self.lo, self.hi)
         x2 = trace_update(m, cfg, old_c.x, s)
         new = Signal(fmt.state_word, name="sw_new")
         m.d.comb += [new.v.eq(v2), new.x.eq(x2), new.h.eq(old_c.h + h), new.xs.eq(old_c.xs + x2)]
@@ -262,48 +267,32 @@ class Bank(wiring.Component):
         rvalid2 = delay(m, route1.valid, 1, "pj_rvalid")
         mk2 = delay(m, self.levels[route1.cls], 1, "pj_mk")
         out2 = (j2.op == JobOp.SR) & (j2.matrix == Matrix.OUT)
-        key = Signal(32, name="pj_key")
-        with m.Switch(j2.op):
-            with m.Case(JobOp.PREFIX, JobOp.ROWKEY):
-                m.d.comb += key.eq(j2.key)
-            with m.Case(JobOp.SIGN):
-                m.d.comb += key.eq(ports["key0"][0].data)
-            with m.Case(JobOp.SR):
-                m.d.comb += key.eq(Mux(j2.matrix == Matrix.OUT, ports["key0"][0].data,
-                                       Mux(j2.matrix == Matrix.FF, ports["key1"][0].data, ports["key2"][0].data)))
         row = Signal(p.neuron_bits + 1, name="pj_row")
         m.d.comb += row.eq(j2.a * p.banks + b)
-        operand = Signal(32, name="pj_operand")
-        with m.Switch(j2.op):
-            with m.Case(JobOp.ROWKEY):
-                m.d.comb += operand.eq(row)
-            with m.Case(JobOp.SIGN):
-                m.d.comb += operand.eq(j2.c)
-            with m.Case(JobOp.SR):
-                m.d.comb += operand.eq(j2.j)
-        word = hash32_stages(m, key ^ operand, "pj_hash")                           # → P8
+        word = hash32_stages(m, self._hash_input(m, j2, ports, row), "pj_hash")     # → P8
         gate2 = ports["gate"][0].data
         factor = Signal(signed(max(p.gate_bits, p.level_bits)), name="pj_factor")
         m.d.comb += factor.eq(Mux(out2, mk2, gate2))
         en2 = Signal(name="pj_en")
         m.d.comb += en2.eq(Mux(out2, rvalid2 & (mk2 != 0),
                                (gate2 != 0) & ~((j2.matrix == Matrix.REC) & (row == j2.j))))
-        h2 = ports["state"][0].data.h
-        # P3-P4: product (registered for a DSP), P5: aligned by the SR shift
+        # from P2 on only the fields the late stages use travel with the job
+        late2 = Signal(self._late, name="pj_late")
+        m.d.comb += late2.eq(Cat(*(getattr(j2, name) for name in self._late.members)))
+        # P3: product (input and output registered, for a DSP); P7: shifted by 32 − s
         factor3, x3 = delay(m, factor, 1, "pj_f"), delay(m, j2.x, 1, "pj_x")
         product = Signal(signed(p.product_bits), name="pj_product")
         m.d.comb += product.eq(factor3 * x3)
-        product5 = delay(m, product, 2, "pj_p")
-        shifted6 = delay(m, product5 << self.shift, 1, "pj_shifted")
-        v6, j6 = delay(m, v2, 4, "pj_v2"), delay(m, j2, 4, "pj2")
+        product7 = delay(m, product, 4, "pj_p")
+        shifted8 = delay(m, product7 << self.shift, 1, "pj_shifted")
+        v6, j6 = delay(m, v2, 4, "pj_v2"), delay(m, late2, 4, "pj_l2")
         sr6 = v6 & (j6.op == JobOp.SR)
         self._read("weights", sr6 & (j6.matrix != Matrix.OUT), j6.waddr)            # P6
         self._read("out", sr6 & (j6.matrix == Matrix.OUT), j6.waddr)
-        shifted8 = delay(m, shifted6, 2, "pj_sh6")
-        v8, j8 = delay(m, v6, 2, "pj_v6"), delay(m, j6, 2, "pj6")
+        v8, j8 = delay(m, v6, 2, "pj_v6"), delay(m, j6, 2, "pj_l6")
         old8 = delay(m, Mux(delay(m, j6.matrix == Matrix.OUT, 1, "pj_isout"),
                             ports["out"][0].data, ports["weights"][0].data), 1, "pj_old")
-        en8, h8 = delay(m, en2, 6, "pj_en"), delay(m, h2, 6, "pj_h")
+        en8, h8 = delay(m, en2, 6, "pj_en"), delay(m, ports["state"][0].data.h, 6, "pj_h")
         self._rowkey_and_sign(m, v8, j8, word, h8)
         # P9-P11: SR
         total9 = delay(m, shifted8 + word, 1, "pj_t")
@@ -314,10 +303,28 @@ class Bank(wiring.Component):
         clamped = Signal(signed(cfg.weight_bits), name="pj_new")
         m.d.comb += clamped.eq(Mux(wide10 > cfg.w_max, cfg.w_max, Mux(wide10 < -cfg.w_max, -cfg.w_max, wide10)))
         new11 = delay(m, clamped, 1, "pj_new")
-        v11, j11, en11 = delay(m, v8, 3, "pj_v8"), delay(m, j8, 3, "pj8"), delay(m, en8, 3, "pj_en8")
+        v11, j11, en11 = delay(m, v8, 3, "pj_v8"), delay(m, j8, 3, "pj_l8"), delay(m, en8, 3, "pj_en8")
         write = v11 & (j11.op == JobOp.SR) & en11
         self._write("weights", write & (j11.matrix != Matrix.OUT), j11.waddr, new11)
         self._write("out", write & (j11.matrix == Matrix.OUT), j11.waddr, new11)
+
+    def _hash_input(self, m: Module, j2: Value, ports: dict, row: Value) -> Value:
+        """P2: ``key ^ operand`` — PREFIX: the job's key, ROWKEY: the job's key and the lane's row,
+        SIGN: the FB row key and the class, SR: the OUT/FF/REC row key and the column."""
+        key = Signal(32, name="pj_key")
+        operand = Signal(32, name="pj_operand")
+        with m.Switch(j2.op):
+            with m.Case(JobOp.PREFIX):
+                m.d.comb += key.eq(j2.key)
+            with m.Case(JobOp.ROWKEY):
+                m.d.comb += [key.eq(j2.key), operand.eq(row)]
+            with m.Case(JobOp.SIGN):
+                m.d.comb += [key.eq(ports["key0"][0].data), operand.eq(j2.c)]
+            with m.Case(JobOp.SR):
+                m.d.comb += [key.eq(Mux(j2.matrix == Matrix.OUT, ports["key0"][0].data,
+                                        Mux(j2.matrix == Matrix.FF, ports["key1"][0].data, ports["key2"][0].data))),
+                             operand.eq(j2.j)]
+        return key ^ operand
 
     def _rowkey_and_sign(self, m: Module, v8: Value, j8: Value, word: Value, h8: Value) -> None:
         """P8: store row keys; accumulate L_i = Σ_c ±m_c; P9: G_i = L_i·H_i into the gate RAM."""

@@ -35,6 +35,8 @@ class NeuronCore(wiring.Component):
         super().__init__({
             "acc": In(fmt.stream(fmt.acc_command)),
             "sweep": In(fmt.stream(fmt.sweep_command)),
+            "theta": In(signed(cfg.membrane_bits)), "lo": In(signed(cfg.membrane_bits)),
+            "hi": In(signed(cfg.membrane_bits)),
             "clear": In(fmt.stream(unsigned(p.state_addr_bits))),
             "job": In(fmt.stream(fmt.job)),
             "shift": In(5),
@@ -65,9 +67,11 @@ class NeuronCore(wiring.Component):
                 target = getattr(bank, name)
                 m.d.comb += [target.valid.eq(valid), target.payload.eq(payload)]
         shift, levels = delay(m, self.shift, 1, "shift"), delay(m, self.levels, 1, "levels")
+        bounds = [delay(m, getattr(self, name), 1, name) for name in ("theta", "lo", "hi")]
         x_addr, x_en = delay(m, self.x_addr, 1, "x_addr"), delay(m, self.x_en, 1, "x_en")
         for bank in banks:
-            m.d.comb += [bank.shift.eq(shift), bank.levels.eq(levels), bank.x_addr.eq(x_addr), bank.x_en.eq(x_en)]
+            m.d.comb += [bank.shift.eq(shift), bank.levels.eq(levels), bank.x_addr.eq(x_addr), bank.x_en.eq(x_en),
+                         bank.theta.eq(bounds[0]), bank.lo.eq(bounds[1]), bank.hi.eq(bounds[2])]
         # outputs
         lane_sel = delay(m, self.host.payload.bank % L, CORE_LATENCY + HOST_LATENCY, "host_lane")
         for lane, bank in enumerate(banks):

@@ -84,7 +84,7 @@ class Formats:
     params: HwParams
     spike_event: data.StructLayout     # pop, layer, addr (neuron index)
     acc_command: data.StructLayout     # kind, waddr (weight word), a (dense bank address), base (state region)
-    sweep_command: data.StructLayout   # addr (state word), theta, lo, hi (membrane units)
+    sweep_command: data.StructLayout   # addr (state word)
     job: data.StructLayout             # a plasticity job (see JobOp)
     host_command: data.StructLayout    # target, addr, wdata, bank (one-hot select by index), we, re
     state_word: data.StructLayout      # v, x, H, X of one neuron
@@ -108,7 +108,7 @@ def formats_for(cfg: Config) -> Formats:
     spike_event = data.StructLayout({"pop": Population, "layer": unsigned(bits_for(p.layers)),
                                      "addr": unsigned(p.neuron_bits)})
     acc_command = data.StructLayout({"kind": AccKind, "waddr": word, "a": group, "base": state_addr})
-    sweep_command = data.StructLayout({"addr": state_addr, "theta": membrane, "lo": membrane, "hi": membrane})
+    sweep_command = data.StructLayout({"addr": state_addr})
     job = data.StructLayout({
         "op": JobOp,
         "key": unsigned(32),                       # PREFIX, ROWKEY: the key

@@ -1,14 +1,14 @@
 """Sweeper: one population's LIF update across the array, and its spikes as address events.
 
 On ``start`` with ``pop`` (``0 … D−1`` a hidden layer, ``D`` the readout) it issues the population's
-``q`` words, one per cycle, as sweep commands (state word ``pop_base + a``, the population's ``θ``
-and boxcar bounds) to every bank; each word's spike bits come back from the banks
+``q`` words, one per cycle, as sweep commands (state word ``pop_base + a``) to every bank, with the
+population's ``θ`` and boxcar bounds held on ``theta``/``lo``/``hi``; each word's spike bits come back from the banks
 :data:`SPIKE_LATENCY` cycles later and go through a :class:`~modsnn.hw.serializer.SpikeSerializer`,
 whose events leave on ``events`` in ascending neuron order. A sweep with ``p_a`` spikes in word ``a``
 is ``done`` :data:`SWEEP_OVERHEAD` + ``Σ_a max(1, p_a)`` cycles after ``start``.
 """
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Array, Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,6 +35,8 @@ class Sweeper(wiring.Component):
         super().__init__({
             "start": In(1), "pop": In(range(p.layers + 1)), "done": Out(1),
             "sweep": Out(fmt.stream(fmt.sweep_command)),
+            "theta": Out(signed(cfg.membrane_bits)), "lo": Out(signed(cfg.membrane_bits)),
+            "hi": Out(signed(cfg.membrane_bits)),            # of the population being swept
             "spikes": In(p.banks),                          # from the banks, SPIKE_LATENCY after the command
             "events": Out(stream.Signature(p.neuron_bits, always_ready=True)),
             "word_valid": Out(1), "word_addr": Out(range(max(*p.words, p.readout_words))),  # the monitor
@@ -61,8 +63,8 @@ class Sweeper(wiring.Component):
                 m.d.sync += active.eq(0)
         cmd = self.sweep.payload
         m.d.comb += [self.sweep.valid.eq(active), cmd.addr.eq(Array(p.pop_base)[pop] + a),
-                     cmd.theta.eq(Array(thetas)[pop]), cmd.lo.eq(Array(lo for lo, _ in bounds)[pop]),
-                     cmd.hi.eq(Array(hi for _, hi in bounds)[pop])]
+                     self.theta.eq(Array(thetas)[pop]), self.lo.eq(Array(lo for lo, _ in bounds)[pop]),
+                     self.hi.eq(Array(hi for _, hi in bounds)[pop])]
         back = delay(m, active, SPIKE_LATENCY, "back")
         m.d.comb += [ser.word.valid.eq(back), ser.word.payload.eq(self.spikes),
                      self.events.valid.eq(ser.event.valid), self.events.payload.eq(ser.event.payload),

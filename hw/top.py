@@ -121,6 +121,7 @@ class Accelerator(wiring.Component):
                                  ("job", learner.job), ("host", ctl.host)):
                 port = getattr(core, name)
                 m.d.comb += [port.valid.eq(source.valid), port.payload.eq(source.payload)]
+            m.d.comb += [core.theta.eq(sweeper.theta), core.lo.eq(sweeper.lo), core.hi.eq(sweeper.hi)]
             m.d.comb += [core.shift.eq(learner.shift), core.levels.eq(mod.m), core.x_addr.eq(learner.x_addr),
                          core.x_en.eq(learner.x_en), ctl.host_rdata[c].eq(core.host_rdata),
                          ctl.host_state[c].eq(core.host_state)]
