@@ -58,9 +58,9 @@ class CycleCosts:
     clear_overhead: int = 1        # sequencer: the clear phase's hand-over
     encode_overhead: int = 5       # encoder: step → first word in the serializer, and done
     run_overhead: int = 9          # dispatcher: fetch (3), hand-over (1), drain to the last write (5)
-    empty_run: int = 1
+    empty_run: int = 2             # dispatcher: start, and the look at the (live) list lengths
     sweep_overhead: int = 6        # sweeper: issue (1), bank pipeline (4), serializer (1)
-    decide_overhead: int = 2
+    decide_overhead: int = 4       # modulator: the last count lands (2), the walk's pipeline (2)
     finish: int = 1
     learn_overhead: int = 26       # learner: prefix keys (2 result latencies, 3 jobs, hand-overs), done
     key_gap: int = 8               # row keys written before they are read

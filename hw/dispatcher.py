@@ -35,7 +35,7 @@ __all__ = ["EMPTY_RUN_CYCLES", "RUN_OVERHEAD", "Dispatcher", "Segment", "runs", 
 
 #: fetch (list read, pointer read, hand-over) before the first word, and the drain after the last
 RUN_OVERHEAD = 4 + CORE_LATENCY + ACC_LATENCY
-EMPTY_RUN_CYCLES = 1
+EMPTY_RUN_CYCLES = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,27 +111,30 @@ class Dispatcher(wiring.Component):
         seg_count = Array(self.counts[s.source] for s in segs)
         first = Array(a for a, _ in self._runs)
         last = Array(b for _, b in self._runs)
-        # ---- F: (seg, k) always names an event; the next event is found in the same cycle, so
-        # empty segments and segment boundaries cost nothing
+        # ---- F: the position (seg, k) is resolved in the same cycle to the next event that exists
+        # (k past the end of its list, or an empty list, moves on to the next non-empty segment), so
+        # empty segments and segment boundaries cost nothing. The list lengths are read live from
+        # the cycle after `start`: the sweep that wrote the last spike may have finished in the very
+        # cycle of the `start`.
         seg, k = Signal(range(n_seg)), Signal(range(max(p.cfg.n_inputs, *p.cfg.hidden) + 1))
         end = Signal(range(n_seg))
-        f_valid = Signal()
+        running = Signal()
         stall = Signal()
-        start_found, start_seg = self._next_nonempty(m, first[self.run] - 1, last[self.run], "start")
+        here = k < seg_count[seg]
         next_found, next_seg = self._next_nonempty(m, seg, end, "next")
+        f_seg, f_k, f_valid = Signal.like(seg), Signal.like(k), Signal()
+        m.d.comb += [f_seg.eq(Mux(here, seg, next_seg)), f_k.eq(Mux(here, k, 0)),
+                     f_valid.eq(running & (here | next_found))]
         with m.If(self.start):
-            m.d.sync += [seg.eq(start_seg), end.eq(last[self.run]), k.eq(0), f_valid.eq(start_found)]
-        with m.Elif(f_valid & ~stall):
-            with m.If(k + 1 < seg_count[seg]):
-                m.d.sync += k.eq(k + 1)
-            with m.Else():
-                m.d.sync += [seg.eq(next_seg), k.eq(0), f_valid.eq(next_found)]
-        m.d.comb += [self.list_sel.eq(Array(s.source for s in segs)[seg]), self.list_addr.eq(k),
+            m.d.sync += [seg.eq(first[self.run]), end.eq(last[self.run]), k.eq(0), running.eq(1)]
+        with m.Elif(running & ~stall):
+            m.d.sync += [seg.eq(f_seg), k.eq(f_k + 1), running.eq(f_valid)]
+        m.d.comb += [self.list_sel.eq(Array(s.source for s in segs)[f_seg]), self.list_addr.eq(f_k),
                      self.list_en.eq(~stall), self.ptr_en.eq(~stall)]
         # ---- P: the source j is on list_data; read its readout pointer
         p_valid, p_seg = Signal(), Signal(range(n_seg))
         with m.If(~stall):
-            m.d.sync += [p_valid.eq(f_valid), p_seg.eq(seg)]
+            m.d.sync += [p_valid.eq(f_valid), p_seg.eq(f_seg)]
         m.d.comb += self.ptr_addr.eq(Array(p.pointer_base[s.layer] for s in segs)[p_seg] + self.list_data)
         # ---- E: the event (first word, word count) waits for the issuer
         e_valid, e_seg, e_j = Signal(), Signal(range(n_seg)), Signal.like(self.list_data)
@@ -160,9 +163,9 @@ class Dispatcher(wiring.Component):
                          kind.eq(Mux(is_out, AccKind.OUT, AccKind.DENSE)),
                          base.eq(Array(s.acc_base for s in segs)[e_seg])]
         # ---- done: nothing left to fetch or issue, and the last write has landed
-        idle = ~f_valid & ~p_valid & ~e_valid & (remaining == 0)
+        idle = ~running & ~p_valid & ~e_valid & (remaining == 0)
         drain = Signal(range(CORE_LATENCY + ACC_LATENCY + 2))
-        with m.If(~idle):
+        with m.If(p_valid | e_valid | (remaining != 0)):             # an event is under way
             m.d.sync += drain.eq(CORE_LATENCY + ACC_LATENCY)
         with m.Elif(drain != 0):
             m.d.sync += drain.eq(drain - 1)

@@ -1,7 +1,8 @@
 """Readout populations, winner-take-all decision, error and modulatory levels.
 
 Counts the readout spike events per class (neuron ``k`` belongs to class ``k mod C``; one event per
-cycle, counted two cycles later), then, on ``start``, walks the classes ``c = 0 … C−1`` one per
+cycle, counted :data:`COUNT_LATENCY` cycles later), then, :data:`COUNT_LATENCY` cycles after ``start``
+(so that an event in the cycle of ``start`` is counted), walks the classes ``c = 0 … C−1`` one per
 cycle through a two-stage pipeline (label ``y``, ``R = target_count``)::
 
     prediction = argmax_c n_c                         ties → lowest class index (strict >)
@@ -10,7 +11,7 @@ cycle through a two-stage pipeline (label ``y``, ``R = target_count``)::
     m_c = clamp((e_c + 2^(mod_shift−1)) >> mod_shift, −K, K)       round half up, K = mod_levels
 
 ``m`` holds the modulatory levels (the spike counts of the ±populations) until the next ``start``;
-``any_m`` says whether some ``m_c ≠ 0``. ``clear`` zeroes the counts. ``done`` rises ``C + 2``
+``any_m`` says whether some ``m_c ≠ 0``. ``clear`` zeroes the counts. ``done`` rises ``C + 4``
 cycles after ``start`` (cycle model: ``C + decide_overhead``).
 """
 
@@ -22,7 +23,9 @@ from ..golden_model.config import Config
 from .bank import delay
 from .params import checked_params
 
-__all__ = ["Modulator"]
+__all__ = ["COUNT_LATENCY", "Modulator"]
+
+COUNT_LATENCY = 2       # a spike event → its class count updated
 
 
 class Modulator(wiring.Component):
@@ -57,8 +60,12 @@ class Modulator(wiring.Component):
         c1 = Signal(range(C + 1))
         walking = Signal()
         n_y = Signal(unsigned(p.count_bits))
+        begin = delay(m, self.start, COUNT_LATENCY, "begin")     # the last spike event is counted by then
+        waiting = Signal()
         with m.If(self.start):
-            m.d.sync += [c1.eq(0), walking.eq(1), n_y.eq(counts[self.label])]
+            m.d.sync += waiting.eq(1)
+        with m.If(begin):
+            m.d.sync += [c1.eq(0), walking.eq(1), n_y.eq(counts[self.label]), waiting.eq(0)]
         with m.Elif(walking):
             m.d.sync += c1.eq(c1 + 1)
             with m.If(c1 == C - 1):
@@ -76,13 +83,13 @@ class Modulator(wiring.Component):
         q = Signal(signed(p.count_bits + 2))
         m.d.comb += q.eq((e + half) >> cfg.mod_shift)
         best = Signal(unsigned(p.count_bits))
-        with m.If(self.start):
+        with m.If(begin):
             m.d.sync += [best.eq(0), self.prediction.eq(0)]
         with m.Elif(valid2):
             m.d.sync += levels[c2].eq(Mux(q > K, K, Mux(q < -K, -K, q)))
             with m.If(n2 > best):
                 m.d.sync += [best.eq(n2), self.prediction.eq(c2)]
-        m.d.comb += [self.done.eq(~walking & ~valid2),
+        m.d.comb += [self.done.eq(~waiting & ~walking & ~valid2),
                      self.any_m.eq(Cat(*(self.m[c] != 0 for c in range(C))).any())]
         return m
 

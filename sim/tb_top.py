@@ -64,7 +64,8 @@ def check_steps(sample: int, cfg, states: StateMonitor, ref: dict, corners: Coun
                                                  f"RTL {got[name][:8]}… reference {want[name][:8]}…")
             corners["x_max"] += sum(x == cfg.x_max for x in got["x"])
         got_out = states.state(t, D, cfg.n_readout)["v"]
-        assert got_out == ref["v_out_steps"][t], f"sample {sample} step {t}: readout membranes differ"
+        assert got_out == ref["v_out_steps"][t], (f"sample {sample} step {t}: readout membranes differ: RTL {got_out} "
+                                                  f"reference {ref['v_out_steps'][t]}")
     for rails in ref["rails"]:
         corners["v_max"] += rails[0]
         corners["v_min"] += rails[1]
