@@ -31,6 +31,9 @@ __all__ = ["SIMULATORS", "SimulatorMissing", "failure_messages", "icarus_availab
            "run_dir", "run_testbench", "sim_root", "verilog_text"]
 
 SIMULATORS = ("verilator", "icarus")
+#: cocotb rewrites the asserts of every module it imports (NumPy, SciPy, scikit-learn …) unless told
+#: otherwise, which costs tens of seconds per run; only the testbenches need it.
+_BENCH_ENV = {"COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -145,7 +148,7 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, build: Path, r
     results = run / "results.xml"
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build, test_dir=run,
-                    extra_env=dict(env or {}), waves=waves, timescale=timescale, results_xml=str(results),
+                    extra_env={**_BENCH_ENV, **(env or {})}, waves=waves, timescale=timescale, results_xml=str(results),
                     testcase=testcase)
     except SystemExit:            # under pytest a failed cocotb test exits; the results say why
         pass
