@@ -17,13 +17,13 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 from ..golden_model.config import Config
 from ..golden_model.cycles import PhaseCycles
 from ..golden_model.network import Network
-from ..hw.formats import Matrix, Population, Region, formats_for
-from ..hw.memory_map import dense_from_images, weight_images
+from ..hw.formats import Population, Region, formats_for
+from ..hw.memory_map import WEIGHT_REGIONS, dense_from_images, dense_shapes, mmio_address, weight_images
 from ..hw.top import Command, Csr
 
 __all__ = ["SimAccelerator", "SpikeMonitor"]
 
-_REGION = {Matrix.FF: Region.FF, Matrix.REC: Region.REC, Matrix.OUT: Region.OUT}
+_REGION = WEIGHT_REGIONS
 
 
 class SimAccelerator:
@@ -36,7 +36,7 @@ class SimAccelerator:
         dut.bus__re.value = 0
 
     def _addr(self, region: Region, offset: int, lane: int = 0) -> int:
-        return int(self.fmt.mmio_address.const({"region": region, "offset": offset, "lane": lane}).as_bits())
+        return mmio_address(self.cfg, region, offset, lane)
 
     async def write(self, region: Region, offset: int, value: int, lane: int = 0) -> None:
         dut = self.dut
@@ -77,8 +77,7 @@ class SimAccelerator:
         return dense_from_images(self.cfg, images)
 
     def _dense_shapes(self) -> list[tuple[int, int]]:
-        n = self.cfg.hidden[0]
-        return [(n, self.cfg.n_inputs), (n, n), (self.cfg.n_readout, n)]
+        return dense_shapes(self.cfg)
 
     async def read_state(self) -> dict[str, list[int]]:
         names = ("v", "x", "H", "X")
