@@ -35,20 +35,26 @@ __all__ = ["HarnessBytes", "SimTransport", "StreamBytes", "UartPins", "bridge", 
 
 
 class _Receiver:
-    """Bytes received from the DUT, with an event for waiters."""
+    """Bytes received from the DUT. A waiter wakes when a frame delimiter (0x00) has arrived, so a
+    host thread resumes once per reply rather than once per byte."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.errors = 0
+        self.received_total = 0
         self._arrived = Event()
 
     def put(self, byte: int, error: bool = False) -> None:
         self.buffer.append(byte)
         self.errors += error
-        self._arrived.set()
+        self.received_total += 1
+        if byte == 0:
+            self._arrived.set()
 
     async def receive(self, timeout_s: float) -> bytes:
-        if not self.buffer:
+        """What arrived up to and including the last delimiter, waiting up to ``timeout_s`` for one;
+        after the timeout whatever arrived (possibly nothing)."""
+        if 0 not in self.buffer:
             self._arrived.clear()
             await First(self._arrived.wait(), Timer(max(1, round(timeout_s * 1e9)), unit="ns"))
         data = bytes(self.buffer)
@@ -184,6 +190,14 @@ class SimTransport:
 
     def close(self) -> None:
         pass
+
+    def sim_ns(self) -> int:
+        """The simulated time, in ns."""
+        return resume(_sim_ns)()
+
+
+async def _sim_ns() -> int:
+    return int(get_sim_time("ns"))
 
 
 # ---------------------------------------------------------------------------------- reference model

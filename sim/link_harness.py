@@ -24,11 +24,12 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
+from ..hw.common import rejected
 from ..hw.formats import Region, formats_for
 from ..hw.link import HostLink, LinkCore
 from ..hw.link.command import control_bus
 from ..hw.link.framing import FRAME_TOKEN, CobsDecoder, CobsEncoder, CrcAppender, FrameBufferSignature, FrameReceiver
-from ..hw.link.uart import RX_BYTE, UartRx, UartTx, baud_divisor
+from ..hw.link.uart import RX_BYTE, UartRx, UartTx
 from ..hw.memory_map import mmio_address
 from ..hw.top import Accelerator, Command, Csr
 
@@ -170,9 +171,16 @@ class LinkHarness(wiring.Component):
     FIFO_DEPTH = 1024
 
     def __init__(self, cfg: Config, *, baud: int, clock_hz: int = SIM_CLOCK_HZ, slots: int = 2) -> None:
-        self.link = HostLink(cfg, clock_hz=clock_hz, baud=baud, slots=slots)
-        self.accelerator = Accelerator(cfg)
-        self._divisor = baud_divisor(clock_hz, baud)
+        try:
+            self.accelerator = Accelerator(cfg)      # first: it refuses what the RTL does not implement
+        except (TypeError, ValueError) as error:
+            raise rejected(self, error) from None
+        try:
+            self.link = HostLink(cfg, clock_hz=clock_hz, baud=baud, slots=slots)
+        except (TypeError, ValueError) as error:
+            rejected(self.accelerator, error)
+            raise rejected(self, error) from None
+        self._divisor = self.link.divisor
         super().__init__({
             "pin_mode": In(1), "rx_pin": In(1, init=1), "tx_pin": Out(1),
             "host_tx": In(stream.Signature(8)), "host_tx_space": Out(range(self.FIFO_DEPTH + 1)),
@@ -205,9 +213,11 @@ def run_link_bench(kind: str, make_dut: Callable[[], wiring.Component], params: 
                    testcase: str | None = None) -> tuple[int, int]:
     """Build ``make_dut()`` (one build directory per ``params`` and simulator) and run the cocotb
     testbench ``modsnn.sim.tb_link_<kind>`` on it with ``env``."""
+    from .link_sim import REWRITE_ASSERTIONS
     from .runner import build_dir, run_cocotb, verilog_for
 
     directory = build_dir(f"link_{kind}", params, simulator)
     verilog = verilog_for(make_dut(), f"link_{kind}", directory)
     return run_cocotb(verilog=verilog, toplevel=f"link_{kind}", test_module=f"modsnn.sim.tb_link_{kind}",
-                      directory=directory, simulator=simulator, env=env, testcase=testcase)
+                      directory=directory, simulator=simulator, testcase=testcase,
+                      env={"COCOTB_REWRITE_ASSERTION_FILES": REWRITE_ASSERTIONS} | (env or {}))

@@ -78,14 +78,15 @@ class CobsEncoder(wiring.Component):
 
     Ports: ``i`` (in, stream of :data:`FRAME_TOKEN`; ``error`` ignored), ``o`` (out, stream of bytes).
 
-    Behaviour: the output of a frame is ``cobs.encode(body) + b"\\x00"`` (PyPI ``cobs``). Non-zero
-    data bytes are collected in a 256-byte block buffer; a block closes on a 0x00 data token, on
-    the end token, or when a data token arrives with 254 bytes collected (code 0xFF; that token
-    waits). A closed block is sent as its code byte and its bytes; while it is sent, ``i.ready``
-    is low. After the end token's block, the delimiter follows.
+    Behaviour: the output of a frame is ``cobs.encode(body) + b"\\x00"`` (PyPI ``cobs``). The
+    encoder is a 256-byte ring that is also the output FIFO: non-zero data bytes are *staged* behind
+    a reserved slot for their block's code byte; a block is *committed* (its code written, the
+    write pointer moved past it) on a 0x00 data token, on the end token, or when a data token
+    arrives with 254 bytes staged (code 0xFF; that token waits). Committed bytes drain to ``o``
+    while the next block is staged, so a reply of up to 254 bytes never waits for the line.
 
-    Latency: a block's first byte leaves 1 cycle after the token that closes it. Throughput: 1 token
-    per cycle while collecting; sending a block of ``n`` bytes takes ``n + 1`` output transfers.
+    Latency: a block's bytes leave from 2 cycles after its commit (non-zero bytes wait for their
+    block to close: up to 254 tokens). Throughput: 1 token per cycle while the ring has room.
     """
 
     i: In(stream.Signature(FRAME_TOKEN))
@@ -93,52 +94,50 @@ class CobsEncoder(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        m.submodules.block = block = Memory(shape=unsigned(8), depth=256, init=[])
-        wr, rd = block.write_port(), block.read_port()
-        code = Signal(8, init=1)           # the code byte of the block so far: collected bytes + 1
-        index = Signal(8)                  # next block byte to send (1 … code − 1)
-        ending = Signal()                  # the block was closed by the end token: a delimiter follows
+        m.submodules.ring = ring = Memory(shape=unsigned(8), depth=256, init=[])
+        wr, rd = ring.write_port(), ring.read_port()
+        w = Signal(9)                  # the current block's code slot; everything before it is committed
+        committed = Signal(9)          # `w` one cycle later: the read port never reads a slot being written
+        r = Signal(9)                  # next byte to output
+        staged = Signal(8, init=1)     # the next data byte goes to w + staged; the code is `staged` on commit
+        at = Signal(9)
+        m.d.comb += at.eq(w + staged)
+        room = ~(at - r)[8]            # slot `at` (hence every slot up to it) is < 256 bytes past `r`
+        m.d.sync += committed.eq(w)
+
+        def commit() -> None:
+            m.d.comb += [wr.addr.eq(w[:8]), wr.data.eq(staged), wr.en.eq(1)]
+            m.d.sync += [w.eq(at), staged.eq(1)]
+
         token = self.i.payload
-        m.d.comb += [wr.addr.eq(code), wr.data.eq(token.data), rd.addr.eq(index)]
-        with m.FSM(init="collect"):
-            with m.State("collect"):
-                m.d.sync += index.eq(1)
-                with m.If(self.i.valid):
-                    with m.If(~token.end & (code == 0xFF)):
-                        m.next = "code"                     # a full block; the token waits
-                    with m.Else():
-                        m.d.comb += self.i.ready.eq(1)
-                        with m.If(~token.end & (token.data != 0)):
-                            m.d.comb += wr.en.eq(1)
-                            m.d.sync += code.eq(code + 1)
-                        with m.Else():
-                            m.d.sync += ending.eq(token.end)
-                            m.next = "code"
-            with m.State("code"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(code)]
-                with m.If(self.o.ready):
-                    with m.If(code != 1):
-                        m.next = "data"
-                    with m.Elif(ending):
-                        m.next = "delimiter"
-                    with m.Else():
-                        m.next = "collect"
+        with m.FSM(init="data"):
             with m.State("data"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(rd.data)]
-                with m.If(self.o.ready):
-                    m.d.comb += rd.addr.eq(index + 1)
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index + 1 == code):
-                        with m.If(ending):
-                            m.next = "delimiter"
-                        with m.Else():
-                            m.d.sync += code.eq(1)
-                            m.next = "collect"
+                with m.If(self.i.valid & room):
+                    with m.If(token.end):
+                        commit()
+                        m.d.comb += self.i.ready.eq(1)
+                        m.next = "delimiter"
+                    with m.Elif(staged == 0xFF):
+                        commit()                                    # a full block; the token waits
+                    with m.Elif(token.data == 0):
+                        commit()
+                        m.d.comb += self.i.ready.eq(1)
+                    with m.Else():
+                        m.d.comb += [wr.addr.eq(at[:8]), wr.data.eq(token.data), wr.en.eq(1),
+                                     self.i.ready.eq(1)]
+                        m.d.sync += staged.eq(staged + 1)
             with m.State("delimiter"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(0)]
-                with m.If(self.o.ready):
-                    m.d.sync += [code.eq(1), ending.eq(0)]
-                    m.next = "collect"
+                with m.If(room):
+                    m.d.comb += [wr.addr.eq(w[:8]), wr.data.eq(0), wr.en.eq(1)]
+                    m.d.sync += w.eq(w + 1)
+                    m.next = "data"
+
+        m.d.comb += [self.o.valid.eq(committed != r), self.o.payload.eq(rd.data)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.comb += rd.addr.eq((r + 1)[:8])
+            m.d.sync += r.eq(r + 1)
+        with m.Else():
+            m.d.comb += rd.addr.eq(r[:8])
         return m
 
 
