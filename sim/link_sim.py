@@ -50,7 +50,7 @@ def train_through_link(cfg: Config, *, train_samples: int, test_samples: int, si
     """Train ``train_samples`` and test ``test_samples`` through the simulated link; returns the
     report of :mod:`modsnn.sim.tb_link_train` (``bit_exact`` says whether it matched)."""
     directory = build_dir("link_system", {"cfg": cfg.hash(), "divisor": SYSTEM_DIVISOR}, simulator)
-    report = report or directory / "report.json"
+    report = (report or directory / "report.json").resolve()   # the testbench runs in the build directory
     report.parent.mkdir(parents=True, exist_ok=True)
     if report.exists():
         report.unlink()

@@ -133,7 +133,7 @@ async def train_through_link(dut) -> None:
     result = await bridge(host_session)(cfg, golden_config(cfg), transport, n_train, n_test, dut._log, 2e-3)
     result["wall_seconds"] = time.perf_counter() - wall
     result["bytes_from_board"] = pins.received_total
-    result["simulated_cycles"] = get_sim_time("ns") // 10
+    result["simulated_cycles"] = int(get_sim_time("ns")) // 10
     path = os.environ.get("MODSNN_SIM_REPORT")
     if path:
         Path(path).write_text(json.dumps(result, indent=2) + "\n")

@@ -27,7 +27,7 @@ def test_cobs_icarus() -> None:
     run_link_bench("cobs", CobsHarness, {}, simulator="icarus", env={"MODSNN_TB_SAMPLES": "8"})
 
 
-@pytest.mark.parametrize("slots", [2, 4])
+@pytest.mark.parametrize("slots", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_crc_and_receiver(slots: int) -> None:
     run_link_bench("framing", lambda: FramingHarness(256, slots), {"slots": slots},
                    env={"MODSNN_TB_SAMPLES": "40", "MODSNN_TB_SLOTS": str(slots)})

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from modsnn.boards.link_rate import BOARD_OVERHEAD, link_rate
 from modsnn.cli import main
 from modsnn.golden_model.config import load_config
 from modsnn.sim.link_sim import run_system_bench
@@ -46,6 +47,16 @@ def test_link_training_acceptance(tmp_path: Path) -> None:
     assert main(["sim", "--link", "--samples", "60", "--test-samples", "20", "--report", str(report)]) == 0
     result = json.loads(report.read_text())
     assert result["bit_exact"] and result["weights_match"]
+    # the measured rate is the link-rate model's: per sample the accelerator's cycles plus the link's
+    # board-side cycles, plus once the first request's and the last reply's time on the line
+    cfg = load_config("tiny")
+    model = link_rate(cfg, baud=round(result["baud"]), clock_hz=result["clock_hz"], samples=5)
+    fill = 10 * result["divisor"] * (model.request_bytes + model.reply_bytes)
+    for phase, n, cycles in (("train", 60, result["cycles_per_train_sample"]["total"]),
+                             ("test", 20, result["cycles_per_test_sample"])):
+        predicted = n * (cycles + 3 * cfg.n_inputs + BOARD_OVERHEAD) + fill
+        measured = result["simulated_ns"][phase] / 1e9 * result["clock_hz"]
+        assert abs(measured / predicted - 1) < 0.002, f"{phase}: {measured:.0f} cycles, the model {predicted:.0f}"
 
 
 @pytest.mark.slow
