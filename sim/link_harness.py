@@ -1,8 +1,8 @@
 """Simulation tops for the host link: its blocks, the link with a model control port, and the link
 with the real accelerator.
 
-* :class:`UartHarness`, :class:`CobsHarness`, :class:`FramingHarness` — each block of
-  :mod:`modsnn.hw.link` with its ports brought out (the blocks are independent of each other).
+* :class:`UartHarness`, :class:`FramingHarness` — the blocks of :mod:`modsnn.hw.link` with their
+  ports brought out (side by side, independent of each other).
 * :class:`CoreHarness` — :class:`~modsnn.hw.link.LinkCore` on byte streams, mastering a
   :class:`ModelControlPort` whose read latency is a parameter.
 * :class:`LinkHarness` — :class:`~modsnn.hw.link.HostLink` and the real
@@ -33,7 +33,7 @@ from ..hw.link.uart import RX_BYTE, UartRx, UartTx
 from ..hw.memory_map import mmio_address
 from ..hw.top import Accelerator, Command, Csr
 
-__all__ = ["CobsHarness", "CoreHarness", "FramingHarness", "LinkHarness", "ModelControlPort", "UartHarness",
+__all__ = ["CoreHarness", "FramingHarness", "LinkHarness", "ModelControlPort", "UartHarness",
            "run_link_bench"]
 
 SIM_CLOCK_HZ = 100_000_000          # sim/streams.py `start` runs a 10 ns clock
@@ -56,40 +56,30 @@ class UartHarness(wiring.Component):
         return m
 
 
-class CobsHarness(wiring.Component):
-    """A :class:`CobsEncoder` (``enc_i`` → ``enc_o``) and a :class:`CobsDecoder` (``dec_i`` → ``dec_o``)."""
+class FramingHarness(wiring.Component):
+    """The four framing blocks side by side, unconnected: :class:`CobsEncoder` (``enc_i`` → ``enc_o``),
+    :class:`CobsDecoder` (``dec_i`` → ``dec_o``), :class:`CrcAppender` (``crc_i`` → ``crc_o``) and
+    :class:`FrameReceiver` (``rcv_i`` → ``frame``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, slot_bytes: int, slots: int) -> None:
+        self.receiver = FrameReceiver(slot_bytes, slots)
         super().__init__({"enc_i": In(stream.Signature(FRAME_TOKEN)), "enc_o": Out(stream.Signature(8)),
-                          "dec_i": In(stream.Signature(RX_BYTE)), "dec_o": Out(stream.Signature(FRAME_TOKEN))})
+                          "dec_i": In(stream.Signature(RX_BYTE)), "dec_o": Out(stream.Signature(FRAME_TOKEN)),
+                          "crc_i": In(stream.Signature(FRAME_TOKEN)), "crc_o": Out(stream.Signature(FRAME_TOKEN)),
+                          "rcv_i": In(stream.Signature(FRAME_TOKEN)), "frame": Out(FrameBufferSignature(slot_bytes))})
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
         m.submodules.encoder = encoder = CobsEncoder()
         m.submodules.decoder = decoder = CobsDecoder()
-        wiring.connect(m, wiring.flipped(self.enc_i), encoder.i)
-        wiring.connect(m, encoder.o, wiring.flipped(self.enc_o))
-        wiring.connect(m, wiring.flipped(self.dec_i), decoder.i)
-        wiring.connect(m, decoder.o, wiring.flipped(self.dec_o))
-        return m
-
-
-class FramingHarness(wiring.Component):
-    """A :class:`CrcAppender` (``crc_i`` → ``crc_o``) and a :class:`FrameReceiver` (``rcv_i`` → ``frame``)."""
-
-    def __init__(self, slot_bytes: int, slots: int) -> None:
-        self.receiver = FrameReceiver(slot_bytes, slots)
-        super().__init__({"crc_i": In(stream.Signature(FRAME_TOKEN)), "crc_o": Out(stream.Signature(FRAME_TOKEN)),
-                          "rcv_i": In(stream.Signature(FRAME_TOKEN)), "frame": Out(FrameBufferSignature(slot_bytes))})
-
-    def elaborate(self, platform: object) -> Module:
-        m = Module()
         m.submodules.crc = appender = CrcAppender()
         m.submodules.receiver = receiver = self.receiver
-        wiring.connect(m, wiring.flipped(self.crc_i), appender.i)
-        wiring.connect(m, appender.o, wiring.flipped(self.crc_o))
-        wiring.connect(m, wiring.flipped(self.rcv_i), receiver.i)
-        wiring.connect(m, receiver.frame, wiring.flipped(self.frame))
+        for outer, block in (("enc_i", encoder.i), ("dec_i", decoder.i), ("crc_i", appender.i),
+                             ("rcv_i", receiver.i)):
+            wiring.connect(m, wiring.flipped(getattr(self, outer)), block)
+        for block, outer in ((encoder.o, "enc_o"), (decoder.o, "dec_o"), (appender.o, "crc_o"),
+                             (receiver.frame, "frame")):
+            wiring.connect(m, block, wiring.flipped(getattr(self, outer)))
         return m
 
 

@@ -272,7 +272,7 @@ async def busy_accelerator(dut) -> None:
     are served; everything else is refused BUSY and writes nothing."""
     bench, _, _ = await setup(dut)
     cfg = bench.cfg
-    dut.run_cycles.value = 20_000
+    dut.run_cycles.value = 6_000
     command = mmio_address(cfg, Region.CSR, int(Csr.COMMAND))
     await bench.exchange(bench.body(Opcode.WRITE, block_args(command, 1, 1), bytes([Command.INFER])))
     await ClockCycles(dut.clk, 2)

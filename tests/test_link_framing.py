@@ -12,25 +12,22 @@ from amaranth.lib.crc import catalog
 from modsnn.hw.link.framing import FrameReceiver
 from modsnn.hw.link.protocol import CRC_ALGORITHM, crc16
 from modsnn.sim.link import reference_frames
-from modsnn.sim.link_harness import CobsHarness, FramingHarness, run_link_bench
+from modsnn.sim.link_harness import FramingHarness, run_link_bench
 from modsnn.sim.runner import icarus_available
 
 
-def test_cobs() -> None:
-    run_link_bench("cobs", CobsHarness, {}, env={"MODSNN_TB_SAMPLES": "40"})
+@pytest.mark.parametrize("slots", [2, pytest.param(4, marks=pytest.mark.slow)])
+def test_framing(slots: int) -> None:
+    run_link_bench("framing", lambda: FramingHarness(256, slots), {"slots": slots},
+                   env={"MODSNN_TB_SAMPLES": "40", "MODSNN_TB_SLOTS": str(slots)})
 
 
 @pytest.mark.icarus
-def test_cobs_icarus() -> None:
+def test_framing_icarus() -> None:
     if not icarus_available():
         pytest.skip("Icarus Verilog is not installed: apt-get install iverilog")
-    run_link_bench("cobs", CobsHarness, {}, simulator="icarus", env={"MODSNN_TB_SAMPLES": "8"})
-
-
-@pytest.mark.parametrize("slots", [2, pytest.param(4, marks=pytest.mark.slow)])
-def test_crc_and_receiver(slots: int) -> None:
-    run_link_bench("framing", lambda: FramingHarness(256, slots), {"slots": slots},
-                   env={"MODSNN_TB_SAMPLES": "40", "MODSNN_TB_SLOTS": str(slots)})
+    run_link_bench("framing", lambda: FramingHarness(256, 2), {"slots": 2}, simulator="icarus",
+                   env={"MODSNN_TB_SAMPLES": "6", "MODSNN_TB_SLOTS": "2"})
 
 
 def test_crc_algorithms_agree(stim_rng) -> None:  # type: ignore[no-untyped-def]

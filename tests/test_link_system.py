@@ -31,7 +31,7 @@ def test_link_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = json.loads(report.read_text())
     assert result["bit_exact"] and result["weights_match"] and result["train_samples"] == 3
     assert "bit-exact with the golden model: YES" in capsys.readouterr().out
-    fuzz([], 120, 6, tmp_path / "fuzz.json")
+    fuzz([], 80, 6, tmp_path / "fuzz.json")
 
 
 def test_sim_link_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
