@@ -14,7 +14,7 @@ from modsnn.golden_model.config import load_config
 from modsnn.hw.link import HostLink
 from modsnn.sim.runner import verilog_for
 
-ICE40_LUT_BUDGET = 900
+ICE40_LUT_BUDGET = 850
 
 
 def synthesize(tmp_path: Path, family: str) -> dict[str, int]:

@@ -217,7 +217,10 @@ class CommandExecutor(wiring.Component):
             Mux(size_code == 0, sign.replicate(8), wword[8:16]),
             Mux(size_code == 2, wword[16:], sign.replicate(16))))]
 
-        m.submodules.identity = rom = Memory(shape=unsigned(8), depth=len(self._identity), init=self._identity)
+        # the IDENTIFY reply: a block-RAM ROM (on the iCE40 UP5K, LUTs are scarcer than block RAM once
+        # the weights live in SPRAM; as logic it would take about 32 LUT4)
+        m.submodules.identity = rom = Memory(shape=unsigned(8), depth=len(self._identity), init=self._identity,
+                                             attrs={"ram_style": "block"})
         rom_rd = rom.read_port()                   # synchronous: data of `rom_rd.addr` one cycle later
 
         def finished() -> None:
