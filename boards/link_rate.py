@@ -19,10 +19,14 @@ board receives the next sample while it runs the current one):
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from ..golden_model.config import Config
+from ..golden_model.config import Config, load_config
 from ..golden_model.cycles import CycleCosts, sample_cycles
 from ..golden_model.data import load_dataset
 from ..golden_model.network import Network
@@ -31,7 +35,7 @@ from ..hw.link.uart import baud_divisor
 from ..hw.top import Command
 from .driver import encode_frame
 
-__all__ = ["BOARDS", "BOARD_OVERHEAD", "BoardLink", "LinkRate", "link_rate"]
+__all__ = ["BOARDS", "BOARD_OVERHEAD", "BoardLink", "LinkRate", "link_rate", "print_link_rates"]
 
 BOARD_OVERHEAD = 64
 """Cycles of the command layer per SAMPLE besides writing the inputs (3 per input): parsing and
@@ -114,3 +118,30 @@ def link_rate(cfg: Config, *, baud: int, clock_hz: int, samples: int = 30) -> Li
     mean = float(np.mean(cycles))
     return LinkRate(cfg.name, cfg.n_inputs, float(np.mean(requests)), float(np.mean(replies)), mean,
                     mean + 3 * cfg.n_inputs + BOARD_OVERHEAD, baud, clock_hz)
+
+
+def print_link_rates(boards: Sequence[BoardLink], configs: Sequence[str], *, samples: int = 30,
+                     as_json: bool = False, stream: Any = None) -> None:
+    """The table of ``modsnn link-rate``: every board × configuration (preset or TOML file)."""
+    stream = stream or sys.stdout
+    rows = [(board, link_rate(load_config(name), baud=board.baud, clock_hz=board.clock_hz, samples=samples))
+            for board in boards for name in configs]
+    if as_json:
+        print(json.dumps([{"board": b.name, "config": r.config, "baud": r.baud, "clock_hz": r.clock_hz,
+                           "request_bytes": r.request_bytes, "reply_bytes": r.reply_bytes,
+                           "link_samples_per_second": r.link_samples_per_second,
+                           "accelerator_samples_per_second": r.accelerator_samples_per_second,
+                           "samples_per_second": r.samples_per_second, "limited_by": r.limited_by}
+                          for b, r in rows]), file=stream)
+        return
+    print(f"{'board':<11} {'baud':>9} {'clock':>8} {'config':<8} {'inputs':>6} {'request':>8} {'reply':>6} "
+          f"{'link/s':>8} {'accel/s':>9} {'through/s':>9}  limited by", file=stream)
+    for board, r in rows:
+        print(f"{board.name:<11} {r.baud:>9,} {r.clock_hz / 1e6:>6g}M {r.config:<8} {r.n_inputs:>6} "
+              f"{r.request_bytes:>7.0f}B {r.reply_bytes:>5.0f}B {r.link_samples_per_second:>8,.0f} "
+              f"{r.accelerator_samples_per_second:>9,.1f} {r.samples_per_second:>9,.1f}  {r.limited_by}", file=stream)
+    print("training samples (reply with cycle counters); link/s = baud / (10 bits × the larger frame), accel/s = "
+          "clock / cycle-model cycles, through/s adds the link's board-side cycles (docs/protocol.md)", file=stream)
+    for board in boards:
+        if board.note:
+            print(f"  {board.name}: {board.usb_serial}, {board.note}", file=stream)

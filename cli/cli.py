@@ -151,39 +151,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_link_rate(args: argparse.Namespace) -> int:
-    from .boards.link_rate import BOARDS, BoardLink, link_rate
-    from .golden_model.config import load_config
+    from .boards.link_rate import BOARDS, BoardLink, print_link_rates
 
     if (args.baud is None) != (args.clock is None):
         raise UsageError("--baud and --clock go together (the link's baud rate and the accelerator's clock)")
     boards = list(BOARDS) if args.baud is None else [BoardLink("custom", "-", args.baud, args.clock, "")]
-    rows = []
-    for board in boards:
-        for name in args.config:
-            try:
-                rate = link_rate(load_config(name), baud=board.baud, clock_hz=board.clock_hz, samples=args.samples)
-            except ValueError as error:        # a clock that cannot make the baud rate
-                raise UsageError(str(error)) from None
-            rows.append((board, rate))
-    if args.json:
-        print(json.dumps([{"board": b.name, "config": r.config, "baud": r.baud, "clock_hz": r.clock_hz,
-                           "request_bytes": r.request_bytes, "reply_bytes": r.reply_bytes,
-                           "link_samples_per_second": r.link_samples_per_second,
-                           "accelerator_samples_per_second": r.accelerator_samples_per_second,
-                           "samples_per_second": r.samples_per_second, "limited_by": r.limited_by}
-                          for b, r in rows]))
-        return 0
-    print(f"{'board':<11} {'baud':>9} {'clock':>8} {'config':<8} {'inputs':>6} {'request':>8} {'reply':>6} "
-          f"{'link/s':>8} {'accel/s':>9} {'through/s':>9}  limited by")
-    for board, r in rows:
-        print(f"{board.name:<11} {r.baud:>9,} {r.clock_hz / 1e6:>6g}M {r.config:<8} {r.n_inputs:>6} "
-              f"{r.request_bytes:>7.0f}B {r.reply_bytes:>5.0f}B {r.link_samples_per_second:>8,.0f} "
-              f"{r.accelerator_samples_per_second:>9,.1f} {r.samples_per_second:>9,.1f}  {r.limited_by}")
-    print("training samples (reply with cycle counters); link/s = baud / (10 bits × the larger frame), accel/s = "
-          "clock / cycle-model cycles, through/s adds the link's board-side cycles (docs/protocol.md)")
-    for board in boards:
-        if board.note:
-            print(f"  {board.name}: {board.usb_serial}, {board.note}")
+    try:
+        print_link_rates(boards, args.config, samples=args.samples, as_json=args.json)
+    except ValueError as error:            # a clock that cannot make the baud rate
+        raise UsageError(str(error)) from None
     return 0
 
 
