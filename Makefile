@@ -10,14 +10,16 @@ CONFIG ?= configs/digits.toml
 PYTEST_ARGS ?=
 SIM    ?= verilator
 SAMPLES ?= 300
+LINK   ?=
+FRAMES ?= 10000
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow lint typecheck train bench clean
+.PHONY: help install sim test test-slow lint typecheck train bench link-rate link-fuzz clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) PYTEST_ARGS='$(PYTEST_ARGS)'"
+	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) PYTEST_ARGS='$(PYTEST_ARGS)'"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +29,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create the venv and install modsnn with its tools
 
-sim: $(STAMP) ## train `tiny` on chip in RTL simulation, bit-exact against the golden model (SIM=icarus, SAMPLES=N)
-	$(VENV)/bin/modsnn sim --config tiny --samples $(SAMPLES) --test-samples 100 --simulator $(SIM)
+sim: $(STAMP) ## train `tiny` on chip in RTL simulation, bit-exact against the golden model (SIM=icarus, SAMPLES=N, LINK=1: through the host link's UART)
+	$(VENV)/bin/modsnn sim --config tiny --samples $(SAMPLES) --test-samples 100 --simulator $(SIM) $(if $(LINK),--link)
 
 lint: $(STAMP) ## ruff over the Python sources
 	$(PY) -m ruff check .
@@ -47,6 +49,12 @@ train: $(STAMP) ## train CONFIG into RUN with the golden model (e.g. make train 
 
 bench: $(STAMP) ## golden-model speed: batched bit-exact inference and training samples/s
 	$(VENV)/bin/modsnn bench
+
+link-rate: $(STAMP) ## samples/s over the host link per board and preset, beside the accelerator's own rate
+	$(VENV)/bin/modsnn link-rate
+
+link-fuzz: $(STAMP) ## fuzz the host link on the RTL (FRAMES=10000 refused frames; MODSNN_SEED=N reproduces a run)
+	MODSNN_FUZZ_FRAMES=$(FRAMES) $(PY) -m pytest -m slow -s tests/test_link_system.py -k fuzz_acceptance $(PYTEST_ARGS)
 
 clean: ## remove build products and caches (keeps runs/ and the venv)
 	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache compare.png

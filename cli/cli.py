@@ -9,8 +9,10 @@ Subcommands::
     modsnn config [PRESET|FILE] [--set FIELD=VALUE ...]      print a resolved configuration
     modsnn topology [PRESET|FILE] [--set ...]                small-world statistics
     modsnn bench [--quick]                                   golden-model speed figures
-    modsnn sim [--config tiny] [--samples 300] [--test-samples 100] [--simulator verilator|icarus]
-                                                             train on chip in simulation (make sim)
+    modsnn link-rate [--config C ...] [--baud B --clock F]   samples/s over the host link per board
+    modsnn sim [--config tiny] [--samples 300] [--test-samples 100] [--simulator verilator|icarus] [--link]
+                                                             train on chip in simulation (make sim);
+                                                             --link: through the host link (make sim LINK=1)
 
 Errors in user input (configurations, datasets, run folders, arguments) print one line starting
 with ``modsnn: error:`` that says what is wrong and how to fix it, and exit with status 2.
@@ -129,21 +131,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from .sim.link_sim import print_link_summary, train_through_link
     from .sim.onchip import print_summary, train_on_chip
     from .sim.runner import SimulatorMissing
 
     cfg = _config(args)
     if args.samples < 1 or args.test_samples < 0:
         raise UsageError(f"--samples must be ≥ 1 and --test-samples ≥ 0 (got {args.samples}, {args.test_samples})")
+    run, summary = (train_through_link, print_link_summary) if args.link else (train_on_chip, print_summary)
     try:
-        result = train_on_chip(cfg, train_samples=args.samples, test_samples=args.test_samples,
-                               simulator=args.simulator, report=Path(args.report) if args.report else None)
+        result = run(cfg, train_samples=args.samples, test_samples=args.test_samples,
+                     simulator=args.simulator, report=Path(args.report) if args.report else None)
     except SimulatorMissing as error:
         raise UsageError(str(error)) from None
     except ValueError as error:          # a configuration the RTL does not implement
         raise UsageError(str(error)) from None
-    print_summary(result)
+    summary(result)
     return 0 if result["bit_exact"] else 1
+
+
+def cmd_link_rate(args: argparse.Namespace) -> int:
+    from .boards.link_rate import BOARDS, BoardLink, print_link_rates
+
+    if (args.baud is None) != (args.clock is None):
+        raise UsageError("--baud and --clock go together (the link's baud rate and the accelerator's clock)")
+    boards = list(BOARDS) if args.baud is None else [BoardLink("custom", "-", args.baud, args.clock, "")]
+    try:
+        print_link_rates(boards, args.config, samples=args.samples, as_json=args.json)
+    except ValueError as error:            # a clock that cannot make the baud rate
+        raise UsageError(str(error)) from None
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="shorter measurement")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("link-rate", help="samples/s over the host link, beside the accelerator's own rate",
+                       formatter_class=_Help)
+    p.add_argument("--config", nargs="+", default=["tiny", "digits", "mnist"], help="presets or TOML files")
+    p.add_argument("--baud", type=int, default=None, help="the link's baud rate (with --clock; default: per board)")
+    p.add_argument("--clock", type=int, default=None, help="the accelerator's clock in Hz (with --baud)")
+    p.add_argument("--samples", type=int, default=30, help="training samples the averages run over")
+    p.add_argument("--json", action="store_true", help="print one JSON list")
+    p.set_defaults(func=cmd_link_rate)
+
     p = sub.add_parser("sim", help="train on chip in RTL simulation, bit-exact against the golden model",
                        formatter_class=_Help)
     p.add_argument("--config", default="tiny", help="TOML configuration file or preset name")
@@ -212,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-samples", type=int, default=100, help="held-out test samples (inference on chip)")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator", help="RTL simulator")
     p.add_argument("--report", default=None, help="where to write the JSON report (default: in the build folder)")
+    p.add_argument("--link", action="store_true",
+                   help="train through the host link: the host driver talks to the RTL's UART pins bit by bit")
     config_args(p, required=False)
     p.set_defaults(func=cmd_sim)
     return parser

@@ -25,7 +25,7 @@ plasticity    (training, some ``m_c ≠ 0``) ``learn_overhead + 3·D``; per laye
               ``3·q_l + key_gap``, signs ``C·q_l + sign_overhead``, hidden pass ``walk_overhead +
               r·Σ_a (n_{l−1} + n_l if a row of group a has L_i·H_i ≠ 0 else 1)``; ``r = 1`` with
               dual-port weight memories, ``r = 2`` with single-port ones (``weight_ports = 1``: a
-              weight is read and written in different cycles; each pass then starts one cycle later)
+              weight is read and written in different cycles)
 ============  =====================================================================================
 
 Nothing depends on how the ``B`` banks are split into cores and lanes, only on ``B``. The cocotb
@@ -59,13 +59,13 @@ class CycleCosts:
     encode_overhead: int = 5       # encoder: step → first word in the serializer, and done
     run_overhead: int = 9          # dispatcher: fetch (3), hand-over (1), drain to the last write (5)
     empty_run: int = 2             # dispatcher: start, and the look at the (live) list lengths
-    sweep_overhead: int = 6        # sweeper: issue (1), bank pipeline (4), serializer (1)
+    sweep_overhead: int = 7        # sweeper: issue (1), core and bank pipeline (5), serializer (1)
     decide_overhead: int = 4       # modulator: the last count lands (2), the walk's pipeline (2)
     finish: int = 1
-    learn_overhead: int = 26       # learner: prefix keys (2 result latencies, 3 jobs, hand-overs), done
-    key_gap: int = 8               # row keys written before they are read
-    walk_overhead: int = 18        # walker → FIFO → issuer (4), drain to the last write (14)
-    sign_overhead: int = 11        # the last gate bit back at the learner
+    learn_overhead: int = 28       # learner: prefix keys (2 result latencies, 3 jobs, hand-overs), done
+    key_gap: int = 9               # row keys written before they are read
+    walk_overhead: int = 20        # walker → X read → FIFO → issuer (5), drain to the last write (15)
+    sign_overhead: int = 12        # the last gate bit back at the learner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +135,7 @@ def sample_cycles(cfg: Config, fwd: ForwardResult, batch_index: int = 0, report:
         plasticity = costs.learn_overhead + 3 * D
         for l in range(D):
             X = np.asarray(fwd.X[l][batch_index])
-            walk = costs.walk_overhead + r - 1                                # slots start on a tick
+            walk = costs.walk_overhead
             plasticity += q_out + costs.key_gap + walk + r * int(np.where(X != 0, out_words[l], 1).sum())
             if not cfg.learn_hidden:
                 continue

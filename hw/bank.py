@@ -17,7 +17,8 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
 **Sweep** (``sweep``, one word per cycle, never stalls; latency :data:`SWEEP_LATENCY`)::
 
     A   read state[addr] and I[addr]  (θ, lo, hi: the swept population's, held on their ports)
-    B   v' = clamp(v − (v >>> leak_shift) + I);  I[addr] ← 0
+    B   I[addr] ← 0;  the read data is registered
+    B'  v' = clamp(v − (v >>> leak_shift) + I)
     C   h = [lo ≤ v' < hi];  s = [v' ≥ θ];  v ← v' − θ·s;  x ← trace(x, s);  H += h;  X += x
     D   write state[addr];  `spike` = s;  `mon` = the new state
 
@@ -25,17 +26,18 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
 
     P0  read route entry `waddr` (SR on OUT)
     P1  read key RAM at (OUT ? route.addr : a), gate RAM at a, state at haddr (SIGN: H)
-    P2  word = H(key ^ operand)  (6 stages → P8);  factor = (OUT ? m_class(route) : G_a)
-    P3  p = factor · x  (P3–P4);  p' = p << (32 − s)  (P5)
-    P6  read the old weight (arrives P8)
-    P8  ROWKEY: keys[field][a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
-    P9  SIGN (last class): G_a ← L·H;  SR: w' = w + (t >> 32)
-    P10 w' ← clamp(w', −w_max, w_max)
-    P11 write w' (lanes gated on: OUT route valid and m ≠ 0; hidden G ≠ 0 and off the diagonal)
+    P2  the data, registered
+    P3  word = H(key ^ operand)  (6 stages → P9);  factor = (OUT ? m_class(route) : G_a)
+    P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8)
+    P7  read the old weight (arrives P9)
+    P9  ROWKEY: keys[field][a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
+    P10 SIGN (last class): G_a ← L·H;  SR: w' = w + (t >> 32)
+    P11 w' ← clamp(w', −w_max, w_max)
+    P12 write w' (lanes gated on: OUT route valid and m ≠ 0; hidden G ≠ 0 and off the diagonal)
 
 ``(p << (32 − s) + word) >> 32`` equals the golden model's ``SR(p, s) = (p + (word >> (32 − s))) >> s``
 for every integer ``p`` (write ``word = r·2^(32−s) + f``, ``0 ≤ f < 2^(32−s)``: the fraction
-``f / 2^(32−s) < 1`` never carries into ``⌊(p + r) / 2^s⌋``). The weight read (P6) and write (P11)
+``f / 2^(32−s) < 1`` never carries into ``⌊(p + r) / 2^s⌋``). The weight read (P7) and write (P12)
 are an odd number of stages apart, so a single-port weight memory serves jobs issued every other
 cycle without conflict.
 """
@@ -55,13 +57,13 @@ __all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SI
            "delay"]
 
 ACC_LATENCY = 4         # s0 → write at s4
-SWEEP_LATENCY = 3       # A → D
+SWEEP_LATENCY = 4       # A → D
 HOST_LATENCY = 2        # host.re → host_rdata / host_state
-KEY_STAGE = 2           # hash input
-ROWKEY_STAGE = KEY_STAGE + HASH_LATENCY          # P8: key RAM write, SIGN accumulate, SR sum
-SIGN_STAGE = ROWKEY_STAGE + 1                    # P9: gate RAM write
-WEIGHT_READ_STAGE = ROWKEY_STAGE - 2             # P6: the old weight arrives at P8
-JOB_WRITE_STAGE = ROWKEY_STAGE + 3               # P11
+KEY_STAGE = 3           # hash input
+ROWKEY_STAGE = KEY_STAGE + HASH_LATENCY          # P9: key RAM write, SIGN accumulate, SR sum
+SIGN_STAGE = ROWKEY_STAGE + 1                    # P10: gate RAM write
+WEIGHT_READ_STAGE = ROWKEY_STAGE - 2             # P7: the old weight arrives at P9
+JOB_WRITE_STAGE = ROWKEY_STAGE + 3               # P12
 assert (JOB_WRITE_STAGE - WEIGHT_READ_STAGE) % 2 == 1
 
 
@@ -231,11 +233,14 @@ class Bank(wiring.Component):
         self._read("state", self.sweep.valid, cmd.addr)
         self._read("acc", self.sweep.valid, cmd.addr)
         valid_b, cmd_b = delay(m, self.sweep.valid, 1, "sw_vb"), delay(m, cmd, 1, "sw_cb")
-        state_b = ports["state"][0].data
         self._write("acc", valid_b, cmd_b.addr, 0)                # clear on read, ready for the next step
-        v1 = membrane_update(m, cfg, state_b.v, ports["acc"][0].data)
-        valid_c, cmd_c = delay(m, valid_b, 1, "sw_vc"), delay(m, cmd_b, 1, "sw_cc")
-        v1_c, old_c = delay(m, v1, 1, "sw_v1"), delay(m, state_b, 1, "sw_old")
+        # B': the read data, registered (block RAM outputs are slow)
+        state_b2, current_b2 = delay(m, ports["state"][0].data, 1, "sw_state"), delay(m, ports["acc"][0].data, 1,
+                                                                                      "sw_current")
+        valid_b2, cmd_b2 = delay(m, valid_b, 1, "sw_vb2"), delay(m, cmd_b, 1, "sw_cb2")
+        v1 = membrane_update(m, cfg, state_b2.v, current_b2)
+        valid_c, cmd_c = delay(m, valid_b2, 1, "sw_vc"), delay(m, cmd_b2, 1, "sw_cc")
+        v1_c, old_c = delay(m, v1, 1, "sw_v1"), delay(m, state_b2, 1, "sw_old")
         v2, h, s = spike_and_boxcar(m, v1_c, self.theta, self.lo, self.hi)
         x2 = trace_update(m, cfg, old_c.x, s)
         new = Signal(fmt.state_word, name="sw_new")
@@ -263,71 +268,73 @@ class Bank(wiring.Component):
         for name in ("key0", "key1", "key2", "gate"):
             self._read(name, v1, key_addr if name != "gate" else j1.a)
         self._read("state", v1 & (j1.op == JobOp.SIGN), j1.haddr)
-        v2, j2 = delay(m, v1, 1, "pj_v1"), delay(m, j1, 1, "pj1")                   # P2
-        rvalid2 = delay(m, route1.valid, 1, "pj_rvalid")
-        mk2 = delay(m, self.levels[route1.cls], 1, "pj_mk")
-        out2 = (j2.op == JobOp.SR) & (j2.matrix == Matrix.OUT)
+        # P2: the memories answer; their data is registered before use (block RAM outputs are slow)
+        v3, j3 = delay(m, v1, 2, "pj_v1"), delay(m, j1, 2, "pj1")                   # P3
+        rvalid3 = delay(m, route1.valid, 2, "pj_rvalid")
+        mk3 = delay(m, self.levels[route1.cls], 2, "pj_mk")
+        read = {name: delay(m, ports[name][0].data, 1, f"pj_{name}") for name in ("key0", "key1", "key2", "gate")}
+        h3 = delay(m, ports["state"][0].data.h, 1, "pj_h")
+        out3 = (j3.op == JobOp.SR) & (j3.matrix == Matrix.OUT)
         row = Signal(p.neuron_bits + 1, name="pj_row")
-        m.d.comb += row.eq(j2.a * p.banks + b)
-        word = hash32_stages(m, self._hash_input(m, j2, ports, row), "pj_hash")     # → P8
-        gate2 = ports["gate"][0].data
+        m.d.comb += row.eq(j3.a * p.banks + b)
+        word = hash32_stages(m, self._hash_input(m, j3, read, row), "pj_hash")      # → P9
         factor = Signal(signed(max(p.gate_bits, p.level_bits)), name="pj_factor")
-        m.d.comb += factor.eq(Mux(out2, mk2, gate2))
-        en2 = Signal(name="pj_en")
-        m.d.comb += en2.eq(Mux(out2, rvalid2 & (mk2 != 0),
-                               (gate2 != 0) & ~((j2.matrix == Matrix.REC) & (row == j2.j))))
-        # from P2 on only the fields the late stages use travel with the job
-        late2 = Signal(self._late, name="pj_late")
-        m.d.comb += late2.eq(Cat(*(getattr(j2, name) for name in self._late.members)))
-        # P3: product (input and output registered, for a DSP); P7: shifted by 32 − s
-        factor3, x3 = delay(m, factor, 1, "pj_f"), delay(m, j2.x, 1, "pj_x")
+        m.d.comb += factor.eq(Mux(out3, mk3, read["gate"]))
+        en3 = Signal(name="pj_en")
+        m.d.comb += en3.eq(Mux(out3, rvalid3 & (mk3 != 0),
+                               (read["gate"] != 0) & ~((j3.matrix == Matrix.REC) & (row == j3.j))))
+        # from P3 on only the fields the late stages use travel with the job
+        late3 = Signal(self._late, name="pj_late")
+        m.d.comb += late3.eq(Cat(*(getattr(j3, name) for name in self._late.members)))
+        # P4: product (input and output registered, for a DSP); P8: shifted by 32 − s
+        factor4, x4 = delay(m, factor, 1, "pj_f"), delay(m, j3.x, 1, "pj_x")
         product = Signal(signed(p.product_bits), name="pj_product")
-        m.d.comb += product.eq(factor3 * x3)
-        product7 = delay(m, product, 4, "pj_p")
-        shifted8 = delay(m, product7 << self.shift, 1, "pj_shifted")
-        v6, j6 = delay(m, v2, 4, "pj_v2"), delay(m, late2, 4, "pj_l2")
-        sr6 = v6 & (j6.op == JobOp.SR)
-        self._read("weights", sr6 & (j6.matrix != Matrix.OUT), j6.waddr)            # P6
-        self._read("out", sr6 & (j6.matrix == Matrix.OUT), j6.waddr)
-        v8, j8 = delay(m, v6, 2, "pj_v6"), delay(m, j6, 2, "pj_l6")
-        old8 = delay(m, Mux(delay(m, j6.matrix == Matrix.OUT, 1, "pj_isout"),
+        m.d.comb += product.eq(factor4 * x4)
+        product8 = delay(m, product, 4, "pj_p")
+        shifted9 = delay(m, product8 << self.shift, 1, "pj_shifted")
+        v7, j7 = delay(m, v3, 4, "pj_v3"), delay(m, late3, 4, "pj_l3")
+        sr7 = v7 & (j7.op == JobOp.SR)
+        self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.waddr)            # P7
+        self._read("out", sr7 & (j7.matrix == Matrix.OUT), j7.waddr)
+        v9, j9 = delay(m, v7, 2, "pj_v7"), delay(m, j7, 2, "pj_l7")
+        old9 = delay(m, Mux(delay(m, j7.matrix == Matrix.OUT, 1, "pj_isout"),
                             ports["out"][0].data, ports["weights"][0].data), 1, "pj_old")
-        en8, h8 = delay(m, en2, 6, "pj_en"), delay(m, ports["state"][0].data.h, 6, "pj_h")
-        self._rowkey_and_sign(m, v8, j8, word, h8)
-        # P9-P11: SR
-        total9 = delay(m, shifted8 + word, 1, "pj_t")
-        old9 = delay(m, old8, 1, "pj_old8")
-        wide = Signal(signed(len(total9) - 32 + 1), name="pj_wide")
-        m.d.comb += wide.eq(old9 + (total9 >> 32))
-        wide10 = delay(m, wide, 1, "pj_wide")
+        en9, h9 = delay(m, en3, 6, "pj_en"), delay(m, h3, 6, "pj_h3")
+        self._rowkey_and_sign(m, v9, j9, word, h9)
+        # P10-P12: SR
+        total10 = delay(m, shifted9 + word, 1, "pj_t")
+        old10 = delay(m, old9, 1, "pj_old9")
+        wide = Signal(signed(len(total10) - 32 + 1), name="pj_wide")
+        m.d.comb += wide.eq(old10 + (total10 >> 32))
+        wide11 = delay(m, wide, 1, "pj_wide")
         clamped = Signal(signed(cfg.weight_bits), name="pj_new")
-        m.d.comb += clamped.eq(Mux(wide10 > cfg.w_max, cfg.w_max, Mux(wide10 < -cfg.w_max, -cfg.w_max, wide10)))
-        new11 = delay(m, clamped, 1, "pj_new")
-        v11, j11, en11 = delay(m, v8, 3, "pj_v8"), delay(m, j8, 3, "pj_l8"), delay(m, en8, 3, "pj_en8")
-        write = v11 & (j11.op == JobOp.SR) & en11
-        self._write("weights", write & (j11.matrix != Matrix.OUT), j11.waddr, new11)
-        self._write("out", write & (j11.matrix == Matrix.OUT), j11.waddr, new11)
+        m.d.comb += clamped.eq(Mux(wide11 > cfg.w_max, cfg.w_max, Mux(wide11 < -cfg.w_max, -cfg.w_max, wide11)))
+        new12 = delay(m, clamped, 1, "pj_new")
+        v12, j12, en12 = delay(m, v9, 3, "pj_v9"), delay(m, j9, 3, "pj_l9"), delay(m, en9, 3, "pj_en9")
+        write = v12 & (j12.op == JobOp.SR) & en12
+        self._write("weights", write & (j12.matrix != Matrix.OUT), j12.waddr, new12)
+        self._write("out", write & (j12.matrix == Matrix.OUT), j12.waddr, new12)
 
-    def _hash_input(self, m: Module, j2: Value, ports: dict, row: Value) -> Value:
-        """P2: ``key ^ operand`` — PREFIX: the job's key, ROWKEY: the job's key and the lane's row,
+    def _hash_input(self, m: Module, j: Value, read: dict, row: Value) -> Value:
+        """P3: ``key ^ operand`` — PREFIX: the job's key, ROWKEY: the job's key and the lane's row,
         SIGN: the FB row key and the class, SR: the OUT/FF/REC row key and the column."""
         key = Signal(32, name="pj_key")
         operand = Signal(32, name="pj_operand")
-        with m.Switch(j2.op):
+        with m.Switch(j.op):
             with m.Case(JobOp.PREFIX):
-                m.d.comb += key.eq(j2.key)
+                m.d.comb += key.eq(j.key)
             with m.Case(JobOp.ROWKEY):
-                m.d.comb += [key.eq(j2.key), operand.eq(row)]
+                m.d.comb += [key.eq(j.key), operand.eq(row)]
             with m.Case(JobOp.SIGN):
-                m.d.comb += [key.eq(ports["key0"][0].data), operand.eq(j2.c)]
+                m.d.comb += [key.eq(read["key0"]), operand.eq(j.c)]
             with m.Case(JobOp.SR):
-                m.d.comb += [key.eq(Mux(j2.matrix == Matrix.OUT, ports["key0"][0].data,
-                                        Mux(j2.matrix == Matrix.FF, ports["key1"][0].data, ports["key2"][0].data))),
-                             operand.eq(j2.j)]
+                m.d.comb += [key.eq(Mux(j.matrix == Matrix.OUT, read["key0"],
+                                        Mux(j.matrix == Matrix.FF, read["key1"], read["key2"]))),
+                             operand.eq(j.j)]
         return key ^ operand
 
     def _rowkey_and_sign(self, m: Module, v8: Value, j8: Value, word: Value, h8: Value) -> None:
-        """P8: store row keys; accumulate L_i = Σ_c ±m_c; P9: G_i = L_i·H_i into the gate RAM."""
+        """P9: store row keys; accumulate L_i = Σ_c ±m_c; P10: G_i = L_i·H_i into the gate RAM."""
         p = self._p
         rowkey = v8 & (j8.op == JobOp.ROWKEY)
         for field in range(3):

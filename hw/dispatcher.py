@@ -143,8 +143,9 @@ class Dispatcher(wiring.Component):
         is_out = Array(s.kind == AccKind.OUT for s in segs)[e_seg]
         e_start = Signal.like(self.acc.payload.waddr)
         e_words = Signal(range(max(p.max_route_words, *p.words) + 1))
-        m.d.comb += [e_start.eq(Mux(is_out, self.ptr_data.start, Array(s.weight_base for s in segs)[e_seg]
-                                    + e_j * Array(max(1, s.words) for s in segs)[e_seg])),
+        # dense: base + j·q, with q a constant of each segment (a shift-and-add, not a multiplier)
+        dense_start = Array(s.weight_base + e_j * max(1, s.words) for s in segs)[e_seg]
+        m.d.comb += [e_start.eq(Mux(is_out, self.ptr_data.start, dense_start)),
                      e_words.eq(Mux(is_out, self.ptr_data.words, Array(s.words for s in segs)[e_seg]))]
         # ---- issuer: one word per cycle; takes the next event in the cycle of its last word. An
         # event without words (an OUT source with no readout targets) still takes one cycle.

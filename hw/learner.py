@@ -46,7 +46,7 @@ GATE_LATENCY = CORE_LATENCY + SIGN_STAGE              # SIGN gate bit visible at
 KEY_GAP = CORE_LATENCY + ROWKEY_STAGE - 1             # last ROWKEY job → first job that reads the keys
 DRAIN = CORE_LATENCY + JOB_WRITE_STAGE + 1            # last SR job → its write has landed
 X_LATENCY = CORE_LATENCY + 1                          # x_addr → x_data
-WALK_LATENCY = X_LATENCY + 1                          # walker position → entry readable in the FIFO
+WALK_LATENCY = X_LATENCY + 2                          # walker position → bank mux, registered → entry in the FIFO
 FIFO_DEPTH = 8
 STREAMS = (Stream.ROUND_OUT, Stream.ROUND_FF, Stream.ROUND_REC)
 
@@ -85,6 +85,8 @@ class Learner(wiring.Component):
         self.prefix_keys = Array(Signal(32, name=f"P_{s.name}_{l}") for s in STREAMS for l in range(D))
         self.gates = Signal(max(p.words))
         self.counter = Signal(range(max(p.readout_words, *p.words) * max(3, cfg.n_classes) + FIFO_DEPTH + 64))
+        self.major = Signal(range(max(p.words) + 4))
+        self.minor = Signal(range(max(3, cfg.n_classes, D)))
         m.submodules.fifo = self._fifo = SyncFIFO(width=self._entry.size, depth=FIFO_DEPTH)
         self._walker_state(m)
         self._prefix_logic(m)
@@ -93,7 +95,7 @@ class Learner(wiring.Component):
         with m.FSM(init="idle") as fsm:
             with m.State("idle"):
                 with m.If(self.start):
-                    m.d.sync += [self.counter.eq(0), self.layer.eq(0)]
+                    m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0), self.layer.eq(0)]
                     m.next = "prefix"
             self._prefix_states(m)
             self._key_states(m)
@@ -102,12 +104,20 @@ class Learner(wiring.Component):
             with m.State("done"):
                 m.d.comb += self.done.eq(1)
                 with m.If(self.start):
-                    m.d.sync += [self.counter.eq(0), self.layer.eq(0)]
+                    m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0), self.layer.eq(0)]
                     m.next = "prefix"
         del fsm
         return m
 
     # ------------------------------------------------------------------ prefix keys
+    def _count2(self, m: Module, minor: int) -> None:
+        """Step the two-level position (major, minor) with ``minor`` values per major (no division:
+        ``counter // minor`` and ``counter % minor`` would be a divider in the job's path)."""
+        with m.If(self.minor == minor - 1):
+            m.d.sync += [self.minor.eq(0), self.major.eq(self.major + 1)]
+        with m.Else():
+            m.d.sync += self.minor.eq(self.minor + 1)
+
     def _issue(self, **fields: object) -> None:
         """Put one job on ``job`` this cycle."""
         m = self._m
@@ -139,16 +149,16 @@ class Learner(wiring.Component):
                 m.d.comb += issued.eq(self.counter)
             m.d.sync += self.counter.eq(self.counter + 1)
             with m.If(self.counter == 3 + RESULT_LATENCY):
-                m.d.sync += self.counter.eq(0)
+                m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "prefix_layers"
         with m.State("prefix_layers"):       # P_{s,l} = H(chain_s ^ l): 3·D jobs, index s·D + l
             with m.If(self.counter < 3 * D):
-                s, l = self.counter // D, self.counter % D
-                self._issue(op=JobOp.PREFIX, key=chain[s] ^ l)
+                self._issue(op=JobOp.PREFIX, key=chain[self.major] ^ self.minor)      # s = major, l = minor
                 m.d.comb += issued.eq(3 + self.counter)
+                self._count2(m, D)
             m.d.sync += self.counter.eq(self.counter + 1)
             with m.If(self.counter == 3 * D + RESULT_LATENCY):
-                m.d.sync += self.counter.eq(0)
+                m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "rowkeys"
 
     # ------------------------------------------------------------------ row keys
@@ -165,14 +175,15 @@ class Learner(wiring.Component):
                 self._start_walk(m, readout=True)
                 m.next = "readout"
         with m.State("hidden_keys"):         # per group: FB, FF, REC row keys (fields 0, 1, 2)
-            group, field = self.counter // 3, self.counter % 3
+            group, field = self.major, self.minor
             with m.If(self.counter < 3 * words[self.layer]):
                 key = Mux(field == 0, p_fb[self.layer],
                           Mux(field == 1, self.prefix_keys[1 * D + self.layer], self.prefix_keys[2 * D + self.layer]))
                 self._issue(op=JobOp.ROWKEY, key=key, field=field, a=group)
+                self._count2(m, 3)
             m.d.sync += self.counter.eq(self.counter + 1)
             with m.If(self.counter == 3 * words[self.layer] - 1 + KEY_GAP):
-                m.d.sync += self.counter.eq(0)
+                m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "signs"
 
     # ------------------------------------------------------------------ signs and gates
@@ -189,13 +200,14 @@ class Learner(wiring.Component):
         pop_base = Array(p.pop_base)
         results = self._results
         with m.State("signs"):               # C jobs per group: L_i = Σ_c ±m_c, then G_i = L_i·H_i
-            group, c = self.counter // C, self.counter % C
+            group, c = self.major, self.minor
             with m.If(self.counter == 0):
                 m.d.sync += results.eq(0)
             with m.If(self.counter < C * words[self.layer]):
                 self._issue(op=JobOp.SIGN, a=group, c=c, m=self.levels[c], last=c == C - 1,
                             haddr=pop_base[self.layer] + group)
                 m.d.sync += self.counter.eq(self.counter + 1)
+                self._count2(m, C)
             with m.Elif(results == words[self.layer]):
                 self._start_walk(m, readout=False)
                 m.next = "hidden"
@@ -221,7 +233,8 @@ class Learner(wiring.Component):
         lr = Mux(readout, cfg.lr_shift_out, Array(s + cfg.eligibility_shift for s in cfg.lr_shift_hidden)[self.layer])
         m.d.sync += [self.w_active.eq(1), self.w_readout.eq(readout), self.w_j.eq(0), self.w_a.eq(0), self.tick.eq(1),
                      self.w_waddr.eq(0 if readout else Array(b[0] for b in p.weight_base)[self.layer]),
-                     self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0)]
+                     self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0),
+                     self.major.eq(0), self.minor.eq(0)]
         if not readout:
             with m.If(~self.gates[0]):
                 m.d.sync += self.w_j.eq(Array(cfg.layer_inputs(l) + n for l, n in enumerate(cfg.hidden))[self.layer])
@@ -236,7 +249,7 @@ class Learner(wiring.Component):
         q_l = Array(p.words)[self.layer]
         pop_base = Array(p.pop_base)
         # ---- walker: one position per cycle while the FIFO has room for it
-        inflight = Signal(range(X_LATENCY + 2))
+        inflight = Signal(range(X_LATENCY + 3))
         walking = Signal()
         position = Signal(self._entry)
         is_ff = ~self.w_readout & (self.w_j < n_pre)
@@ -254,13 +267,14 @@ class Learner(wiring.Component):
         m.d.comb += [self.enc_x_addr.eq(enc_addr), self.enc_x_en.eq(delay(m, walking & from_encoder, 1, "enc_x_en"))]
         with m.If(walking):
             self._advance_walker(m, n_l, n_pre, q_l)
-        # ---- read pipeline: X (and the readout pointer) arrive X_LATENCY cycles later
-        valid_x = delay(m, walking, X_LATENCY, "walk_v")
-        pos_x = delay(m, position, X_LATENCY, "walk_pos")
+        # ---- read pipeline: X (and the readout pointer) arrive X_LATENCY cycles later; the bank
+        # multiplexer's output is registered before it enters the FIFO
+        lane = delay(m, position.j % B, X_LATENCY, "walk_lane")
         enc_x = delay(m, from_encoder, X_LATENCY, "walk_enc")
-        lane = pos_x.j % B
-        x = Mux(enc_x, self.enc_x_data[lane], self.x_data[lane])
-        ptr = delay(m, self.ptr_data, X_LATENCY - 1, "walk_ptr")
+        x = delay(m, Mux(enc_x, self.enc_x_data[lane], self.x_data[lane]), 1, "walk_x")
+        valid_x = delay(m, walking, X_LATENCY + 1, "walk_v")
+        pos_x = delay(m, position, X_LATENCY + 1, "walk_pos")
+        ptr = delay(m, self.ptr_data, X_LATENCY, "walk_ptr")
         entry = Signal(self._entry)
         m.d.comb += [entry.eq(pos_x), entry.x.eq(x)]
         with m.If(self.w_readout):
@@ -277,7 +291,7 @@ class Learner(wiring.Component):
                 with m.If(idle & (self.counter == 0)):
                     m.d.sync += self.counter.eq(DRAIN)
                 with m.Elif(idle & (self.counter == 1)):
-                    m.d.sync += self.counter.eq(0)
+                    m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                     self._after_walk(m, readout)
                 with m.Elif(idle):
                     m.d.sync += self.counter.eq(self.counter - 1)
@@ -330,5 +344,6 @@ class Learner(wiring.Component):
         with m.If(self.layer == D - 1):
             m.next = "done"
         with m.Else():
-            m.d.sync += [self.layer.eq(self.layer + 1), self.counter.eq(0)]
+            m.d.sync += [self.layer.eq(self.layer + 1), self.counter.eq(0), self.major.eq(0),
+                             self.minor.eq(0)]
             m.next = "rowkeys"

@@ -20,13 +20,11 @@ from ..golden_model.config import Config
 from ..golden_model.cycles import PhaseCycles
 from ..golden_model.network import Network
 from ..hw.control_port import BUS_READ_LATENCY, Command, Csr
-from ..hw.formats import Matrix, Population, Region, formats_for
-from ..hw.memory_map import dense_from_images, image_shapes, weight_images
+from ..hw.formats import Population, Region, formats_for
+from ..hw.memory_map import WEIGHT_REGIONS, dense_from_images, image_shapes, mmio_address, weight_images
 from ..hw.params import hw_params
 
 __all__ = ["SimAccelerator", "SpikeMonitor", "StateMonitor"]
-
-_REGION = {Matrix.FF: Region.FF, Matrix.REC: Region.REC, Matrix.OUT: Region.OUT}
 
 
 class SimAccelerator:
@@ -39,8 +37,7 @@ class SimAccelerator:
         dut.bus__re.value = 0
 
     def address(self, region: Region, offset: int, bank: int = 0, layer: int = 0) -> int:
-        return int(self.fmt.mmio_address.const({"region": region, "offset": offset, "bank": bank,
-                                                "layer": layer}).as_bits())
+        return mmio_address(self.cfg, region, offset, bank, layer)
 
     async def write_many(self, items: Sequence[tuple[int, int]]) -> None:
         """Write ``(address, value)`` pairs on consecutive cycles."""
@@ -77,7 +74,7 @@ class SimAccelerator:
 
     # ------------------------------------------------------------------ weights and state
     async def load_weights(self, net: Network) -> None:
-        items = [(self.address(_REGION[matrix], word, bank, layer), int(value))
+        items = [(self.address(WEIGHT_REGIONS[matrix], word, bank, layer), int(value))
                  for (matrix, layer), image in weight_images(self.cfg, net.ff, net.rec, net.out).items()
                  for word, row in enumerate(image) for bank, value in enumerate(row)]
         await self.write_many(items)
@@ -85,7 +82,7 @@ class SimAccelerator:
     async def read_weights(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
         images = {}
         for (matrix, layer), (words, banks) in image_shapes(self.cfg).items():
-            addresses = [self.address(_REGION[matrix], word, bank, layer) for word in range(words)
+            addresses = [self.address(WEIGHT_REGIONS[matrix], word, bank, layer) for word in range(words)
                          for bank in range(banks)]
             values = await self.read_many(addresses, signed=True)
             images[(matrix, layer)] = np.array(values, np.int64).reshape(words, banks)

@@ -1,0 +1,362 @@
+"""The command layer of the host link: checks a buffered request, then masters the control port.
+
+:class:`CommandExecutor` takes the oldest frame from the :class:`~modsnn.hw.link.framing.FrameReceiver`,
+parses its first ``REQUEST`` bytes, decides its status exactly as
+:func:`~modsnn.hw.link.protocol.check_request` does, replies with the header and — only when the status
+is ``OK`` — executes it on the accelerator's ``bus`` and streams the reply payload. The whole frame
+has been received and checked before the first bus access, so a refused frame changes nothing.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ...golden_model.config import Config
+from ..control_port import Command, Csr
+from ..formats import Region, formats_for
+from ..memory_map import address_windows, mmio_address
+from ..params import rejected
+from .framing import FRAME_TOKEN, FrameBufferSignature
+from .protocol import (
+    ARGS_BYTES,
+    CRC_BYTES,
+    HEADER_BYTES,
+    REQUEST,
+    SAMPLE_ARGS,
+    SIZE_CODE,
+    START_TIMEOUT,
+    LinkLimits,
+    Opcode,
+    Status,
+)
+
+__all__ = ["CommandExecutor", "control_bus"]
+
+
+def control_bus(address: data.Layout) -> wiring.Signature:
+    """The accelerator's control port as its master sees it: ``addr`` (``address``), ``wdata``,
+    ``we``, ``re`` out; ``rdata`` in."""
+    return wiring.Signature({"addr": Out(address), "wdata": Out(32), "we": Out(1), "re": Out(1), "rdata": In(32)})
+
+
+class CommandExecutor(wiring.Component):
+    """Executes checked requests on the accelerator's control port.
+
+    Ports:
+
+    * ``frame`` (in, :class:`~modsnn.hw.link.framing.FrameBufferSignature`) — the oldest received frame;
+    * ``reply`` (out, stream of :data:`~modsnn.hw.link.framing.FRAME_TOKEN`) — reply bodies (header,
+      payload) each closed by an end token; the CRC and COBS are added downstream;
+    * ``bus`` (out, :func:`control_bus`) — master of the accelerator's control port: one access per
+      ``we``/``re`` cycle; ``rdata`` is taken ``bus_read_latency`` cycles after ``re``;
+    * ``busy`` (in) — the accelerator is running a sample;
+    * ``error`` (out) — the last reply's status was not ``OK`` (for a LED).
+
+    Per frame: 11 cycles to parse the request, 1 to check it, the 3 header bytes, then the opcode's
+    work, one bus access per word: a ``WRITE`` word of ``s`` bytes takes ``2s + 1`` cycles, a
+    ``READ`` word ``1 + bus_read_latency + s`` (both plus reply back-pressure); a ``SAMPLE`` writes
+    its inputs (3 cycles each), ``LABEL`` and ``COMMAND``, waits up to :data:`START_TIMEOUT` cycles
+    for ``busy`` to rise and then for it to fall, and reads its reply registers. The frame buffer is
+    released when the end token has been handed downstream.
+    """
+
+    def __init__(self, cfg: Config, limits: LinkLimits, identity: bytes, *, bus_read_latency: int = 1) -> None:
+        if not isinstance(cfg, Config):
+            raise rejected(self, TypeError(f"cfg must be a modsnn Config, not {cfg!r}"))
+        if not isinstance(bus_read_latency, int) or isinstance(bus_read_latency, bool) or bus_read_latency < 1:
+            raise rejected(self, ValueError(f"bus_read_latency must be an integer ≥ 1, not {bus_read_latency!r}"))
+        self._cfg, self._limits, self._identity = cfg, limits, bytes(identity)
+        self._latency = bus_read_latency
+        self._fmt = fmt = formats_for(cfg)
+        if fmt.mmio_address.size > 32:
+            raise rejected(self, ValueError(f"the control-port address has {fmt.mmio_address.size} bits; "
+                                            f"the link carries at most 32"))
+        super().__init__({
+            "frame": In(FrameBufferSignature(limits.slot_bytes)),
+            "reply": Out(stream.Signature(FRAME_TOKEN)),
+            "bus": Out(control_bus(fmt.mmio_address)),
+            "busy": In(1),
+            "error": Out(1),
+        })
+
+    @property
+    def bus_read_latency(self) -> int:
+        return self._latency
+
+    def elaborate(self, platform: object) -> Module:
+        cfg, limits, fmt = self._cfg, self._limits, self._fmt
+        layout = fmt.mmio_address
+        m = Module()
+        frame, reply, bus = self.frame, self.reply, self.bus
+
+        head = Signal(REQUEST)                     # the first bytes of the request
+        block, sample = head.args.block, head.args.sample
+        opcode = head.header.opcode
+        status = Signal(Status)
+
+        # ------------------------------------------------------------ checks (combinational on `head`)
+        # A count ≥ slot_bytes can never fit a frame or a reply, so the length and address arithmetic
+        # below runs on the low bits of `count` only; `huge` makes such a count fail where the
+        # reference (`check_request`) fails it on the full value.
+        received = frame.length                    # body and CRC
+
+        def body_is(value: object) -> object:
+            return received == value + CRC_BYTES  # type: ignore[operator]
+        count_bits = (limits.slot_bytes - 1).bit_length()
+        count = block.count[:count_bits]
+        huge = block.count[count_bits:] != 0
+        nbytes = Signal(count_bits + 3)
+        m.d.comb += nbytes.eq(count << block.format.size)
+        start = data.View(layout, block.address[:layout.size])
+        above = block.address[layout.size:] != 0 if layout.size < 32 else Const(0)
+        hit = Signal()
+        size = Signal(unsigned(max(w.size for w in address_windows(cfg)).bit_length()))
+        readable, writable, read_while_busy = Signal(), Signal(), Signal()
+        for window in address_windows(cfg):
+            with m.If((block.address[:layout.size] & window.key_mask(cfg)) == window.base(cfg)):
+                m.d.comb += [hit.eq(~above), size.eq(window.size), readable.eq(window.readable),
+                             writable.eq(window.writable), read_while_busy.eq(window.read_while_busy)]
+        in_window = hit & (start.offset + count <= size)
+        bad_format = (block.format.size == 3) | (block.format.reserved != 0) | (block.count == 0)
+        known, length_ok, bad_argument, bad_address, needs_idle = (Signal(name=n) for n in (
+            "known", "length_ok", "bad_argument", "bad_address", "needs_idle"))
+        fixed = {op: HEADER_BYTES + ARGS_BYTES[op] for op in Opcode}
+        with m.Switch(opcode):
+            with m.Case(Opcode.IDENTIFY, Opcode.STATUS):
+                m.d.comb += [known.eq(1), length_ok.eq(body_is(HEADER_BYTES))]
+            with m.Case(Opcode.READ):
+                m.d.comb += [known.eq(1), length_ok.eq(body_is(fixed[Opcode.READ])),
+                             bad_argument.eq(bad_format | huge | (nbytes > limits.max_data)),
+                             bad_address.eq(~(in_window & readable)), needs_idle.eq(~read_while_busy)]
+            with m.Case(Opcode.WRITE):
+                m.d.comb += [known.eq(1), length_ok.eq(~huge & body_is(fixed[Opcode.WRITE] + nbytes)),
+                             bad_argument.eq(bad_format), bad_address.eq(~(in_window & writable)),
+                             needs_idle.eq(1)]
+            with m.Case(Opcode.SAMPLE):
+                mode_ok = (sample.mode == Command.INFER) | \
+                    ((sample.mode == Command.TRAIN) & (sample.label < cfg.n_classes))
+                m.d.comb += [known.eq(1),
+                             length_ok.eq(body_is(fixed[Opcode.SAMPLE]) | body_is(fixed[Opcode.SAMPLE] + cfg.n_inputs)),
+                             bad_argument.eq(~mode_ok | (sample.flags.reserved != 0)), needs_idle.eq(1)]
+        verdict = Signal(Status)
+        with m.If(frame.status != Status.OK):
+            m.d.comb += verdict.eq(frame.status)
+        with m.Elif(~known):
+            m.d.comb += verdict.eq(Status.UNKNOWN_COMMAND)
+        with m.Elif(~length_ok):
+            m.d.comb += verdict.eq(Status.BAD_LENGTH)
+        with m.Elif(bad_argument):
+            m.d.comb += verdict.eq(Status.BAD_ARGUMENT)
+        with m.Elif(bad_address):
+            m.d.comb += verdict.eq(Status.BAD_ADDRESS)
+        with m.Elif(self.busy & needs_idle):
+            m.d.comb += verdict.eq(Status.BUSY)
+        with m.Else():
+            m.d.comb += verdict.eq(Status.OK)
+
+        # ------------------------------------------------------------ the operation table
+        # Every bus operation is (kind, first address, words, size code, first frame byte of a write).
+        # READ and WRITE take theirs from the request; STATUS and the steps of a SAMPLE from this
+        # table, indexed by `step` (a SAMPLE runs steps 0 … 8 in order, skipping those whose
+        # condition is false, then finishes; STATUS runs step 4 alone).
+        def csr(register: Csr) -> int:
+            return mmio_address(cfg, Region.CSR, int(register))
+
+        sample_at = HEADER_BYTES + ARGS_BYTES[Opcode.SAMPLE]
+        mode_at = HEADER_BYTES + SAMPLE_ARGS_LAYOUT_OFFSETS["mode"]
+        label_at = HEADER_BYTES + SAMPLE_ARGS_LAYOUT_OFFSETS["label"]
+        has_inputs = body_is(sample_at + cfg.n_inputs)
+        steps = [  # (kind, address, words, size code, frame byte, condition)
+            (_WRITE, mmio_address(cfg, Region.INPUT, 0), cfg.n_inputs, 0, sample_at, has_inputs),
+            (_WRITE, csr(Csr.LABEL), 1, 0, label_at, 1),
+            (_RUN, csr(Csr.COMMAND), 1, 0, mode_at, 1),
+            (_HEADER, 0, 1, 0, 0, 1),
+            (_READ, csr(Csr.COMMAND), 1, 0, 0, 1),
+            (_READ, csr(Csr.PREDICTION), 1, 0, 0, 1),
+            (_READ, csr(Csr.CYCLES_INTEGRATION), 4, SIZE_CODE[4], 0, sample.flags.cycles),
+            (_READ, csr(Csr.COUNT), cfg.n_classes, SIZE_CODE[limits.count_bytes], 0, sample.flags.counts),
+            (_READ, csr(Csr.LEVEL), cfg.n_classes, SIZE_CODE[limits.level_bytes], 0, sample.flags.levels),
+        ]
+        status_step = 4
+        step = Signal(range(16))
+        kind = Signal(range(_FINISH + 1))             # of table step `step`
+        op = Signal(range(_FINISH + 1))               # of the running operation
+        table = {"address": Signal(layout.size), "words": Signal(count_bits), "size": Signal(2),
+                 "at": Signal(range(limits.slot_bytes)), "enabled": Signal()}
+        with m.Switch(step):
+            for k, (op_kind, address, words, code, at, condition) in enumerate(steps):
+                with m.Case(k):
+                    m.d.comb += [kind.eq(op_kind), table["address"].eq(address), table["words"].eq(words),
+                                 table["size"].eq(code), table["at"].eq(at), table["enabled"].eq(condition)]
+            with m.Default():
+                m.d.comb += [kind.eq(_FINISH), table["enabled"].eq(1)]
+
+        # ------------------------------------------------------------ the word engine
+        addr = Signal(layout)                      # current bus address; `offset` steps per word
+        left = Signal(count_bits)                  # words left, ≥ 1 while an operation runs (< slot_bytes)
+        size_code = Signal(2)
+        signed = Signal()
+        wword = Signal(32)                         # write word, byte `nbyte` filled from the frame
+        rword = Signal(32)                         # read word, byte `nbyte` sent
+        nbyte = Signal(2)                          # bytes of this word done
+        latency = Signal(range(self._latency))
+        index = Signal(range(limits.slot_bytes))   # parse, header, identity: byte; writes: next frame byte
+        timer = Signal(range(START_TIMEOUT + 1))
+        last_byte = Signal(2)
+        m.d.comb += last_byte.eq((Const(1, 4) << size_code) - 1)
+
+        # a write word is sign- (``signed``) or zero-extended from its size
+        sign = signed & Mux(size_code == 0, wword[7], wword[15])
+        m.d.comb += [bus.addr.eq(addr), bus.wdata.eq(Cat(
+            wword[:8],
+            Mux(size_code == 0, sign.replicate(8), wword[8:16]),
+            Mux(size_code == 2, wword[16:], sign.replicate(16))))]
+
+        # the IDENTIFY reply: a block-RAM ROM (on the iCE40 UP5K, LUTs are scarcer than block RAM once
+        # the weights live in SPRAM; as logic it would take about 32 LUT4)
+        m.submodules.identity = rom = Memory(shape=unsigned(8), depth=len(self._identity), init=self._identity,
+                                             attrs={"ram_style": "block"})
+        rom_rd = rom.read_port()                   # synchronous: data of `rom_rd.addr` one cycle later
+
+        def finished() -> None:
+            with m.If(opcode == Opcode.SAMPLE):
+                m.next = "next"
+            with m.Else():
+                m.next = "finish"
+
+        with m.FSM(init="idle"):
+            with m.State("idle"):
+                m.d.sync += index.eq(0)
+                with m.If(frame.valid):
+                    m.next = "parse"
+            with m.State("parse"):
+                m.d.comb += frame.addr.eq(index)
+                m.d.sync += index.eq(index + 1)
+                with m.If(index != 0):
+                    m.d.sync += head.eq(Cat(head.as_value()[8:], frame.data))
+                with m.If(index == REQUEST.size // 8):
+                    m.next = "check"
+            with m.State("check"):
+                m.d.sync += [status.eq(verdict), self.error.eq(verdict != Status.OK), index.eq(0), step.eq(0),
+                             signed.eq(0)]
+                with m.If((verdict == Status.OK) & (opcode == Opcode.SAMPLE)):
+                    m.next = "next"                 # a SAMPLE sends its header after the run
+                with m.Else():
+                    m.next = "header"
+            with m.State("header"):
+                m.d.comb += reply.valid.eq(1)
+                with m.Switch(index):
+                    with m.Case(0):
+                        m.d.comb += reply.payload.data.eq(head.header.opcode & (frame.length >= 1).replicate(8))
+                    with m.Case(1):
+                        m.d.comb += reply.payload.data.eq(head.header.seq & (frame.length >= 2).replicate(8))
+                    with m.Default():
+                        m.d.comb += reply.payload.data.eq(status)
+                with m.If(reply.ready):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index == 2):
+                        m.d.sync += index.eq(0)
+                        with m.If(status != Status.OK):
+                            m.next = "finish"
+                        with m.Else():
+                            with m.Switch(opcode):
+                                with m.Case(Opcode.IDENTIFY):
+                                    m.next = "identity"
+                                with m.Case(Opcode.STATUS):
+                                    m.d.sync += step.eq(status_step)
+                                    m.next = "next"
+                                with m.Case(Opcode.READ):
+                                    m.d.sync += [addr.eq(start), left.eq(count),
+                                                 size_code.eq(block.format.size), nbyte.eq(0)]
+                                    m.next = "rd_issue"
+                                with m.Case(Opcode.WRITE):
+                                    m.d.sync += [addr.eq(start), left.eq(count), size_code.eq(block.format.size),
+                                                 signed.eq(block.format.signed), nbyte.eq(0),
+                                                 index.eq(fixed[Opcode.WRITE])]
+                                    m.next = "wr_fetch"
+                                with m.Default():
+                                    m.next = "next"  # SAMPLE: the steps after its header
+            with m.State("identity"):                # rom_rd.addr was 0 in the header state
+                m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rom_rd.data), rom_rd.addr.eq(index)]
+                with m.If(reply.ready):
+                    m.d.comb += rom_rd.addr.eq(index + 1)
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index == len(self._identity) - 1):
+                        m.next = "finish"
+            with m.State("next"):                   # start the operation of table step `step`
+                m.d.sync += [step.eq(step + 1), op.eq(kind), addr.eq(table["address"]), left.eq(table["words"]),
+                             size_code.eq(table["size"]), index.eq(table["at"]), nbyte.eq(0)]
+                with m.If(table["enabled"]):
+                    with m.Switch(kind):
+                        with m.Case(_WRITE, _RUN):
+                            m.next = "wr_fetch"
+                        with m.Case(_READ):
+                            m.next = "rd_issue"
+                        with m.Case(_HEADER):
+                            m.next = "header"
+                        with m.Default():
+                            m.next = "finish"
+            # ---- writes: fetch the word's bytes from the frame, then one bus write
+            with m.State("wr_fetch"):
+                m.d.comb += frame.addr.eq(index)
+                m.next = "wr_byte"
+            with m.State("wr_byte"):
+                m.d.sync += [wword.word_select(nbyte, 8).eq(frame.data), index.eq(index + 1), nbyte.eq(nbyte + 1)]
+                with m.If(nbyte == last_byte):
+                    m.d.sync += nbyte.eq(0)
+                    m.next = "wr_issue"
+                with m.Else():
+                    m.next = "wr_fetch"
+            with m.State("wr_issue"):
+                m.d.comb += bus.we.eq(1)
+                m.d.sync += [addr.offset.eq(addr.offset + 1), left.eq(left - 1), timer.eq(START_TIMEOUT)]
+                with m.If(left != 1):
+                    m.next = "wr_fetch"
+                with m.Elif(op == _RUN):
+                    m.next = "run_start"
+                with m.Else():
+                    finished()
+            # ---- reads: one bus read, then the word's low bytes into the reply
+            with m.State("rd_issue"):
+                m.d.comb += bus.re.eq(1)
+                m.d.sync += latency.eq(self._latency - 1)
+                m.next = "rd_wait"
+            with m.State("rd_wait"):
+                with m.If(latency == 0):
+                    m.d.sync += rword.eq(bus.rdata)
+                    m.next = "rd_emit"
+                with m.Else():
+                    m.d.sync += latency.eq(latency - 1)
+            with m.State("rd_emit"):
+                m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rword.word_select(nbyte, 8))]
+                with m.If(reply.ready):
+                    m.d.sync += nbyte.eq(nbyte + 1)
+                    with m.If(nbyte == last_byte):
+                        m.d.sync += [nbyte.eq(0), addr.offset.eq(addr.offset + 1), left.eq(left - 1)]
+                        with m.If(left == 1):
+                            finished()
+                        with m.Else():
+                            m.next = "rd_issue"
+            # ---- a sample runs: wait for busy to rise (or time out: refused), then to fall
+            with m.State("run_start"):
+                m.d.sync += timer.eq(timer - 1)
+                with m.If(self.busy):
+                    m.next = "run_wait"
+                with m.Elif(timer == 0):
+                    m.next = "next"
+            with m.State("run_wait"):
+                with m.If(~self.busy):
+                    m.next = "next"
+            with m.State("finish"):
+                m.d.comb += [reply.valid.eq(1), reply.payload.end.eq(1)]
+                with m.If(reply.ready):
+                    m.d.comb += frame.done.eq(1)
+                    m.next = "idle"
+        return m
+
+
+_WRITE, _READ, _RUN, _HEADER, _FINISH = range(5)   # kinds of table steps
+SAMPLE_ARGS_LAYOUT_OFFSETS = {name: SAMPLE_ARGS[name].offset // 8 for name in ("mode", "label", "flags")}

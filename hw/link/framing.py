@@ -1,0 +1,287 @@
+"""Framing of the host link: COBS decoding and encoding, the frame CRC, and the receive buffers.
+
+Between the blocks frames travel as streams of :data:`FRAME_TOKEN`: a *data* token per body byte
+and one *end* token per frame (``end`` = 1, ``data`` unused). On the receive side the end token's
+``error`` says the frame was damaged below the CRC (COBS or UART); on the transmit side ``error``
+is ignored. The wire format is that of :mod:`modsnn.hw.link.protocol`.
+
+Receive path::
+
+    UartRx ─► CobsDecoder ─► FrameReceiver (CRC check, ``slots`` frame buffers) ─► command layer
+
+Transmit path::
+
+    command layer ─► CrcAppender ─► CobsEncoder ─► UartTx
+"""
+
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..params import rejected
+from .protocol import CRC_ALGORITHM, CRC_BYTES, HEADER_BYTES, Status
+from .uart import RX_BYTE
+
+__all__ = ["FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature", "FrameReceiver"]
+
+FRAME_TOKEN = data.StructLayout({"data": 8, "end": 1, "error": 1})
+
+
+class CobsDecoder(wiring.Component):
+    """COBS decoder: wire bytes (0x00-delimited frames) → data and end tokens.
+
+    Ports: ``i`` (in, stream of :data:`~modsnn.hw.link.uart.RX_BYTE`), ``o`` (out, stream of
+    :data:`FRAME_TOKEN`).
+
+    Behaviour, per input byte ``b``: ``b = 0`` ends the frame: an end token, ``error`` set when a
+    COBS block was still open (the frame was cut short) or any byte of the frame carried the UART
+    ``error`` flag. Otherwise, when a code byte is due, ``b`` is the next code: it yields a 0x00 data
+    token if the previous block's code was below 0xFF (nothing otherwise), and ``b − 1`` data bytes
+    follow; else ``b`` is a data token. Decoding is exactly the PyPI ``cobs`` package's ``decode`` on
+    every well-formed frame, frame by frame; the decoder never locks up, and an empty frame
+    (0x00 0x00) gives a bare end token.
+
+    Latency 0 (each input byte yields at most one token, combinationally); throughput 1 byte per
+    cycle; ``i.ready = o.ready`` when the byte yields a token, else 1.
+    """
+
+    i: In(stream.Signature(RX_BYTE))
+    o: Out(stream.Signature(FRAME_TOKEN))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        remaining = Signal(8)              # data bytes left in the current block; 0: a code byte is due
+        zero_due = Signal()                # the previous block's code was < 0xFF: a 0x00 precedes the next
+        error = Signal()                   # a UART error in this frame so far
+        byte = self.i.payload.data
+        damaged = error | self.i.payload.error
+        delimiter, code = byte == 0, remaining == 0
+        m.d.comb += [self.o.valid.eq(self.i.valid & (delimiter | ~code | zero_due)),
+                     self.o.payload.data.eq(Mux(delimiter | code, 0, byte)),
+                     self.o.payload.end.eq(delimiter),
+                     self.o.payload.error.eq(delimiter & (damaged | ~code)),
+                     self.i.ready.eq(self.o.ready | ~self.o.valid)]
+        with m.If(self.i.valid & self.i.ready):
+            with m.If(delimiter):
+                m.d.sync += [remaining.eq(0), zero_due.eq(0), error.eq(0)]
+            with m.Elif(code):
+                m.d.sync += [remaining.eq(byte - 1), zero_due.eq(byte != 0xFF), error.eq(damaged)]
+            with m.Else():
+                m.d.sync += [remaining.eq(remaining - 1), error.eq(damaged)]
+        return m
+
+
+class CobsEncoder(wiring.Component):
+    """COBS encoder: data and end tokens → wire bytes, each frame followed by a 0x00 delimiter.
+
+    Ports: ``i`` (in, stream of :data:`FRAME_TOKEN`; ``error`` ignored), ``o`` (out, stream of bytes).
+
+    Behaviour: the output of a frame is ``cobs.encode(body) + b"\\x00"`` (PyPI ``cobs``). The
+    encoder is a 256-byte ring that is also the output FIFO: non-zero data bytes are *staged* behind
+    a reserved slot for their block's code byte; a block is *committed* (its code written, the
+    write pointer moved past it) on a 0x00 data token, on the end token, or when a data token
+    arrives with 254 bytes staged (code 0xFF; that token waits). Committed bytes drain to ``o``
+    while the next block is staged, so a reply of up to 254 bytes never waits for the line.
+
+    Latency: a block's bytes leave from 2 cycles after its commit (non-zero bytes wait for their
+    block to close: up to 254 tokens). Throughput: 1 token per cycle while the ring has room.
+    """
+
+    i: In(stream.Signature(FRAME_TOKEN))
+    o: Out(stream.Signature(8))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.ring = ring = Memory(shape=unsigned(8), depth=256, init=[])
+        wr, rd = ring.write_port(), ring.read_port()
+        w = Signal(9)                  # the current block's code slot; everything before it is committed
+        committed = Signal(9)          # `w` one cycle later: the read port never reads a slot being written
+        r = Signal(9)                  # next byte to output
+        staged = Signal(8, init=1)     # the next data byte goes to w + staged; the code is `staged` on commit
+        at = Signal(9)
+        m.d.comb += at.eq(w + staged)
+        room = ~(at - r)[8]            # slot `at` (hence every slot up to it) is < 256 bytes past `r`
+        m.d.sync += committed.eq(w)
+
+        def commit() -> None:
+            m.d.comb += [wr.addr.eq(w[:8]), wr.data.eq(staged), wr.en.eq(1)]
+            m.d.sync += [w.eq(at), staged.eq(1)]
+
+        token = self.i.payload
+        with m.FSM(init="data"):
+            with m.State("data"):
+                with m.If(self.i.valid & room):
+                    with m.If(token.end):
+                        commit()
+                        m.d.comb += self.i.ready.eq(1)
+                        m.next = "delimiter"
+                    with m.Elif(staged == 0xFF):
+                        commit()                                    # a full block; the token waits
+                    with m.Elif(token.data == 0):
+                        commit()
+                        m.d.comb += self.i.ready.eq(1)
+                    with m.Else():
+                        m.d.comb += [wr.addr.eq(at[:8]), wr.data.eq(token.data), wr.en.eq(1),
+                                     self.i.ready.eq(1)]
+                        m.d.sync += staged.eq(staged + 1)
+            with m.State("delimiter"):
+                with m.If(room):
+                    m.d.comb += [wr.addr.eq(w[:8]), wr.data.eq(0), wr.en.eq(1)]
+                    m.d.sync += w.eq(w + 1)
+                    m.next = "data"
+
+        m.d.comb += [self.o.valid.eq(committed != r), self.o.payload.eq(rd.data)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.comb += rd.addr.eq((r + 1)[:8])
+            m.d.sync += r.eq(r + 1)
+        with m.Else():
+            m.d.comb += rd.addr.eq(r[:8])
+        return m
+
+
+class CrcAppender(wiring.Component):
+    """Appends the frame CRC (:data:`~modsnn.hw.link.protocol.CRC_ALGORITHM`) to every frame.
+
+    Ports: ``i``, ``o`` (streams of :data:`FRAME_TOKEN`).
+
+    Behaviour: data tokens pass unchanged and enter the CRC; an end token is preceded by the two
+    CRC bytes, most significant first (so that the CRC over body and CRC is the residue), after
+    which the CRC restarts. Latency 0 (combinational pass-through); throughput 1 token per cycle
+    plus 2 cycles per frame.
+    """
+
+    i: In(stream.Signature(FRAME_TOKEN))
+    o: Out(stream.Signature(FRAME_TOKEN))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.crc = crc = CRC_ALGORITHM(data_width=8).create()
+        with m.FSM(init="data"):
+            with m.State("data"):
+                with m.If(self.i.valid & self.i.payload.end):
+                    m.next = "high"
+                with m.Else():
+                    m.d.comb += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload),
+                                 self.i.ready.eq(self.o.ready), crc.data.eq(self.i.payload.data),
+                                 crc.valid.eq(self.i.valid & self.o.ready)]
+            with m.State("high"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(crc.crc[8:])]
+                with m.If(self.o.ready):
+                    m.next = "low"
+            with m.State("low"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(crc.crc[:8])]
+                with m.If(self.o.ready):
+                    m.next = "end"
+            with m.State("end"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.end.eq(1), self.i.ready.eq(self.o.ready)]
+                with m.If(self.o.ready):
+                    m.d.comb += crc.start.eq(1)
+                    m.next = "data"
+        return m
+
+
+class FrameBufferSignature(wiring.Signature):
+    """A received frame, seen from the receiver (``Out`` members) and read by the command layer.
+
+    * ``valid`` — a frame is waiting; ``length`` bytes of it are stored (body and CRC, at most
+      ``slot_bytes``); ``status`` — the receiver's verdict (:class:`~modsnn.hw.link.protocol.Status`:
+      ``OK``, ``FRAMING``, ``OVERSIZE``, ``BAD_LENGTH`` or ``BAD_CRC``);
+    * ``addr`` (in) → ``data``: byte ``addr`` of the frame, one cycle later;
+    * ``done`` (in) — a one-cycle strobe: the frame was handled, its buffer is free.
+    """
+
+    def __init__(self, slot_bytes: int) -> None:
+        self.slot_bytes = slot_bytes
+        super().__init__({"valid": Out(1), "length": Out(range(slot_bytes + 1)), "status": Out(Status),
+                          "addr": In(range(slot_bytes)), "data": Out(8), "done": In(1)})
+
+
+class FrameReceiver(wiring.Component):
+    """Checks and buffers received frames: ``slots`` buffers of ``slot_bytes`` bytes in one memory.
+
+    Ports: ``i`` (in, stream of :data:`FRAME_TOKEN`, from the decoder), ``frame`` (out,
+    :class:`FrameBufferSignature`: the oldest buffered frame, in order of arrival).
+
+    Behaviour: data tokens are stored (the first ``slot_bytes`` of them) and enter the CRC. An end
+    token closes the frame with a verdict, the first that applies: ``FRAMING`` (the token's error),
+    ``OVERSIZE`` (more than ``slot_bytes`` data tokens), ``BAD_LENGTH`` (fewer than 4),
+    ``BAD_CRC`` (the CRC over body and CRC is not the residue), else ``OK``; the buffer is handed to
+    the command layer and the next one filled. A clean empty frame is dropped. While every buffer
+    is waiting for the command layer, ``i.ready`` is low.
+
+    Latency: ``frame.valid`` 1 cycle after the end token. Throughput: one data token per 9 cycles
+    (the CRC is bit-serial), an end token per cycle.
+    """
+
+    def __init__(self, slot_bytes: int, slots: int = 2) -> None:
+        if not isinstance(slot_bytes, int) or slot_bytes < 16 or slot_bytes & (slot_bytes - 1):
+            raise rejected(self, ValueError(f"slot_bytes must be a power of two ≥ 16, not {slot_bytes!r}"))
+        if not isinstance(slots, int) or slots < 2 or slots & (slots - 1):
+            raise rejected(self, ValueError(f"slots must be a power of two ≥ 2, not {slots!r}"))
+        self._slot_bytes, self._slots = slot_bytes, slots
+        super().__init__({"i": In(stream.Signature(FRAME_TOKEN)), "frame": Out(FrameBufferSignature(slot_bytes))})
+
+    @property
+    def slot_bytes(self) -> int:
+        return self._slot_bytes
+
+    @property
+    def slots(self) -> int:
+        return self._slots
+
+    def elaborate(self, platform: object) -> Module:
+        N, S = self._slot_bytes, self._slots
+        m = Module()
+        m.submodules.buffer = buffer = Memory(shape=unsigned(8), depth=N * S, init=[])
+        # The CRC runs bit-serially (8 cycles per byte, most significant bit first, as the
+        # non-reflected algorithm consumes a byte): bytes arrive at most once per UART frame.
+        m.submodules.crc = crc = CRC_ALGORITHM(data_width=1).create()
+        wr, rd = buffer.write_port(), buffer.read_port()
+        count = Signal(range(N + 2))                       # data tokens of this frame, saturating at N + 1
+        wslot, rslot = Signal(range(S)), Signal(range(S))
+        full = Signal(S)
+        lengths = Array(Signal(range(N + 1), name=f"length{s}") for s in range(S))
+        statuses = Array(Signal(Status, name=f"status{s}") for s in range(S))
+        bits = Signal(8)                                   # the byte entering the CRC, MSB first
+        pending = Signal(range(9))                         # its bits still to enter
+
+        m.d.comb += [crc.data.eq(bits[7]), crc.valid.eq(pending != 0)]
+        with m.If(pending != 0):
+            m.d.sync += [bits.eq(bits << 1), pending.eq(pending - 1)]
+
+        token = self.i.payload
+        empty = token.end & ~token.error & (count == 0)
+        m.d.comb += self.i.ready.eq((pending == 0) & (empty | ~full.bit_select(wslot, 1)))
+        with m.If(self.i.valid & self.i.ready):
+            with m.If(~token.end):
+                m.d.comb += [wr.addr.eq(Cat(count[:N.bit_length() - 1], wslot)), wr.data.eq(token.data),
+                             wr.en.eq(count < N)]
+                m.d.sync += [bits.eq(token.data), pending.eq(8)]
+                with m.If(count <= N):
+                    m.d.sync += count.eq(count + 1)
+            with m.Elif(~empty):
+                status = Signal(Status)
+                with m.If(token.error):
+                    m.d.comb += status.eq(Status.FRAMING)
+                with m.Elif(count > N):
+                    m.d.comb += status.eq(Status.OVERSIZE)
+                with m.Elif(count < HEADER_BYTES + CRC_BYTES):
+                    m.d.comb += status.eq(Status.BAD_LENGTH)
+                with m.Elif(~crc.match_detected):
+                    m.d.comb += status.eq(Status.BAD_CRC)
+                with m.Else():
+                    m.d.comb += status.eq(Status.OK)
+                m.d.comb += crc.start.eq(1)
+                m.d.sync += [lengths[wslot].eq(count), statuses[wslot].eq(status), full.bit_select(wslot, 1).eq(1),
+                             wslot.eq(wslot + 1), count.eq(0)]
+                with m.If(count > N):
+                    m.d.sync += lengths[wslot].eq(N)
+
+        frame = self.frame
+        m.d.comb += [frame.valid.eq(full.bit_select(rslot, 1)), frame.length.eq(lengths[rslot]),
+                     frame.status.eq(statuses[rslot]), rd.addr.eq(Cat(frame.addr, rslot)), frame.data.eq(rd.data)]
+        with m.If(frame.done):
+            m.d.sync += [full.bit_select(rslot, 1).eq(0), rslot.eq(rslot + 1)]
+        return m

@@ -1,0 +1,184 @@
+"""cocotb testbench of the framing blocks (:class:`~modsnn.sim.link_harness.FramingHarness`), under
+random idle and back-pressure.
+
+* The COBS encoder's output is the PyPI ``cobs`` package's ``encode``; the decoder's tokens are the
+  reference model's (:func:`~modsnn.sim.link.reference_frames`), damaged frames included.
+* The appender passes every frame with its CRC-16 (PyPI ``crc``) appended, MSB first.
+* The receiver takes frames — good, bad CRC, short, oversize, flagged — and hands them over in
+  order with the verdict of :func:`~modsnn.hw.link.protocol.check_request` steps 1–4 and the stored
+  bytes; it stalls while all ``slots`` buffers wait, and drops clean empty frames.
+
+Parameters: ``MODSNN_TB_SAMPLES`` (frames), ``MODSNN_TB_IDLE``, ``MODSNN_TB_BACKPRESSURE``,
+``MODSNN_TB_SLOTS``, ``MODSNN_SEED``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import cocotb
+from cobs import cobs
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+
+from modsnn.hw.link.framing import FRAME_TOKEN
+from modsnn.hw.link.protocol import Status, crc16
+from modsnn.sim.link import reference_frames
+from modsnn.sim.streams import StreamSink, StreamSource, start, stimulus_random
+
+INPUTS = ("enc_i__valid", "enc_i__payload", "enc_o__ready", "dec_i__valid", "dec_i__payload", "dec_o__ready",
+          "crc_i__valid", "crc_i__payload", "crc_o__ready", "rcv_i__valid", "rcv_i__payload", "frame__addr",
+          "frame__done")
+SLOT = 256
+
+
+def token(data: int = 0, end: bool = False, error: bool = False) -> int:
+    return int(FRAME_TOKEN.const({"data": data, "end": int(end), "error": int(error)}).as_bits())
+
+
+def params() -> tuple[int, float, float]:
+    return (int(os.environ.get("MODSNN_TB_SAMPLES", "40")), float(os.environ.get("MODSNN_TB_IDLE", "0.3")),
+            float(os.environ.get("MODSNN_TB_BACKPRESSURE", "0.3")))
+
+
+def random_body(rnd: random.Random) -> bytes:
+    """Bodies that exercise every COBS case: empty, zeros, runs of 253/254/255+ non-zero bytes."""
+    kind = rnd.randrange(6)
+    if kind == 0:
+        return bytes(rnd.choice([0, 0, 1, 255]) for _ in range(rnd.randrange(6)))
+    if kind == 1:
+        run = rnd.choice([253, 254, 255, 508, 509])
+        return bytes(rnd.randrange(1, 256) for _ in range(run)) + bytes(rnd.choice([[], [0], [0, 0]]))
+    if kind == 2:
+        return bytes([0]) * rnd.randrange(1, 4) + bytes(rnd.randrange(1, 256) for _ in range(254))
+    return bytes(rnd.choice([0, rnd.randrange(1, 256), rnd.randrange(1, 256)]) for _ in range(rnd.randrange(1, 300)))
+
+
+def first_difference(got: bytes | list[int], want: bytes | list[int]) -> int:
+    return next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), min(len(got), len(want)))
+
+
+@cocotb.test()
+async def encoder_matches_cobs(dut) -> None:
+    count, idle, backpressure = params()
+    await start(dut, INPUTS)
+    rnd = stimulus_random(dut._log)
+    bodies = [random_body(rnd) for _ in range(count)]
+    want = b"".join(cobs.encode(b) + b"\x00" for b in bodies)
+    sink = StreamSink(dut, "enc_o", dut.clk, rnd, backpressure=backpressure)
+    cocotb.start_soon(sink.run())
+    source = StreamSource(dut, "enc_i", dut.clk, rnd, idle=idle)
+    await source.send(t for body in bodies for t in [*(token(b) for b in body), token(end=True)])
+    for _ in range(len(want) * 4 + 100):
+        if len(sink.items) >= len(want):
+            break
+        await ClockCycles(dut.clk, 1)
+    got = bytes(sink.items)
+    assert got == want, f"first difference at byte {first_difference(got, want)} of {len(want)}"
+
+
+@cocotb.test()
+async def decoder_matches_reference(dut) -> None:
+    """Well-formed frames decode as ``cobs.decode``; truncated frames, stray code bytes, empty frames
+    and bytes with the UART error flag end in an end token with ``error`` set, and the next frame
+    decodes cleanly."""
+    count, idle, backpressure = params()
+    await start(dut, INPUTS)
+    rnd = stimulus_random(dut._log)
+    wire = bytearray()
+    flagged: set[int] = set()
+    for _ in range(count):
+        encoded = cobs.encode(random_body(rnd))
+        kind = rnd.randrange(5)
+        if kind == 1:                                  # truncated
+            encoded = encoded[:rnd.randrange(len(encoded) + 1)]
+        elif kind == 2:                                # random bytes
+            encoded = bytes(rnd.randrange(1, 256) for _ in range(rnd.randrange(8)))
+        elif kind == 3 and encoded:                    # a UART error on one byte
+            flagged.add(len(wire) + rnd.randrange(len(encoded)))
+        wire += encoded + b"\x00" * rnd.choice([1, 1, 2])
+    want = []
+    start_at = 0
+    for chunk in bytes(wire).split(b"\x00")[:-1]:
+        end_at = start_at + len(chunk)
+        data, damaged = reference_frames(chunk + b"\x00")[0] if reference_frames(chunk + b"\x00") else (b"", False)
+        uart = any(start_at <= i <= end_at for i in flagged)
+        want += [token(b) for b in data] + [token(end=True) | ((damaged or uart) << 9)]
+        start_at = end_at + 1
+    sink = StreamSink(dut, "dec_o", dut.clk, rnd, backpressure=backpressure)
+    cocotb.start_soon(sink.run())
+    source = StreamSource(dut, "dec_i", dut.clk, rnd, idle=idle)
+    await source.send(b | (256 if i in flagged else 0) for i, b in enumerate(wire))
+    await ClockCycles(dut.clk, 50)
+    got = sink.items
+    assert got == want, f"{len(got)} tokens, want {len(want)}; first difference at {first_difference(got, want)}"
+
+
+@cocotb.test()
+async def appender_adds_crc(dut) -> None:
+    count = int(os.environ.get("MODSNN_TB_SAMPLES", "40"))
+    await start(dut, INPUTS)
+    rnd = stimulus_random(dut._log)
+    bodies = [bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 1, 2, rnd.randrange(300)])))
+              for _ in range(count)]
+    want = [t for body in bodies for t in
+            [*(token(b) for b in body + crc16(body).to_bytes(2, "big")), token(end=True)]]
+    sink = StreamSink(dut, "crc_o", dut.clk, rnd, backpressure=0.3)
+    cocotb.start_soon(sink.run())
+    await StreamSource(dut, "crc_i", dut.clk, rnd, idle=0.3).send(
+        t for body in bodies for t in [*(token(b) for b in body), token(end=True)])
+    await ClockCycles(dut.clk, 20)
+    assert sink.items == want
+
+
+@cocotb.test()
+async def receiver_checks_and_buffers(dut) -> None:
+    count, slots = int(os.environ.get("MODSNN_TB_SAMPLES", "40")), int(os.environ["MODSNN_TB_SLOTS"])
+    await start(dut, INPUTS)
+    rnd = stimulus_random(dut._log)
+    tokens, want = [], []
+    for _ in range(count):
+        body = bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 1, 2, 3, 10, 100, 253, 254])))
+        frame = body + crc16(body).to_bytes(2, "big")
+        kind = rnd.randrange(6)
+        error = False
+        if kind == 1:
+            frame = bytes([frame[0] ^ 0x10]) + frame[1:]
+        elif kind == 2:
+            frame = frame + bytes(rnd.randrange(256) for _ in range(rnd.randrange(SLOT - len(frame) + 1, SLOT + 5)))
+        elif kind == 3:
+            error = True
+        elif kind == 4:
+            frame = b""
+        tokens += [token(b) for b in frame] + [token(end=True, error=error)]
+        if not frame and not error:
+            continue
+        status = (Status.FRAMING if error else Status.OVERSIZE if len(frame) > SLOT else
+                  Status.BAD_LENGTH if len(frame) < 4 else Status.OK if crc16(frame[:-2]) ==
+                  int.from_bytes(frame[-2:], "big") else Status.BAD_CRC)
+        want.append((status, frame[:SLOT]))
+    cocotb.start_soon(StreamSource(dut, "rcv_i", dut.clk, rnd, idle=0.2).send(tokens))
+    got = []
+    while len(got) < len(want):
+        await FallingEdge(dut.clk)
+        if not int(dut.frame__valid.value):
+            continue
+        if rnd.random() < 0.02:                                       # let the buffers fill up
+            await ClockCycles(dut.clk, rnd.randrange(500))
+            continue
+        length, status = int(dut.frame__length.value), Status(int(dut.frame__status.value))
+        data = bytearray()
+        for i in range(length):
+            dut.frame__addr.value = i
+            await RisingEdge(dut.clk)
+            await FallingEdge(dut.clk)
+            data.append(int(dut.frame__data.value))
+        dut.frame__done.value = 1
+        await FallingEdge(dut.clk)
+        dut.frame__done.value = 0
+        got.append((status, bytes(data)))
+        w = want[len(got) - 1]
+        assert got[-1][0] == w[0], f"frame {len(got) - 1}: status {got[-1][0].name}, want {w[0].name}"
+        assert got[-1][1] == w[1], f"frame {len(got) - 1} ({w[0].name}): bytes differ"
+    dut._log.info(f"{len(got)} frames ({slots} slots): " + ", ".join(
+        f"{s.name} {sum(1 for g in got if g[0] == s)}" for s in Status if any(g[0] == s for g in got)))

@@ -1,0 +1,61 @@
+"""Framing blocks of the host link: COBS encoder and decoder against the PyPI ``cobs`` package and
+the reference decoder, CRC appender and frame receiver against the PyPI ``crc`` package, all under
+random idle and back-pressure; the CRC of the gateware and of the host agree."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from amaranth.lib.crc import catalog
+
+from modsnn.hw.link.framing import FrameReceiver
+from modsnn.hw.link.protocol import CRC_ALGORITHM, crc16
+from modsnn.sim.link import reference_frames
+from modsnn.sim.link_harness import FramingHarness, run_link_bench
+from modsnn.sim.runner import icarus_available
+
+
+@pytest.mark.parametrize("slots", [2, pytest.param(4, marks=pytest.mark.slow)])
+def test_framing(slots: int) -> None:
+    run_link_bench("framing", lambda: FramingHarness(256, slots), {"slots": slots},
+                   env={"MODSNN_TB_SAMPLES": "40", "MODSNN_TB_SLOTS": str(slots)})
+
+
+@pytest.mark.icarus
+def test_framing_icarus() -> None:
+    if not icarus_available():
+        pytest.skip("Icarus Verilog is not installed: apt-get install iverilog")
+    run_link_bench("framing", lambda: FramingHarness(256, 2), {"slots": 2}, simulator="icarus",
+                   env={"MODSNN_TB_SAMPLES": "6", "MODSNN_TB_SLOTS": "2"})
+
+
+def test_crc_algorithms_agree(stim_rng) -> None:  # type: ignore[no-untyped-def]
+    assert CRC_ALGORITHM is catalog.CRC16_IBM_3740
+    params = CRC_ALGORITHM(data_width=8)
+    for n in (0, 1, 9, 100, 300):
+        data = stim_rng.integers(0, 256, n).astype("uint8").tobytes()
+        assert params.compute(data) == crc16(data)
+    assert crc16(b"123456789") == 0x29B1                      # the catalogue's check value
+
+
+def test_reference_decoder_is_cobs() -> None:
+    from cobs import cobs
+
+    rnd = random.Random(5)
+    for _ in range(200):
+        body = bytes(rnd.choice([0, rnd.randrange(1, 256)]) for _ in range(rnd.randrange(1, 600)))
+        assert reference_frames(cobs.encode(body) + b"\x00") == [(body, False)]
+    assert reference_frames(b"\x00\x00\x01\x00") == []                # empty frames are ignored
+    assert reference_frames(b"\x05\x01\x02\x00") == [(b"\x01\x02", True)]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((100, 2), "slot_bytes must be a power of two ≥ 16, not 100"),
+    ((8, 2), "slot_bytes must be a power of two ≥ 16, not 8"),
+    ((256, 3), "slots must be a power of two ≥ 2, not 3"),
+    ((256, 1), "slots must be a power of two ≥ 2, not 1"),
+])
+def test_receiver_parameters(args: tuple[int, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FrameReceiver(*args)

@@ -1,0 +1,206 @@
+"""The host side of the link without a simulator: protocol images, the reference checks, the
+driver's error handling (one line each, never a hang) and `modsnn link-rate`."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+from cobs import cobs
+
+from modsnn.boards.driver import (
+    BoardDriver,
+    ConfigurationMismatch,
+    LinkError,
+    LinkTimeout,
+    RequestRefused,
+    SerialTransport,
+    encode_frame,
+)
+from modsnn.cli import main
+from modsnn.golden_model.config import Config, load_config
+from modsnn.hw.control_port import Command, Csr
+from modsnn.hw.formats import Region
+from modsnn.hw.link.protocol import (
+    BLOCK_ARGS,
+    Identity,
+    Opcode,
+    SampleReply,
+    Status,
+    block_args,
+    check_request,
+    crc16,
+    identity_bytes,
+    link_limits,
+    request_body,
+    sample_args,
+    unpack,
+)
+from modsnn.hw.memory_map import address_windows, mmio_address
+
+
+class CannedBoard:
+    """A Transport that answers each request with the next canned reply body (or silence)."""
+
+    def __init__(self, replies: list[bytes | None]) -> None:
+        self.replies = collections.deque(replies)
+        self.sent: list[bytes] = []
+        self.pending = b""
+
+    def write(self, data: bytes) -> None:
+        self.sent.append(data)
+        if data.strip(b"\x00") and self.replies:
+            body = self.replies.popleft()
+            if body is not None:
+                self.pending += cobs.encode(body + crc16(body).to_bytes(2, "big")) + b"\x00"
+
+    def read(self, timeout: float) -> bytes:
+        data, self.pending = self.pending, b""
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def reply(opcode: Opcode, seq: int, status: Status = Status.OK, payload: bytes = b"") -> bytes:
+    return bytes([opcode.value, seq, status.value]) + payload
+
+
+def test_frame_images(tiny: Config) -> None:
+    body = request_body(Opcode.READ, 7, block_args(0x1234, 3, 2, True))
+    assert body == bytes([3, 7, 0x34, 0x12, 0, 0, 3, 0, 0x81])
+    args = unpack(BLOCK_ARGS, body[2:])
+    assert (int(args.address), int(args.count), int(args.format.size), int(args.format.signed)) == (0x1234, 3, 1, 1)
+    wire = encode_frame(body)
+    assert wire[0] == 0 and wire[-1] == 0 and 0 not in wire[1:-1]
+    assert cobs.decode(wire[1:-1]) == body + crc16(body).to_bytes(2, "big")
+    assert sample_args(Command.TRAIN, 4, cycles=True, levels=True) == bytes([2, 4, 0b101])
+    with pytest.raises(ValueError, match="expected 7 bytes, not 6"):
+        unpack(BLOCK_ARGS, bytes(6))
+
+
+def test_identity_round_trip(tiny: Config) -> None:
+    limits = link_limits(tiny, 4)
+    identity = Identity.from_bytes(identity_bytes(tiny, limits, clock_hz=12_000_000, divisor=4, read_latency=1))
+    assert identity.config_hash == tiny.hash() and identity.slots == 4 and identity.baud == 3_000_000
+    assert (identity.n_inputs, identity.hidden, identity.lanes, identity.slot_bytes) == (64, (32,), 1, 256)
+    deep = load_config("tiny", ["hidden=[32, 16, 8]", "threshold=[32, 24, 24]", "init_ff=[16, 16, 16]",
+                                "init_rec=[4, 4, 4]", "lr_shift_hidden=[12, 12, 12]", "cores=2"])
+    identity = Identity.from_bytes(identity_bytes(deep, link_limits(deep), clock_hz=12_000_000, divisor=4,
+                                                  read_latency=5))
+    assert (identity.hidden, identity.layers, identity.cores, identity.read_latency) == ((32, 16, 8), 3, 2, 5)
+    with pytest.raises(ValueError, match="not a modsnn board: magic 0x00000000"):
+        Identity.from_bytes(bytes(len(identity_bytes(tiny, limits, clock_hz=1, divisor=1, read_latency=1))))
+
+
+def test_link_limits() -> None:
+    assert link_limits(load_config("mnist")).slot_bytes == 1024
+    with pytest.raises(ValueError, match="slots must be a power of two ≥ 2, not 3"):
+        link_limits(load_config("tiny"), 3)
+
+
+def test_sample_reply(tiny: Config) -> None:
+    limits = link_limits(tiny)
+    raw = bytes([0b10, 7]) + b"".join(v.to_bytes(4, "little") for v in (100, 20, 11, 5)) + bytes(range(10)) + \
+        bytes([0xFF] * 10)
+    r = SampleReply.from_bytes(raw, limits, True, True, True)
+    assert (r.refused, r.busy, r.prediction) == (True, False, 7)
+    assert r.cycles is not None and (r.cycles.integration, r.cycles.sweep, r.cycles.plasticity) == (100, 31, 5)
+    assert r.counts == list(range(10)) and r.levels == [-1] * 10
+    with pytest.raises(ValueError, match="a SAMPLE reply with these flags has 2 payload bytes, not 3"):
+        SampleReply.from_bytes(bytes(3), limits, False, False, False)
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (request_body(Opcode.IDENTIFY, 1), Status.OK),
+    (request_body(Opcode.IDENTIFY, 1, b"\x00"), Status.BAD_LENGTH),
+    (request_body(9, 1), Status.UNKNOWN_COMMAND),
+    (request_body(Opcode.SAMPLE, 1, sample_args(Command.TRAIN, 10)), Status.BAD_ARGUMENT),
+    (request_body(Opcode.SAMPLE, 1, sample_args(Command.INFER, 200)), Status.OK),
+    (request_body(Opcode.READ, 1, block_args(0, 0, 4)), Status.BAD_ARGUMENT),
+    (request_body(Opcode.READ, 1, block_args(1 << 20, 1, 4)), Status.BAD_ADDRESS),
+])
+def test_check_request(tiny: Config, body: bytes, status: Status) -> None:
+    limits = link_limits(tiny)
+    assert check_request(tiny, limits, body + crc16(body).to_bytes(2, "big")) == status
+    assert check_request(tiny, limits, body + b"\x00\x00") in (Status.BAD_CRC, Status.BAD_LENGTH)
+
+
+def test_windows_cover_the_memory_map(tiny: Config) -> None:
+    cfg = load_config("tiny", ["lanes=2", "cores=2", "hidden=[32, 16]", "threshold=[32, 24]", "init_ff=[16, 16]",
+                               "init_rec=[4, 4]", "lr_shift_hidden=[12, 12]"])
+    windows = {(w.region, w.layer): w for w in address_windows(cfg)}
+    assert windows[(Region.CSR, 0)].size == int(Csr.LEVEL) + 10 and windows[(Region.CSR, 0)].read_while_busy
+    assert windows[(Region.FF, 1)].size == 32 * 16 // 4 and windows[(Region.FF, 1)].banked
+    assert windows[(Region.STATE, 1)].size == 4 * 16 and not windows[(Region.STATE, 1)].writable
+    assert not windows[(Region.INPUT, 0)].readable and windows[(Region.READOUT, 0)].size == 20
+    # every bank of a banked window is the same window; an unbanked one takes bank 0 only
+    ff = windows[(Region.FF, 1)]
+    assert ff.address(cfg, 3, 3) & ff.key_mask(cfg) == ff.base(cfg)
+    state = windows[(Region.STATE, 0)]
+    assert state.address(cfg, 3, 1) & state.key_mask(cfg) != state.base(cfg)
+
+
+# ---------------------------------------------------------------------------------- the driver
+def test_connect_refuses_another_configuration(tiny: Config) -> None:
+    other = load_config("tiny", ["seed=2"])
+    ident = identity_bytes(other, link_limits(other), clock_hz=12_000_000, divisor=4, read_latency=1)
+    board = CannedBoard([reply(Opcode.IDENTIFY, 1, payload=ident)])
+    with pytest.raises(ConfigurationMismatch, match=f"built from configuration {other.hash()}, not {tiny.hash()}"):
+        BoardDriver(board, tiny).connect(quiet=0)
+
+
+def test_connect_and_words(tiny: Config) -> None:
+    ident = identity_bytes(tiny, link_limits(tiny, 4), clock_hz=12_000_000, divisor=4, read_latency=1)
+    board = CannedBoard([reply(Opcode.IDENTIFY, 1, payload=ident), reply(Opcode.READ, 2, payload=b"\xfe\xff\x05\x00"),
+                         reply(Opcode.WRITE, 3), reply(Opcode.WRITE, 4)])
+    driver = BoardDriver(board, tiny)
+    assert driver.connect(quiet=0).slots == 4 and driver.limits.slots == 4
+    assert driver.read_words(Region.FF, 0, 2, size=2, signed=True) == [-2, 5]
+    driver.write_words(Region.FF, 0, list(range(130)), size=2, signed=True)       # two frames of ≤ 122 words
+    sent = [cobs.decode(frame.strip(b"\x00")) for frame in board.sent[-2:]]
+    assert [unpack(BLOCK_ARGS, s[2:9]).count for s in sent] == [122, 8]
+    assert int(unpack(BLOCK_ARGS, sent[1][2:9]).address) == mmio_address(tiny, Region.FF, 122)
+    with pytest.raises(ValueError, match="40000 does not fit a signed 2-byte word"):
+        driver.write_words(Region.FF, 0, [40000], size=2, signed=True)
+
+
+@pytest.mark.parametrize(("replies", "error", "message"), [
+    ([None], LinkTimeout, r"no reply from the board within 0.5 s"),
+    ([reply(Opcode.STATUS, 1, Status.BUSY)], RequestRefused, r"the board refused STATUS \(seq 1\): BUSY"),
+    ([reply(Opcode.STATUS, 9)], LinkError, r"reply out of order: expected STATUS seq 1, got opcode 2 seq 9"),
+    ([b"\x02"], LinkError, r"garbled reply from the board \(3 bytes, bad CRC\)"),
+])
+def test_driver_errors(tiny: Config, replies: list, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        BoardDriver(CannedBoard(replies), tiny, timeout=0.5).status()
+
+
+def test_babbling_board(tiny: Config) -> None:
+    class Babbler(CannedBoard):
+        def read(self, timeout: float) -> bytes:
+            return b"\x55" * 100
+
+    with pytest.raises(LinkError, match="the board sent 700 bytes without a frame delimiter"):
+        BoardDriver(Babbler([]), tiny).status()
+
+
+def test_missing_serial_port() -> None:
+    with pytest.raises(LinkError, match=r"^serial port /dev/modsnn-missing not found \(is the board plugged in\?"):
+        SerialTransport("/dev/modsnn-missing", 3_000_000)
+
+
+# ---------------------------------------------------------------------------------- modsnn link-rate
+def test_link_rate(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["link-rate", "--config", "tiny", "--baud", "3000000", "--clock", "12000000", "--samples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "custom" in out and "accelerator" in out and "tiny" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--baud", "3000000"], "--baud and --clock go together"),
+    (["--baud", "3000000", "--clock", "25000000"], "baud 3000000 at clock 25000000 Hz: the nearest divisor 8"),
+])
+def test_link_rate_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["link-rate", "--config", "tiny", "--samples", "2", *args]) == 2
+    assert message in capsys.readouterr().err

