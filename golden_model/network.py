@@ -378,7 +378,11 @@ class Network:
         T, B = pre.shape[:2]
         ext = np.zeros((T + 1, B, width), dt)
         w_ff = self._fwd_ff[layer]
-        ext[:T, :, :n] = (np.asarray(pre.reshape(T * B, -1), dtype=dt) @ w_ff.T).reshape(T, B, n)
+        active = np.flatnonzero(pre.any(axis=(0, 1)))       # inputs that spike at all
+        if 2 * active.size < pre.shape[2]:                   # silent inputs add nothing: skip their columns
+            ext[:T, :, :n] = np.asarray(pre[:, :, active], dtype=dt) @ w_ff[:, active].T
+        else:
+            ext[:T, :, :n] = np.asarray(pre, dtype=dt) @ w_ff.T
         if readout_in is not None:
             ext[1:, :, n:] = readout_in
         theta = np.empty(width, dt)
@@ -397,7 +401,11 @@ class Network:
             np.floor(decay, out=decay)                       # v >> leak_shift
             v -= decay
             v += ext[g]
-            if g:
+            if g and B == 1:                                 # one sample: add the rows of the spikes
+                spiking = np.flatnonzero(S[g - 1, 0, :n])
+                if spiking.size:
+                    v += post[spiking].sum(axis=0)
+            elif g:
                 np.matmul(S[g - 1, :, :n], post, out=fed, dtype=dt)
                 v += fed
             np.maximum(v, v_min, out=v)
