@@ -4,6 +4,10 @@ The digests were computed by the golden model at commit e4f3367, before the trai
 made faster (fused hidden/readout loop, flat weight updates, one hash pass per sample). Any change
 to the model that alters a single weight, a single prediction or the update counter changes a
 digest. A deliberate change of the algorithm updates them, and says so in the commit.
+
+Only the integer model is pinned: its products are integers carried exactly in floating point, so
+its digest is the same on any machine. The float64 twin's last bits depend on the BLAS kernel the
+machine dispatches to, so its digest is not portable.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ MULTI = ['hidden=[24,16]', 'threshold=[32,24]', 'init_ff=[16,16]', 'init_rec=[4,
 # name: (preset, overrides, training samples, model, weights digest, predictions digest)
 CASES = {
     "digits": ("digits", [], 300, "int", "afd6965952a6ee8b", "9aecf31ea5e7d85e"),
-    "digits-float": ("digits", [], 200, "float", "5c40a53d0677e044", "8d733f73a5869052"),
     "two-layers-synaptic": ("tiny", [*MULTI, 'eligibility="synaptic"'], 100, "int",
                             "3120c9716f229ad9", "2df7eb17ea133f31"),
     "three-layers-sparse": ("tiny", ['hidden=[24,16,12]', 'threshold=[32,24,24]', 'init_ff=[16,16,16]',
