@@ -270,12 +270,12 @@ class Network:
         readout_in: Array | None = None      # readout current from the layers before the last
         R = v_out = None
         for layer in range(cfg.n_hidden_layers):
-            if self.exact and layer == last:
+            if self.exact and layer == last and s_in.shape[1] == 1:     # one sample: the fused loop
                 S, V, v, R, v_out = self._lif_and_readout(pre, layer, readout_in, keep_membranes=learning)
             else:
                 S, V, v = self._lif(pre, self._fwd_ff[layer], self._fwd_rec_t(layer), cfg.threshold[layer],
                                     keep_membranes=learning)
-                if self.exact:
+                if self.exact and s_in.shape[1] == 1:
                     current = S.astype(self.state_dtype) @ self._fwd_out_t(layer)
                     readout_in = current if readout_in is None else readout_in + current
             spikes.append(S)
@@ -294,7 +294,7 @@ class Network:
                 assert x_hist is not None
                 h_steps.append(h.astype(np.int64))
                 x_steps.append(x_hist)
-        if R is None or v_out is None:                              # the float twin
+        if R is None or v_out is None:                              # batches and the float twin
             R, _, v_out = self._lif(None, None, None, cfg.readout_threshold, readout_from=spikes,
                                     keep_membranes=False)
         B = R.shape[1]
@@ -347,12 +347,12 @@ class Network:
                         v += w_rec_t[idx].sum(axis=0)
                 else:
                     v += S[t - 1].astype(dt) @ w_rec_t
-            np.maximum(v, v_min, out=v)
-            np.minimum(v, v_max, out=v)
+            v.clip(v_min, v_max, out=v)                      # saturate at membrane_bits
             if V is not None:
                 V[t] = v
             np.greater_equal(v, theta_f, out=S[t])
-            np.multiply(S[t], theta_f, out=decay)            # reset by subtraction
+            np.copyto(decay, S[t])                           # reset by subtraction
+            decay *= theta_f
             v -= decay
         return S, V, (v.astype(np.int64) if exact else v)
 
@@ -408,12 +408,12 @@ class Network:
             elif g:
                 np.matmul(S[g - 1, :, :n], post, out=fed, dtype=dt)
                 v += fed
-            np.maximum(v, v_min, out=v)
-            np.minimum(v, v_max, out=v)
+            v.clip(v_min, v_max, out=v)                      # saturate at membrane_bits
             if V is not None and g < T:
                 V[g] = v[:, :n]
             np.greater_equal(v, theta, out=S[g])
-            np.multiply(S[g], theta, out=decay)              # reset by subtraction
+            np.copyto(decay, S[g])                           # reset by subtraction
+            decay *= theta
             v -= decay
             if g == T - 1:
                 v_hidden = v[:, :n].astype(np.int64)
