@@ -129,6 +129,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                              "with --grid FIELD=V1,V2,...")
         study = parse_grid(args.config, args.grid, args.seeds, args.model or ["int"], args.set or [], args.name)
     out = Path(args.out) if args.out else Path("runs") / "studies" / study.name
+    _stop_on_sigterm()
     if args.dry_run:
         for point in study.points():
             print(out / point.name)
@@ -188,6 +189,16 @@ def cmd_sim(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     print_summary(result)
     return 0 if result["bit_exact"] else 1
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a job scheduler, `kill`) stops a sweep like Ctrl-C: workers ended, points resumable."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def build_parser() -> argparse.ArgumentParser:
