@@ -18,6 +18,7 @@ Needs the ``peers`` extra (``pip install 'modsnn[peers]'``); :func:`missing` nam
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 import os
@@ -33,8 +34,17 @@ INSTALL_HINT = "pip install 'modsnn[peers]' (snnTorch, torch CPU and Brian2), e.
 
 
 def missing() -> list[str]:
-    """The peer packages that are not installed."""
-    return [name for name in ("torch", "snntorch", "brian2") if importlib.util.find_spec(name) is None]
+    """The peer packages that are not installed or do not import (with the reason)."""
+    absent = []
+    for name in ("torch", "snntorch", "brian2"):
+        if importlib.util.find_spec(name) is None:
+            absent.append(name)
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as error:                     # e.g. Brian2 2.9 against NumPy ≥ 2.4
+            absent.append(f"{name} (installed, but importing it fails: {type(error).__name__}: {error})")
+    return absent
 
 
 def _best_rate(fn: Callable[[], int], repeats: int, min_seconds: float = 0.3) -> float:

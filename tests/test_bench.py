@@ -28,8 +28,9 @@ def test_peers_without_the_extra_say_how_to_install(monkeypatch: pytest.MonkeyPa
 
 
 def test_peer_networks_run_on_the_golden_models_input() -> None:
-    for name in ("torch", "snntorch", "brian2"):
-        pytest.importorskip(name, reason="the peers extra: pip install 'modsnn[peers]'")
+    absent = peers.missing()
+    if absent:
+        pytest.skip(f"the peers extra is missing ({', '.join(absent)}): {peers.INSTALL_HINT}")
     cfg = arch_config()
     net = Network(cfg)
     spikes, _, _ = net.encode(inputs(cfg, 16))
