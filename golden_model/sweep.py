@@ -426,10 +426,14 @@ def _ray_results(points: list[Point], out: Path, address: str, jobs: int,
         raise StudyError("--ray needs Ray: pip install 'modsnn[ray]' (or pip install ray)") from None
     started = not ray.is_initialized()
     if started:
-        if address == "local":
-            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+        try:
+            if address == "local":
+                ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        except Exception as error:             # no cluster at that address, a version mismatch, ...
+            raise StudyError(f"--ray {address}: cannot start or join Ray ({type(error).__name__}: {error}); "
+                             f"use --ray local to start one on this machine") from None
     try:
         task: Any = ray.remote(num_cpus=1, max_retries=0)(run_point)
         pending = [task.remote(p, str(out.resolve() / p.name), data_dir) for p in points]
@@ -455,7 +459,8 @@ def run_study(study: Study, out: Path, *, jobs: int = 1, ray_address: str | None
     (out / "study.json").write_text(json.dumps(_study_record(study, points), indent=2) + "\n")
     todo = [p for p in points if point_state(p, out / p.name) != "done"]
     where = f"Ray ({ray_address})" if ray_address else f"{jobs} local process{'es' if jobs > 1 else ''}"
-    say(f"study {study.name!r}: {len(points)} points, {len(points) - len(todo)} already finished, "
+    say(f"study {study.name!r}: {len(points)} point{'s' if len(points) != 1 else ''}, "
+        f"{len(points) - len(todo)} already finished, "
         f"{len(todo)} to run on {where}; output in {out}")
     results: dict[str, PointResult] = {}
     for p in points:
