@@ -181,11 +181,15 @@ class Network:
         2^24 in magnitude, else float64 (always below 2^53, checked by the configuration)."""
         if not self.exact:
             return np.float64
+        return np.float32 if self._state_bound() < 2**24 else np.float64
+
+    def _state_bound(self) -> int:
+        """Bound on every integer membrane, current and partial sum: ``2^(membrane_bits−1) +
+        fan-in · 2^(weight_bits − weight_frac − 1)``, fan-in the largest of any neuron."""
         cfg = self.cfg
         fan_in = max(max(cfg.layer_inputs(i) + cfg.hidden[i] for i in range(cfg.n_hidden_layers)),
                      sum(cfg.hidden))
-        bound = (1 << (cfg.membrane_bits - 1)) + fan_in * ((cfg.w_max >> cfg.weight_frac) + 1)
-        return np.float32 if bound < 2**24 else np.float64
+        return (1 << (cfg.membrane_bits - 1)) + fan_in * ((cfg.w_max >> cfg.weight_frac) + 1)
 
     def _refresh_forward_weights(self) -> None:
         """Rebuild the forward-weight caches (kept in step by :meth:`_apply`).
@@ -358,67 +362,82 @@ class Network:
 
     def _lif_and_readout(self, pre: Array, layer: int, readout_in: Array | None, keep_membranes: bool
                          ) -> tuple[Array, Array | None, IArray, Array, IArray]:
-        """The last hidden layer and the readout in one loop of ``T + 1`` steps (integer model).
+        """The last hidden layer and the readout of one sample in one loop of ``T + 1`` steps
+        (integer model, batch of 1).
 
         Loop step ``g`` advances hidden step ``g`` and readout step ``g − 1`` side by side in one
         state vector ``[v_hidden | v_readout]``: both are fed by the hidden spikes of step
-        ``g − 1`` through one product with ``_fwd_post[layer]`` (recurrent and readout fan-out),
+        ``g − 1`` through their rows of ``_fwd_post[layer]`` (recurrent and readout fan-out),
         plus the feed-forward current of step ``g`` and the readout current ``readout_in`` of the
         earlier layers at step ``g − 1``. Every operation is :meth:`_lif`'s, element by element
         (same leak, clamp, threshold and reset by subtraction; the readout at step −1 and the
         hidden layer at step ``T`` are idle and discarded), and every sum is of integers below the
         bound of :attr:`state_dtype`, exact in any order, so the result equals running the hidden
-        layer and then the readout. Returns hidden spikes ``(T, B, n)``, pre-reset membranes,
-        final hidden membrane, readout spikes ``(T, B, n_out)`` and final readout membrane.
+        layer and then the readout. The leak ``v − floor(v / 2^k)`` is computed as
+        ``ceil(v · (1 − 2^−k))`` (equal for integer ``v``) when :attr:`_leak_product_exact` says
+        that product is exact in the state type. Returns hidden spikes ``(T, 1, n)``, pre-reset
+        membranes, final hidden membrane, readout spikes ``(T, 1, n_out)``, final readout membrane.
         """
         cfg = self.cfg
         dt = self.state_dtype
         post = self._fwd_post[layer]
         n, width = post.shape
-        T, B = pre.shape[:2]
-        ext = np.zeros((T + 1, B, width), dt)
+        T = pre.shape[0]
+        ext = np.zeros((T + 1, width), dt)
         w_ff = self._fwd_ff[layer]
-        active = np.flatnonzero(pre.any(axis=(0, 1)))       # inputs that spike at all
-        if 2 * active.size < pre.shape[2]:                   # silent inputs add nothing: skip their columns
-            ext[:T, :, :n] = np.asarray(pre[:, :, active], dtype=dt) @ w_ff[:, active].T
+        pre1 = pre[:, 0]
+        active = np.flatnonzero(pre1.any(axis=0))             # inputs that spike at all
+        if 2 * active.size < pre1.shape[1]:                   # silent inputs add nothing: skip their columns
+            ext[:T, :n] = np.asarray(pre1[:, active], dtype=dt) @ w_ff[:, active].T
         else:
-            ext[:T, :, :n] = np.asarray(pre, dtype=dt) @ w_ff.T
+            ext[:T, :n] = np.asarray(pre1, dtype=dt) @ w_ff.T
         if readout_in is not None:
-            ext[1:, :, n:] = readout_in
+            ext[1:, n:] = readout_in[:, 0]
         theta = np.empty(width, dt)
         theta[:n] = cfg.threshold[layer]
         theta[n:] = cfg.readout_threshold
         leak_f = dt(2.0 ** -cfg.leak_shift)
+        keep_f = dt(1 - 2.0 ** -cfg.leak_shift)
+        fast_leak = self._leak_product_exact
         v_min, v_max = dt(cfg.v_min), dt(cfg.v_max)
-        S = np.zeros((T + 1, B, width), bool)
-        V = np.empty((T, B, n), dt) if keep_membranes else None
-        v = np.zeros((B, width), dt)
-        decay = np.empty((B, width), dt)
-        fed = np.empty((B, width), dt)
-        v_hidden = v[:, :n]
+        S = np.zeros((T + 1, width), bool)
+        V = np.empty((T + 1, width), dt) if keep_membranes else None
+        v = np.zeros(width, dt)
+        decay = np.empty(width, dt)
+        v_hidden = np.zeros(n, np.int64)
         for g in range(T + 1):
-            np.multiply(v, leak_f, out=decay)
-            np.floor(decay, out=decay)                       # v >> leak_shift
-            v -= decay
+            if fast_leak:
+                v *= keep_f
+                np.ceil(v, out=v)                            # v − (v >> leak_shift)
+            else:
+                np.multiply(v, leak_f, out=decay)
+                np.floor(decay, out=decay)                   # v >> leak_shift
+                v -= decay
             v += ext[g]
-            if g and B == 1:                                 # one sample: add the rows of the spikes
-                spiking = np.flatnonzero(S[g - 1, 0, :n])
+            if g:                                            # add the rows of the neurons that spiked
+                spiking = np.flatnonzero(S[g - 1, :n])
                 if spiking.size:
                     v += post[spiking].sum(axis=0)
-            elif g:
-                np.matmul(S[g - 1, :, :n], post, out=fed, dtype=dt)
-                v += fed
             v.clip(v_min, v_max, out=v)                      # saturate at membrane_bits
-            if V is not None and g < T:
-                V[g] = v[:, :n]
-            np.greater_equal(v, theta, out=S[g])
-            np.copyto(decay, S[g])                           # reset by subtraction
+            if V is not None:
+                V[g] = v
+            s = S[g]
+            np.greater_equal(v, theta, out=s)
+            np.copyto(decay, s)                              # reset by subtraction
             decay *= theta
             v -= decay
             if g == T - 1:
-                v_hidden = v[:, :n].astype(np.int64)
-        return (np.ascontiguousarray(S[:T, :, :n]), V, v_hidden, np.ascontiguousarray(S[1:, :, n:]),
-                v[:, n:].astype(np.int64))
+                v_hidden = v[:n].astype(np.int64)
+        return (np.ascontiguousarray(S[:T, None, :n]), None if V is None else V[:T, None, :n], v_hidden[None],
+                np.ascontiguousarray(S[1:, None, n:]), v[None, n:].astype(np.int64))
+
+    @property
+    def _leak_product_exact(self) -> bool:
+        """Whether ``v · (2^k − 1)`` is exact in :attr:`state_dtype` for every reachable ``v``
+        (its bound times ``2^leak_shift − 1`` below 2^24 for float32, 2^53 for float64), so that
+        ``v · (1 − 2^−k)`` is exact too."""
+        mantissa = 24 if self.state_dtype == np.float32 else 53
+        return self._state_bound() * ((1 << self.cfg.leak_shift) - 1) < 2**mantissa
 
     def _traces(self, S: Array, keep_steps: bool) -> tuple[Array, Array, Array | None]:
         """Final trace, trace sum ``X`` and (optionally) per-step traces of spike trains ``S``.
