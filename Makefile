@@ -12,14 +12,18 @@ SIM    ?= verilator
 SAMPLES ?= 300
 LINK   ?=
 FRAMES ?= 10000
+STUDY  ?= studies/density.toml
+JOBS   ?= 2
+BASELINE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow lint typecheck train bench link-rate link-fuzz clean
+.PHONY: help install sim test test-slow lint typecheck train bench bench-peers study studies link-rate link-fuzz clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) PYTEST_ARGS='$(PYTEST_ARGS)'"
+	@echo "           STUDY=$(STUDY) JOBS=$(JOBS) BASELINE=$(BASELINE)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +39,9 @@ sim: $(STAMP) ## train `tiny` on chip in RTL simulation, bit-exact against the g
 lint: $(STAMP) ## ruff over the Python sources
 	$(PY) -m ruff check .
 
-typecheck: $(STAMP) ## mypy over the golden model and the CLI
-	$(PY) -m mypy golden_model cli
+typecheck: $(STAMP) ## mypy over the modsnn package as imported (packages listed in pyproject [tool.mypy])
+	$(PY) -m modsnn._layout build/typecheck >/dev/null
+	$(PY) -m mypy
 
 test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite (what CI runs)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
@@ -47,8 +52,18 @@ test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (te
 train: $(STAMP) ## train CONFIG into RUN with the golden model (e.g. make train CONFIG=configs/mnist.toml RUN=runs/m1)
 	$(VENV)/bin/modsnn train --config $(CONFIG) --out $(RUN)
 
-bench: $(STAMP) ## golden-model speed: batched bit-exact inference and training samples/s
-	$(VENV)/bin/modsnn bench
+bench: $(STAMP) ## golden-model speed (BASELINE=DIR: training speed and weights against another checkout)
+	$(VENV)/bin/modsnn bench $(if $(BASELINE),--baseline $(BASELINE))
+
+bench-peers: $(STAMP) ## bench with snnTorch and Brian2 timed in the same run (installs the peers extra)
+	$(PY) -m pip install --quiet -e '.[dev,fpga,peers]'
+	$(VENV)/bin/modsnn bench --peers $(if $(BASELINE),--baseline $(BASELINE))
+
+study: $(STAMP) ## run the study file STUDY on JOBS local processes (resumable; tables and plot in runs/studies/)
+	$(VENV)/bin/modsnn sweep $(STUDY) --jobs $(JOBS)
+
+studies: $(STAMP) ## run every study in studies/ (hours on 2 cores; each resumable)
+	@for f in studies/*.toml; do $(VENV)/bin/modsnn sweep $$f --jobs $(JOBS) || exit 1; done
 
 link-rate: $(STAMP) ## samples/s over the host link per board and preset, beside the accelerator's own rate
 	$(VENV)/bin/modsnn link-rate

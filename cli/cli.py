@@ -5,10 +5,12 @@ Subcommands::
     modsnn train --config configs/digits.toml --out runs/NAME [--seed N] [--model float]
                  [--set FIELD=VALUE ...] [--epochs N] [--resume] [--data-dir DIR]
     modsnn eval RUN --dataset NAME [--data-dir DIR] [--split test] [--json]
-    modsnn compare RUN... [--png FILE]
+    modsnn compare RUN_OR_STUDY... [--png FILE] [--csv FILE] [--md FILE]
+    modsnn sweep STUDY.toml | --config PRESET --grid FIELD=V1,V2 ... [--seeds N] [--model int float]
+                 [--out DIR] [--jobs N | --ray local|auto|ADDRESS]       a study: grid × models × seeds
     modsnn config [PRESET|FILE] [--set FIELD=VALUE ...]      print a resolved configuration
     modsnn topology [PRESET|FILE] [--set ...]                small-world statistics
-    modsnn bench [--quick]                                   golden-model speed figures
+    modsnn bench [--quick] [--peers] [--baseline DIR]         golden-model speed figures
     modsnn link-rate [--config C ...] [--baud B --clock F]   samples/s over the host link per board
     modsnn sim [--config tiny] [--samples 300] [--test-samples 100] [--simulator verilator|icarus] [--link]
                                                              train on chip in simulation (make sim);
@@ -95,12 +97,52 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .golden_model.compare import compare_runs
+    from .golden_model.compare import compare_runs, expand_runs
+    from .golden_model.report import group_runs, markdown_table, write_csv
 
-    table = compare_runs([Path(r) for r in args.runs], Path(args.png))
+    runs = expand_runs([Path(r) for r in args.runs])
+    table = compare_runs(runs, Path(args.png))
     print(table)
     print(f"accuracy curves written to {args.png}")
+    groups = group_runs(runs)
+    print("\nmean ± std over seeds (runs grouped by the fields that differ, and model):\n")
+    print(markdown_table(groups), end="")
+    if args.csv:
+        write_csv(groups, Path(args.csv))
+        print(f"table written to {args.csv}")
+    if args.md:
+        Path(args.md).write_text(markdown_table(groups))
+        print(f"table written to {args.md}")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .golden_model.sweep import load_study, parse_grid, run_study
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be at least 1")
+    if args.study:
+        if args.grid or args.config:
+            raise UsageError("give either a study file or --config with --grid, not both")
+        study = load_study(args.study)
+    else:
+        if not args.config or not args.grid:
+            raise UsageError("sweep needs a study file (e.g. studies/density.toml) or --config PRESET "
+                             "with --grid FIELD=V1,V2,...")
+        study = parse_grid(args.config, args.grid, args.seeds, args.model or ["int"], args.set or [], args.name)
+    out = Path(args.out) if args.out else Path("runs") / "studies" / study.name
+    _stop_on_sigterm()
+    if args.dry_run:
+        for point in study.points():
+            print(out / point.name)
+        return 0
+    results = run_study(study, out, jobs=args.jobs, ray_address=args.ray, data_dir=args.data_dir)
+    print((out / "results.md").read_text(), end="")
+    print(f"tables: {out / 'results.csv'}, {out / 'results.md'}; plot: {out / 'accuracy.png'}")
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        print(f"modsnn: point {r.name} failed: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -124,9 +166,12 @@ def cmd_topology(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .golden_model.bench import run_bench
+    from .golden_model.bench import BenchError, run_bench
 
-    run_bench(quick=args.quick)
+    try:
+        run_bench(quick=args.quick, peers=args.peers, baseline=Path(args.baseline) if args.baseline else None)
+    except BenchError as error:
+        raise UsageError(str(error)) from None
     return 0
 
 
@@ -161,6 +206,16 @@ def cmd_link_rate(args: argparse.Namespace) -> int:
     except ValueError as error:            # a clock that cannot make the baud rate
         raise UsageError(str(error)) from None
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a job scheduler, `kill`) stops a sweep like Ctrl-C: workers ended, points resumable."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,9 +256,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="side-by-side table and accuracy-curve PNG of runs",
                        formatter_class=_Help)
-    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("runs", nargs="+", help="run folders, or study folders (all their points)")
     p.add_argument("--png", default="compare.png", help="where to write the accuracy curves")
+    p.add_argument("--csv", default=None, help="also write the mean ± std table as CSV")
+    p.add_argument("--md", default=None, help="also write the mean ± std table as Markdown")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="run a study (grid × models × seeds) into run folders, with tables and plots",
+                       formatter_class=_Help)
+    p.add_argument("study", nargs="?", default=None, help="study TOML file (see studies/); or use --config/--grid")
+    p.add_argument("--config", default=None, help="base configuration (preset or TOML file) for --grid")
+    p.add_argument("--grid", action="append", metavar="FIELD=V1,V2",
+                   help="a grid axis (repeatable); values as TOML, lists separated by ';' "
+                        "(e.g. --grid 'hidden=[128];[256]')")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 1..N for --grid")
+    p.add_argument("--model", nargs="+", choices=("int", "float"), default=None,
+                   help="models for --grid (default: int)")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override for every point of --grid")
+    p.add_argument("--name", default="", help="study name for --grid (default: from the config and fields)")
+    p.add_argument("--out", default=None, help="study folder (default: runs/studies/NAME)")
+    p.add_argument("--jobs", type=int, default=1, help="points trained at once in local processes")
+    p.add_argument("--ray", default=None, metavar="local|auto|ADDRESS",
+                   help="run the points as Ray tasks: 'local' starts a Ray instance with --jobs CPUs, "
+                        "'auto' or an address joins a running cluster (needs pip install 'modsnn[ray]')")
+    p.add_argument("--data-dir", default=None, help="folder of IDX files (datasets fashion and idx)")
+    p.add_argument("--dry-run", action="store_true", help="validate the study and list its point folders")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("config", help="print a resolved configuration as TOML",
                        formatter_class=_Help)
@@ -220,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="golden-model speed: batched inference and training samples/s",
                        formatter_class=_Help)
     p.add_argument("--quick", action="store_true", help="shorter measurement")
+    p.add_argument("--peers", action="store_true",
+                   help="also build the §10 network in snnTorch and Brian2 and time them here "
+                        "(needs pip install 'modsnn[peers]')")
+    p.add_argument("--baseline", default=None, metavar="DIR",
+                   help="also time per-sample training on digits for the checkout DIR (e.g. made by "
+                        "`git worktree add /tmp/base e4f3367`) beside this one, and compare the weights")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("link-rate", help="samples/s over the host link, beside the accelerator's own rate",
@@ -258,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"modsnn: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("modsnn: interrupted; a run can be continued with `modsnn train --out RUN --resume`",
-              file=sys.stderr)
+        if args.command == "sweep":
+            print("modsnn: interrupted; run the same `modsnn sweep` command again to continue (finished "
+                  "points are skipped, interrupted ones resume from their last checkpoint)", file=sys.stderr)
+        else:
+            print("modsnn: interrupted; a run can be continued with `modsnn train --out RUN --resume`",
+                  file=sys.stderr)
         return 130

@@ -2,18 +2,27 @@
 
 Measures, on the machine it runs on: batched bit-exact inference (batch 256 and 1), per-sample
 bit-exact training, and the float64 twin, for the digits-sized network of ARCHITECTURE §10
-(64 → 128 recurrent → 100 readout, T = 16) and for the presets. Reference figures measured
-for snnTorch and Brian2 on the project's 2-core machine are printed beside them as ratios.
-Timings are medians of repeats; nothing here is asserted by tests.
+(64 → 128 recurrent → 100 readout, T = 16) and for the presets. With ``peers=True`` the same
+network is built in snnTorch and Brian2 (:mod:`.peers`) and timed in this process, and the
+ratios are printed; nothing is compared with figures measured elsewhere. With ``baseline=DIR``
+(a checkout of another commit, e.g. ``git worktree add /tmp/base e4f3367``) per-sample training
+on the ``digits`` preset is timed for that checkout and for this one in alternating
+subprocesses, and the weights after training are compared (:func:`compare_training`).
+Timings are medians (or, against a baseline, the best) of repeats; nothing here is asserted by tests.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,15 +32,12 @@ from .cycles import project
 from .data import load_dataset
 from .network import Network
 
-__all__ = ["REFERENCE", "run_bench"]
+__all__ = ["arch_config", "compare_training", "golden_rates", "inputs", "run_bench"]
 
-#: Samples/s measured on the project's 2-core machine (ARCHITECTURE §10), digits-sized network.
-REFERENCE = {
-    "snntorch_float32_batch256": 27_000.0,
-    "snntorch_float32_batch1": 280.0,
-    "brian2_best": 1_000.0,
-    "numpy_float64_batch256": 34_000.0,
-}
+
+def arch_config() -> Config:
+    """The benchmark network of ARCHITECTURE §10: 64 → 128 recurrent → 10×10 readout, T = 16."""
+    return Config(name="arch-s10", hidden=(128,), n_inputs=64, threshold=(32,), readout_threshold=32)
 
 
 def _rate(fn: Callable[[], int], repeats: int) -> float:
@@ -43,7 +49,8 @@ def _rate(fn: Callable[[], int], repeats: int) -> float:
     return statistics.median(rates)
 
 
-def _inputs(cfg: Config, n: int) -> np.ndarray:
+def inputs(cfg: Config, n: int) -> np.ndarray:
+    """``n`` random 8-bit samples, half the pixels 0 (stimulus only, seed 0)."""
     rng = np.random.default_rng(0)  # stimulus only
     x = rng.integers(0, 256, size=(n, cfg.n_inputs), dtype=np.uint8)
     x[rng.random(x.shape) < 0.5] = 0
@@ -55,7 +62,7 @@ def measure(cfg: Config, quick: bool = False) -> dict[str, Any]:
     n_batch = 1024 if quick else 4096
     n_single = 100 if quick else 400
     n_train = 200 if quick else 1000
-    x = _inputs(cfg, n_batch)
+    x = inputs(cfg, n_batch)
     y = np.arange(n_batch) % cfg.n_classes
     out: dict[str, Any] = {"config": cfg.name, "hidden": list(cfg.hidden), "n_inputs": cfg.n_inputs}
     for model in ("int", "float"):
@@ -72,15 +79,80 @@ def measure(cfg: Config, quick: bool = False) -> dict[str, Any]:
                 net.train_step(x[i], int(y[i]))
             return n_train
 
-        out[f"{model}_infer_batch256"] = _rate(batched, repeats)
-        out[f"{model}_infer_batch1"] = _rate(single, repeats)
-        out[f"{model}_train"] = _rate(train_some, repeats)
+        out[f"{model}_infer_batch256"] = _best_threads(batched, repeats)
+        out[f"{model}_infer_batch1"] = _best_threads(single, repeats)
+        out[f"{model}_train"] = _best_threads(train_some, repeats)
     return out
 
 
-def run_bench(quick: bool = False) -> list[dict[str, Any]]:
-    arch = Config(name="arch-s10", hidden=(128,), n_inputs=64, threshold=(32,), readout_threshold=32)
-    configs = [arch, load_config("tiny"), load_config("digits"), load_config("mnist")]
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return sorted({1, *(int(p.get("num_threads", 1)) for p in threadpool_info() if p.get("user_api") == "blas")})
+
+
+def _best_threads(fn: Callable[[], int], repeats: int, each: dict[str, float] | None = None,
+                  name: str = "") -> float:
+    """Best median rate over BLAS thread counts 1 and the default (a loaded machine can make
+    threaded BLAS much slower); per-count rates go into ``each`` as ``NAME_threadsN``."""
+    from threadpoolctl import threadpool_limits
+
+    best = 0.0
+    for threads in _blas_threads():
+        with threadpool_limits(threads, user_api="blas"):
+            rate = _rate(fn, repeats)
+        if each is not None:
+            each[f"{name}_threads{threads}"] = rate
+        best = max(best, rate)
+    return best
+
+
+def golden_rates(cfg: Config, x: np.ndarray, repeats: int) -> dict[str, float]:
+    """Inference samples/s of the integer model and the float twin at batch 256 and 1: the best
+    over BLAS threads 1 and the default, and each (``..._threadsN``)."""
+    out: dict[str, float] = {}
+    for model in ("int", "float"):
+        net = Network(cfg, model)
+
+        def batched(net: Network = net) -> int:
+            return len(net.predict(x, batch=256))
+
+        def single(net: Network = net) -> int:
+            return sum(len(net.predict(x[i:i + 1], batch=1)) for i in range(100))
+
+        each: dict[str, float] = {}
+        out[f"{model}_batch256"] = _best_threads(batched, repeats, each, f"{model}_batch256")
+        out[f"{model}_batch1"] = _best_threads(single, repeats, each, f"{model}_batch1")
+        out.update(each)
+    return out
+
+
+def run_bench(quick: bool = False, peers: bool = False, baseline: Path | None = None) -> list[dict[str, Any]]:
+    """Print the speed figures (and the peers and baseline comparisons when asked); return them."""
+    if peers:
+        from .peers import INSTALL_HINT, missing
+
+        absent = missing()
+        if absent:
+            raise BenchError(f"--peers needs {', '.join(absent)}: {INSTALL_HINT}")
+    report: dict[str, Any] = {}
+    if baseline is not None:
+        report["training_vs_baseline"] = compare_training(baseline, quick)
+    if peers:
+        report["peers"] = _print_peers(quick)
+    results = _golden_table(quick)
+    report["golden_model"] = results
+    report["accelerator"] = _projections(quick)
+    print(json.dumps(report))
+    return results
+
+
+class BenchError(ValueError):
+    """A benchmark that cannot run as asked (a missing extra, a bad baseline folder)."""
+
+
+def _golden_table(quick: bool) -> list[dict[str, Any]]:
+    configs = [arch_config(), load_config("tiny"), load_config("digits"), load_config("mnist")]
     results = []
     print(f"{'network':<10} {'model':<6} {'infer b=256':>12} {'infer b=1':>10} {'train':>9}   samples/s")
     for cfg in configs:
@@ -90,17 +162,113 @@ def run_bench(quick: bool = False) -> list[dict[str, Any]]:
             print(f"{cfg.name:<10} {model:<6} {r[f'{model}_infer_batch256']:>12,.0f} "
                   f"{r[f'{model}_infer_batch1']:>10,.0f} {r[f'{model}_train']:>9,.0f}")
     a = results[0]
-    print("\nDigits-sized network (64 → 128 recurrent → 100, T = 16) against ARCHITECTURE §10 references:")
-    print(f"  bit-exact batched inference / snnTorch float32 batch 256: "
-          f"{a['int_infer_batch256'] / REFERENCE['snntorch_float32_batch256']:.2f}×")
-    print(f"  bit-exact batch-1 inference / snnTorch float32 batch 1:   "
-          f"{a['int_infer_batch1'] / REFERENCE['snntorch_float32_batch1']:.2f}×")
-    print(f"  bit-exact batched inference / NumPy float64 batch 256:    "
-          f"{a['int_infer_batch256'] / REFERENCE['numpy_float64_batch256']:.2f}×")
-    print(f"  bit-exact training (per sample) / Brian2 best:             "
-          f"{a['int_train'] / REFERENCE['brian2_best']:.2f}×")
-    print(f"  integer / float64 twin, batched inference:                 "
+    print(f"  integer / float64 twin, batched inference (64 → 128 → 100): "
           f"{a['int_infer_batch256'] / a['float_infer_batch256']:.2f}×")
+    return results
+
+
+def _print_peers(quick: bool) -> dict[str, Any]:
+    from .peers import measure_peers
+
+    print("Peers, measured now in this process on the §10 network (64 → 128 recurrent → 100, T = 16), "
+          "inference samples/s:")
+    r = measure_peers(quick, log=lambda s: print(f"  {s}", flush=True))
+    golden, torch_rates, brian = r["golden"], r["snntorch"], r["brian2"]
+    for name, rate in [*(("golden " + k, v) for k, v in golden.items()), *torch_rates.items(), *brian.items()]:
+        print(f"  {name:<32} {rate:>10,.0f}")
+    best_torch_256 = max(v for k, v in torch_rates.items() if "_b256_" in k)
+    best_torch_1 = max(v for k, v in torch_rates.items() if "_b1_" in k)
+    best_brian = max(brian.values())
+    best_brian_name = max(brian, key=lambda k: brian[k])
+    ratios = {
+        "int_b256_over_snntorch_b256": golden["int_batch256"] / best_torch_256,
+        "int_b1_over_snntorch_b1": golden["int_batch1"] / best_torch_1,
+        "int_b256_over_brian2_best": golden["int_batch256"] / best_brian,
+        "float_b256_over_snntorch_b256": golden["float_batch256"] / best_torch_256,
+    }
+    print(f"  bit-exact integer, batch 256 / snnTorch float32 batch 256 (best threads): "
+          f"{ratios['int_b256_over_snntorch_b256']:.2f}×  (goal ≥ 1.0×)")
+    print(f"  bit-exact integer, batch 1 / snnTorch float32 batch 1:                     "
+          f"{ratios['int_b1_over_snntorch_b1']:.2f}×")
+    print(f"  bit-exact integer, batch 256 / Brian2 best ({best_brian_name}):   "
+          f"{ratios['int_b256_over_brian2_best']:.1f}×  (goal ≥ 30×)")
+    print(f"  float64 twin, batch 256 / snnTorch float32 batch 256:                      "
+          f"{ratios['float_b256_over_snntorch_b256']:.2f}×\n")
+    return {**r, "ratios": ratios}
+
+
+# ------------------------------------------------------------------ training speed against a baseline
+_TRAIN_SCRIPT = r"""
+import hashlib, json, sys, time
+import numpy as np
+from modsnn.golden_model.config import load_config
+from modsnn.golden_model.data import load_dataset
+from modsnn.golden_model.network import Network
+from modsnn.golden_model.rng import Stream, permutation
+import modsnn.golden_model.network as module
+cfg = load_config("digits")
+data = load_dataset(cfg.dataset, "train")
+order = permutation(len(data), cfg.seed, int(Stream.ORDER), 0)[: int(sys.argv[1])]
+net = Network(cfg)
+t0 = time.perf_counter()
+for i in order:
+    net.train_step(data.x[i], int(data.y[i]))
+seconds = time.perf_counter() - t0
+h = hashlib.sha256()
+for name, value in sorted(net.state_dict().items()):
+    h.update(name.encode())
+    h.update(np.ascontiguousarray(np.asarray(value, np.int64)).tobytes())
+print(json.dumps({"samples": len(order), "seconds": seconds, "digest": h.hexdigest(), "module": module.__file__}))
+"""
+
+
+def _shim(checkout: Path, into: Path) -> Path:
+    """A folder in which ``import modsnn`` finds ``checkout``'s sources (not installed)."""
+    from .._layout import link_tree
+
+    try:
+        return link_tree(checkout, into)
+    except (FileNotFoundError, KeyError) as error:
+        raise BenchError(f"--baseline {checkout}: not a modsnn checkout ({error}); make one with "
+                         f"e.g. git worktree add /tmp/base e4f3367") from None
+
+
+def compare_training(baseline: Path, quick: bool = False, rounds: int = 3,
+                     samples: int | None = None) -> dict[str, Any]:
+    """Per-sample training on ``digits`` (the first samples of epoch 1, in training order) for the
+    checkout ``baseline`` and for this package, in alternating subprocesses (same interpreter,
+    same environment); best samples/s of each and whether the weights after training are equal."""
+    here = Path(__file__).resolve().parent
+    samples = samples or (400 if quick else 1437)
+    with tempfile.TemporaryDirectory() as tmp:
+        sides: dict[str, Path | None] = {"baseline": _shim(Path(baseline).resolve(), Path(tmp) / "baseline"),
+                                         "this": None}          # the installed modsnn, as imported here
+        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
+        for _ in range(rounds):
+            for side, path in sides.items():
+                env = dict(os.environ)
+                if path is not None:
+                    env["PYTHONPATH"] = str(path)
+                done = subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, str(samples)], env=env, cwd=tmp,
+                                      capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    raise BenchError(f"--baseline: training the {side} checkout failed:\n{done.stderr.strip()}")
+                runs[side].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    rate = {side: max(r["samples"] / r["seconds"] for r in rs) for side, rs in runs.items()}
+    median = {side: statistics.median(r["samples"] / r["seconds"] for r in rs) for side, rs in runs.items()}
+    same = len({r["digest"] for rs in runs.values() for r in rs}) == 1
+    print(f"Per-sample training, digits preset, {samples} samples of epoch 1, {rounds} alternating rounds:")
+    print(f"  baseline {baseline}: best {rate['baseline']:,.0f} samples/s (median {median['baseline']:,.0f})")
+    print(f"  this modsnn ({here}): best {rate['this']:,.0f} samples/s (median {median['this']:,.0f})")
+    print(f"  speed-up {rate['this'] / rate['baseline']:.2f}× (medians {median['this'] / median['baseline']:.2f}×); "
+          f"weights after training identical: {'YES' if same else 'NO'} "
+          f"(sha256 {runs['this'][0]['digest'][:16]})\n")
+    return {"samples": samples, "baseline": str(baseline), "best": rate, "median": median,
+            "speedup": rate["this"] / rate["baseline"], "same_weights": same,
+            "digests": {side: rs[0]["digest"] for side, rs in runs.items()}}
+
+
+def _projections(quick: bool) -> list[dict[str, Any]]:
     print("\nAccelerator projection from the RTL-exact cycle model (training, mean of 50 samples of the "
           "preset's data):")
     print(f"  {'preset':<8} {'lanes':>5} {'integration':>11} {'sweep':>7} {'plasticity':>10} {'cycles':>8} "
@@ -119,5 +287,4 @@ def run_bench(quick: bool = False) -> list[dict[str, Any]]:
                   f"{p.samples_per_second(75e6):>9,.0f}")
     print("  (20 MHz: measured Fmax of the tiny accelerator on ECP5-85F, nextpnr; 75 MHz: the low end of")
     print("   ARCHITECTURE §9. 'of peak' = synaptic operations per clock / lanes.)")
-    print(json.dumps({"golden_model": results, "accelerator": projections}))
-    return results
+    return projections

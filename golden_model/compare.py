@@ -8,7 +8,7 @@ from typing import Any
 
 from .train import RunError
 
-__all__ = ["compare_runs", "read_run"]
+__all__ = ["compare_runs", "expand_runs", "read_run"]
 
 
 def read_run(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -33,6 +33,18 @@ def read_run(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def expand_runs(paths: list[Path]) -> list[Path]:
+    """Run folders, with a study folder (one holding ``study.json``) replaced by its points."""
+    runs: list[Path] = []
+    for path in paths:
+        record = path / "study.json"
+        if record.is_file() and not (path / "metrics.jsonl").is_file():
+            runs += [path / name for name in json.loads(record.read_text())["points"] if (path / name).is_dir()]
+        else:
+            runs.append(path)
+    return runs
 
 
 def compare_runs(runs: list[Path], png: Path) -> str:

@@ -64,7 +64,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import Config
-from .rng import Stream, element_words, row_keys, signs, stochastic_round, uniform_int
+from .rng import Stream, element_words, hash32, key_int, row_keys, signs, stochastic_round, uniform_int
 from .topology import RoutingTable, routing_table, small_world_mask
 
 __all__ = ["ForwardResult", "LearnReport", "Network"]
@@ -134,6 +134,8 @@ class Network:
         self.updates = 0  # sample counter: the "sample" word of the rounding keys
         self._encoder = _encoder_tables(cfg, self.exact)
         self._pattern_tables = _pattern_tables(cfg) if self.exact else None
+        self._class_of = np.arange(cfg.n_readout) % cfg.n_classes   # class of readout neuron k
+        self._mask_full = [bool(m.all()) for m in self.masks]
         self._refresh_forward_weights()
 
     # ------------------------------------------------------------------ weights
@@ -179,23 +181,43 @@ class Network:
         2^24 in magnitude, else float64 (always below 2^53, checked by the configuration)."""
         if not self.exact:
             return np.float64
+        return np.float32 if self._state_bound() < 2**24 else np.float64
+
+    def _state_bound(self) -> int:
+        """Bound on every integer membrane, current and partial sum: ``2^(membrane_bits−1) +
+        fan-in · 2^(weight_bits − weight_frac − 1)``, fan-in the largest of any neuron."""
         cfg = self.cfg
         fan_in = max(max(cfg.layer_inputs(i) + cfg.hidden[i] for i in range(cfg.n_hidden_layers)),
                      sum(cfg.hidden))
-        bound = (1 << (cfg.membrane_bits - 1)) + fan_in * ((cfg.w_max >> cfg.weight_frac) + 1)
-        return np.float32 if bound < 2**24 else np.float64
+        return (1 << (cfg.membrane_bits - 1)) + fan_in * ((cfg.w_max >> cfg.weight_frac) + 1)
 
     def _refresh_forward_weights(self) -> None:
-        """Rebuild the forward-weight caches (kept in step by :meth:`_apply`)."""
+        """Rebuild the forward-weight caches (kept in step by :meth:`_apply`).
+
+        ``_fwd_ff[l]`` is ``(n_l, n_pre)``. ``_fwd_post[l]`` is ``(n_l, n_l + n_out)``: row ``j``
+        holds everything a spike of hidden neuron ``j`` reaches, its recurrent fan-out
+        (``[:, :n_l]``, the transposed recurrent weights, diagonal 0) and its readout fan-out
+        (``[:, n_l:]``, the transposed masked readout weights), so one product per step feeds both.
+        """
         dt = self.state_dtype
-        self._fwd_ff = [self.forward_weights(w).astype(dt) for w in self.ff]
-        self._fwd_rec_t = []
-        for w in self.rec:
-            fwd = self.forward_weights(w).astype(dt)
-            np.fill_diagonal(fwd, 0)                         # no self-connection
-            self._fwd_rec_t.append(np.ascontiguousarray(fwd.T))
-        self._fwd_out = [np.where(mask, self.forward_weights(w), 0).astype(dt)
-                         for w, mask in zip(self.out, self.masks, strict=True)]
+        self._fwd_ff = [np.ascontiguousarray(self.forward_weights(w), dtype=dt) for w in self.ff]
+        self._fwd_post = []
+        for w_rec, w_out, mask in zip(self.rec, self.out, self.masks, strict=True):
+            n = w_rec.shape[0]
+            post = np.empty((n, n + self.cfg.n_readout), dt)
+            rec = self.forward_weights(w_rec)
+            np.fill_diagonal(rec, 0)                         # no self-connection
+            post[:, :n] = rec.T
+            post[:, n:] = np.where(mask, self.forward_weights(w_out), 0).T
+            self._fwd_post.append(post)
+
+    def _fwd_rec_t(self, layer: int) -> Array:
+        """Transposed recurrent forward weights of ``layer`` (a view into ``_fwd_post``)."""
+        return self._fwd_post[layer][:, :self.cfg.hidden[layer]]
+
+    def _fwd_out_t(self, layer: int) -> Array:
+        """Transposed masked readout forward weights of ``layer`` (a view into ``_fwd_post``)."""
+        return self._fwd_post[layer][:, self.cfg.hidden[layer]:]
 
     def state_dict(self) -> dict[str, Array]:
         d: dict[str, Array] = {"updates": np.asarray(self.updates, np.int64)}
@@ -213,7 +235,7 @@ class Network:
                 if arr.shape != target[layer].shape:
                     raise ValueError(f"weights {name}{layer} have shape {arr.shape}, the configuration "
                                      f"needs {target[layer].shape}")
-                target[layer] = arr.astype(dtype)
+                target[layer] = np.ascontiguousarray(arr, dtype=dtype)
         self.updates = int(d["updates"])
         self._refresh_forward_weights()
 
@@ -228,7 +250,7 @@ class Network:
             if np.any(u < 0) or np.any(u > 255):
                 raise ValueError("input intensities must be integers in [0, 255]")
             u = u.astype(np.uint8)
-        return (np.moveaxis(spikes_tab[u], -1, 0), xsum_tab[u], np.moveaxis(x_tab[u], -1, 0))
+        return spikes_tab[:, u], xsum_tab[u], x_tab[:, u]
 
     def forward(self, u: Array, *, keep_steps: bool | None = None, learning: bool = True) -> ForwardResult:
         """Run ``T`` steps for a batch of 8-bit inputs ``u`` ``(B, n_in)``.
@@ -248,9 +270,18 @@ class Network:
         xs: list[Array] = []
         h_steps: list[Array] = []
         x_steps: list[Array] = []
+        last = cfg.n_hidden_layers - 1
+        readout_in: Array | None = None      # readout current from the layers before the last
+        R = v_out = None
         for layer in range(cfg.n_hidden_layers):
-            S, V, v = self._lif(pre, self._fwd_ff[layer], self._fwd_rec_t[layer], cfg.threshold[layer],
-                                keep_membranes=learning)
+            if self.exact and layer == last and s_in.shape[1] == 1:     # one sample: the fused loop
+                S, V, v, R, v_out = self._lif_and_readout(pre, layer, readout_in, keep_membranes=learning)
+            else:
+                S, V, v = self._lif(pre, self._fwd_ff[layer], self._fwd_rec_t(layer), cfg.threshold[layer],
+                                    keep_membranes=learning)
+                if self.exact and s_in.shape[1] == 1:
+                    current = S.astype(self.state_dtype) @ self._fwd_out_t(layer)
+                    readout_in = current if readout_in is None else readout_in + current
             spikes.append(S)
             vs.append(v)
             pre = S
@@ -267,8 +298,9 @@ class Network:
                 assert x_hist is not None
                 h_steps.append(h.astype(np.int64))
                 x_steps.append(x_hist)
-        R, _, v_out = self._lif(None, None, None, cfg.readout_threshold, readout_from=spikes,
-                                keep_membranes=False)
+        if R is None or v_out is None:                              # batches and the float twin
+            R, _, v_out = self._lif(None, None, None, cfg.readout_threshold, readout_from=spikes,
+                                    keep_membranes=False)
         B = R.shape[1]
         counts = R.sum(axis=0).reshape(B, cfg.pop, cfg.n_classes).sum(axis=1).astype(np.int64)
         prediction = np.argmax(counts, axis=1).astype(np.int64)        # ties → lowest index
@@ -293,7 +325,7 @@ class Network:
         exact = self.exact
         dt = self.state_dtype
         if readout_from is not None:
-            i_ff = sum(S.astype(dt) @ self._fwd_out[layer].T for layer, S in enumerate(readout_from))
+            i_ff = sum(S.astype(dt) @ self._fwd_out_t(layer) for layer, S in enumerate(readout_from))
         else:
             assert pre is not None and w_ff is not None
             i_ff = pre.astype(dt) @ w_ff.T
@@ -319,14 +351,93 @@ class Network:
                         v += w_rec_t[idx].sum(axis=0)
                 else:
                     v += S[t - 1].astype(dt) @ w_rec_t
-            np.maximum(v, v_min, out=v)
-            np.minimum(v, v_max, out=v)
+            v.clip(v_min, v_max, out=v)                      # saturate at membrane_bits
             if V is not None:
                 V[t] = v
             np.greater_equal(v, theta_f, out=S[t])
-            np.multiply(S[t], theta_f, out=decay)            # reset by subtraction
+            np.copyto(decay, S[t])                           # reset by subtraction
+            decay *= theta_f
             v -= decay
         return S, V, (v.astype(np.int64) if exact else v)
+
+    def _lif_and_readout(self, pre: Array, layer: int, readout_in: Array | None, keep_membranes: bool
+                         ) -> tuple[Array, Array | None, IArray, Array, IArray]:
+        """The last hidden layer and the readout of one sample in one loop of ``T + 1`` steps
+        (integer model, batch of 1).
+
+        Loop step ``g`` advances hidden step ``g`` and readout step ``g − 1`` side by side in one
+        state vector ``[v_hidden | v_readout]``: both are fed by the hidden spikes of step
+        ``g − 1`` through their rows of ``_fwd_post[layer]`` (recurrent and readout fan-out),
+        plus the feed-forward current of step ``g`` and the readout current ``readout_in`` of the
+        earlier layers at step ``g − 1``. Every operation is :meth:`_lif`'s, element by element
+        (same leak, clamp, threshold and reset by subtraction; the readout at step −1 and the
+        hidden layer at step ``T`` are idle and discarded), and every sum is of integers below the
+        bound of :attr:`state_dtype`, exact in any order, so the result equals running the hidden
+        layer and then the readout. The leak ``v − floor(v / 2^k)`` is computed as
+        ``ceil(v · (1 − 2^−k))`` (equal for integer ``v``) when :attr:`_leak_product_exact` says
+        that product is exact in the state type. Returns hidden spikes ``(T, 1, n)``, pre-reset
+        membranes, final hidden membrane, readout spikes ``(T, 1, n_out)``, final readout membrane.
+        """
+        cfg = self.cfg
+        dt = self.state_dtype
+        post = self._fwd_post[layer]
+        n, width = post.shape
+        T = pre.shape[0]
+        ext = np.zeros((T + 1, width), dt)
+        w_ff = self._fwd_ff[layer]
+        pre1 = pre[:, 0]
+        active = np.flatnonzero(pre1.any(axis=0))             # inputs that spike at all
+        if 2 * active.size < pre1.shape[1]:                   # silent inputs add nothing: skip their columns
+            ext[:T, :n] = np.asarray(pre1[:, active], dtype=dt) @ w_ff[:, active].T
+        else:
+            ext[:T, :n] = np.asarray(pre1, dtype=dt) @ w_ff.T
+        if readout_in is not None:
+            ext[1:, n:] = readout_in[:, 0]
+        theta = np.empty(width, dt)
+        theta[:n] = cfg.threshold[layer]
+        theta[n:] = cfg.readout_threshold
+        leak_f = dt(2.0 ** -cfg.leak_shift)
+        keep_f = dt(1 - 2.0 ** -cfg.leak_shift)
+        fast_leak = self._leak_product_exact
+        v_min, v_max = dt(cfg.v_min), dt(cfg.v_max)
+        S = np.zeros((T + 1, width), bool)
+        V = np.empty((T + 1, width), dt) if keep_membranes else None
+        v = np.zeros(width, dt)
+        decay = np.empty(width, dt)
+        v_hidden = np.zeros(n, np.int64)
+        for g in range(T + 1):
+            if fast_leak:
+                v *= keep_f
+                np.ceil(v, out=v)                            # v − (v >> leak_shift)
+            else:
+                np.multiply(v, leak_f, out=decay)
+                np.floor(decay, out=decay)                   # v >> leak_shift
+                v -= decay
+            v += ext[g]
+            if g:                                            # add the rows of the neurons that spiked
+                spiking = np.flatnonzero(S[g - 1, :n])
+                if spiking.size:
+                    v += post[spiking].sum(axis=0)
+            v.clip(v_min, v_max, out=v)                      # saturate at membrane_bits
+            if V is not None:
+                V[g] = v
+            s = S[g]
+            np.greater_equal(v, theta, out=s)
+            np.copyto(decay, s)                              # reset by subtraction
+            decay *= theta
+            v -= decay
+            if g == T - 1:
+                v_hidden = v[:n].astype(np.int64)
+        return (np.ascontiguousarray(S[:T, None, :n]), None if V is None else V[:T, None, :n], v_hidden[None],
+                np.ascontiguousarray(S[1:, None, n:]), v[None, n:].astype(np.int64))
+
+    @property
+    def _leak_product_exact(self) -> bool:
+        """Whether ``v · (2^k − 1)`` is exact in :attr:`state_dtype` for every reachable ``v``
+        (its bound times ``2^leak_shift − 1`` below 2^24 for float32, 2^53 for float64), so that
+        ``v · (1 − 2^−k)`` is exact too."""
+        mantissa = 24 if self.state_dtype == np.float32 else 53
+        return self._state_bound() * ((1 << self.cfg.leak_shift) - 1) < 2**mantissa
 
     def _traces(self, S: Array, keep_steps: bool) -> tuple[Array, Array, Array | None]:
         """Final trace, trace sum ``X`` and (optionally) per-step traces of spike trains ``S``.
@@ -373,9 +484,9 @@ class Network:
         K = cfg.mod_levels
         if self.exact:
             half = (1 << (cfg.mod_shift - 1)) if cfg.mod_shift > 0 else 0
-            m: Array = np.clip((e + half) >> cfg.mod_shift, -K, K)
+            m: Array = np.minimum(np.maximum((e + half) >> cfg.mod_shift, -K), K)
         else:  # the levels of the modulatory population are discrete in the twin too
-            m = np.clip(np.floor(e / 2.0**cfg.mod_shift + 0.5), -K, K)
+            m = np.minimum(np.maximum(np.floor(e / 2.0**cfg.mod_shift + 0.5), -K), K)
         return e, m
 
     def learn(self, fwd: ForwardResult, label: int, lr_extra: int = 0) -> LearnReport:
@@ -385,8 +496,9 @@ class Network:
             raise ValueError(f"learn() takes a forward pass of one sample, not {fwd.counts.shape[0]}")
         e, m = self.modulation(fwd.counts[0], label)
         sample = self.updates
+        updates: list[_Update] = []
         # ---- readout: Δw_kj = SR(m_c(k) · X_j, lr_out), masked
-        m_k = np.tile(m, cfg.pop)                                      # m of class k mod C
+        m_k = m[self._class_of]                                        # m of class k mod C
         out_rows = np.flatnonzero(m_k)
         shift_out = cfg.lr_shift_out + lr_extra
         for layer in range(cfg.n_hidden_layers):
@@ -394,8 +506,7 @@ class Network:
             cols = np.flatnonzero(X)
             if out_rows.size and cols.size:
                 V = m_k[out_rows, None] * X[None, cols]
-                mask = self.masks[layer][np.ix_(out_rows, cols)]
-                self._apply("out", layer, out_rows, cols, V, Stream.ROUND_OUT, sample, shift_out, mask)
+                updates.append(_Update("out", layer, out_rows, cols, V, Stream.ROUND_OUT, shift_out))
         # ---- hidden: broadcast alignment L_i = Σ_c B_ic m_c, Δw_ij = SR(L_i E_ij, lr + eshift)
         signals, hidden_rows = [], []
         for layer in range(cfg.n_hidden_layers):
@@ -417,8 +528,7 @@ class Network:
                 for kind, Xp, stream in (("ff", X_pre, Stream.ROUND_FF), ("rec", X_own, Stream.ROUND_REC)):
                     cols = np.flatnonzero(Xp)
                     if cols.size:
-                        self._apply(kind, layer, rows, cols, G[:, None] * Xp[None, cols], stream, sample,
-                                    shift, None)
+                        updates.append(_Update(kind, layer, rows, cols, G[:, None] * Xp[None, cols], stream, shift))
             else:
                 assert fwd.h_steps is not None and fwd.x_steps is not None and fwd.x_in_steps is not None
                 h = fwd.h_steps[layer][:, 0, rows]                     # (T, r)
@@ -431,42 +541,82 @@ class Network:
                         E = h.T.astype(np.float64) @ xpre[:, cols].astype(np.float64)   # exact, < 2^53
                         if self.exact:
                             E = E.astype(np.int64)
-                        self._apply(kind, layer, rows, cols, L[rows, None] * E, stream, sample, shift, None)
+                        updates.append(_Update(kind, layer, rows, cols, L[rows, None] * E, stream, shift))
+        self._apply(updates, sample)
         self.updates += 1
         return LearnReport(error=e, modulation=m, learning_signal=signals, readout_rows=out_rows,
                            hidden_rows=hidden_rows)
 
-    def _apply(self, kind: str, layer: int, rows: IArray, cols: IArray, V: Array, stream: Stream,
-               sample: int, shift: int, mask: Array | None) -> None:
-        """``W[rows, cols] ← sat(W + SR(V, shift))`` where ``mask`` (recurrent: off the diagonal)."""
+    def _apply(self, updates: list[_Update], sample: int) -> None:
+        """``W[rows, cols] ← sat(W + SR(V, shift))`` for every update of one sample, where the
+        synapse exists (readout: inside the mask; recurrent: off the diagonal).
+
+        Synapses outside the mask or on the diagonal are left out before any work (their weight
+        stays 0), so every update becomes a flat list of synapses. All rounding words of the
+        sample come from two hash passes, one over the row keys ``key(seed, stream, sample,
+        layer, i)`` of every update and one over the element words ``H(rowkey_i ^ j)``: the
+        same words, synapse by synapse, as :func:`~.rng.row_keys` and :func:`~.rng.element_words`.
+        """
         cfg = self.cfg
-        W = {"ff": self.ff, "rec": self.rec, "out": self.out}[kind][layer]
-        if kind == "rec":
-            off_diagonal = rows[:, None] != cols[None, :]
-            mask = off_diagonal if mask is None else mask & off_diagonal
-        ix = np.ix_(rows, cols)
+        weights = {"ff": self.ff, "rec": self.rec, "out": self.out}
+        flat: list[tuple[_Update, IArray, IArray, Array, Array | None]] = []
+        for u in updates:
+            W = weights[u.kind][u.layer]
+            if not W.flags.c_contiguous:
+                W = weights[u.kind][u.layer] = np.ascontiguousarray(W)
+            n_cols = W.shape[1]
+            index = u.rows[:, None] * n_cols + u.cols[None, :]         # into W, flattened
+            if u.kind == "ff":
+                cache_index = index
+            else:                                                      # into _fwd_post (transposed)
+                width = self._fwd_post[u.layer].shape[1]
+                offset = 0 if u.kind == "rec" else cfg.hidden[u.layer]
+                cache_index = u.cols[None, :] * width + (u.rows[:, None] + offset)
+            keep: Array | None = None
+            if u.kind == "rec":
+                keep = u.rows[:, None] != u.cols[None, :]
+            elif u.kind == "out" and not self._mask_full[u.layer]:
+                keep = self.masks[u.layer].reshape(-1)[index]
+            element: Array | None = None
+            if self.exact:
+                element = _word_grid(u.rows, u.cols)                   # (i, j), row keys xor-ed in later
+            if keep is not None:
+                index, cache_index, V = index[keep], cache_index[keep], u.V[keep]
+                element = element[keep] if element is not None else None
+            else:
+                index, cache_index, V = index.ravel(), cache_index.ravel(), u.V.ravel()
+                element = element.ravel() if element is not None else None
+            flat.append((u, index, cache_index, V, element))
+        if not flat:
+            return
+        words: list[Array] = []
         if self.exact:
-            words = element_words(row_keys(cfg.seed, stream, sample, layer, rows), cols)
-            delta = stochastic_round(V.astype(np.int64), words, shift)
-            if mask is not None:
-                delta = delta * mask
-            new = np.minimum(np.maximum(W[ix] + delta, -cfg.w_max), cfg.w_max)
-        else:
-            delta_f = V / 2.0 ** (shift + cfg.weight_frac)
-            if mask is not None:
-                delta_f = delta_f * mask
-            bound = cfg.w_max / 2.0**cfg.weight_frac
-            new = np.minimum(np.maximum(W[ix] + delta_f, -bound), bound)
-        W[ix] = new
-        fwd = self.forward_weights(new).astype(self.state_dtype)
-        if mask is not None:                                 # masked and diagonal entries stay 0
-            fwd = fwd * mask
-        if kind == "ff":
-            self._fwd_ff[layer][ix] = fwd
-        elif kind == "rec":
-            self._fwd_rec_t[layer][np.ix_(cols, rows)] = fwd.T
-        else:
-            self._fwd_out[layer][ix] = fwd
+            prefixes = [np.uint32(key_int(cfg.seed, int(u.stream), sample & 0xFFFF_FFFF, u.layer))
+                        for u, *_ in flat]
+            keys = hash32(np.concatenate([p ^ u.rows.astype(np.uint32) for p, (u, *_) in
+                                          zip(prefixes, flat, strict=True)]))
+            grids = []
+            start = 0
+            for u, _, _, _, element in flat:
+                assert element is not None
+                row_key = keys[start:start + u.rows.size]
+                start += u.rows.size
+                grids.append(row_key[element >> 32] ^ (element & 0xFFFF_FFFF).astype(np.uint32))
+            sizes = np.cumsum([g.size for g in grids])[:-1]
+            words = np.split(hash32(np.concatenate(grids)), sizes)
+        for n, (u, index, cache_index, V, _) in enumerate(flat):
+            W = weights[u.kind][u.layer]
+            cache = self._fwd_ff[u.layer] if u.kind == "ff" else self._fwd_post[u.layer]
+            W_flat, cache_flat = W.reshape(-1), cache.reshape(-1)
+            if self.exact:
+                delta = stochastic_round(V.astype(np.int64), words[n], u.shift)
+                new = np.minimum(np.maximum(W_flat[index] + delta, -cfg.w_max), cfg.w_max)
+            else:
+                delta_f = V / 2.0 ** (u.shift + cfg.weight_frac)
+                bound = cfg.w_max / 2.0**cfg.weight_frac
+                new = np.minimum(np.maximum(W_flat[index] + delta_f, -bound), bound)
+            W_flat[index] = new
+            cache_flat[cache_index] = self.forward_weights(new)
 
     def train_step(self, u: Array, label: int, lr_extra: int = 0) -> tuple[ForwardResult, LearnReport]:
         """Forward one sample ``u`` ``(n_in,)`` and learn from ``label``."""
@@ -474,8 +624,26 @@ class Network:
         return fwd, self.learn(fwd, int(label), lr_extra)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Update:
+    """One block of a weight update: ``Δw[rows × cols] = SR(V, shift)`` of matrix ``kind``."""
+
+    kind: str                 # "ff", "rec" or "out"
+    layer: int
+    rows: IArray
+    cols: IArray
+    V: Array                  # (rows, cols): the product to round, m·X or L·E
+    stream: Stream
+    shift: int
+
+
+def _word_grid(rows: IArray, cols: IArray) -> IArray:
+    """``(i << 32) | j`` for the grid ``rows × cols``: row position ``i`` and column word ``j``."""
+    return (np.arange(rows.size, dtype=np.int64)[:, None] << 32) | cols[None, :]
+
+
 def _encoder_tables(cfg: Config, exact: bool) -> tuple[Array, Array, Array]:
-    """Per-intensity spike trains ``(256, T)``, trace sums ``(256,)`` and traces ``(256, T)``.
+    """Per-intensity spike trains ``(T, 256)``, trace sums ``(256,)`` and traces ``(T, 256)``.
 
     The encoder is deterministic, so each of the 256 intensities has one spike train and one
     input-trace history; the forward pass looks them up.
@@ -493,7 +661,7 @@ def _encoder_tables(cfg: Config, exact: bool) -> tuple[Array, Array, Array]:
         spikes[:, t] = s
         x = _trace_step(cfg, x, s, exact)
         traces[:, t] = x
-    return spikes, traces.sum(axis=1), traces
+    return np.ascontiguousarray(spikes.T), traces.sum(axis=1), np.ascontiguousarray(traces.T)
 
 
 def _trace_step(cfg: Config, x: Array, s: Array, exact: bool) -> Array:

@@ -69,17 +69,39 @@ class Stream(enum.IntEnum):
     SPLIT = 10       # train/test split of datasets without an official one
 
 
+_HASH_ADD = tuple(U32(c) for c in (0x7ED55D16, 0x165667B1, 0xD3A2646C, 0xFD7046C5))
+_HASH_XOR = tuple(U32(c) for c in (0xC761C23C, 0xB55A4F09))
+
+
 def hash32(a: Any) -> Any:
-    """Jenkins' six-stage integer hash of uint32 scalars or arrays (see module docstring)."""
-    a = np.asarray(a, dtype=U32)
-    with np.errstate(over="ignore"):
-        a = (a + U32(0x7ED55D16)) + (a << U32(12))
-        a = (a ^ U32(0xC761C23C)) ^ (a >> U32(19))
-        a = (a + U32(0x165667B1)) + (a << U32(5))
-        a = (a + U32(0xD3A2646C)) ^ (a << U32(9))
-        a = (a + U32(0xFD7046C5)) + (a << U32(3))
-        a = (a ^ U32(0xB55A4F09)) ^ (a >> U32(16))
-    return a
+    """Jenkins' six-stage integer hash of uint32 scalars or arrays (see module docstring).
+
+    Works on one copy of ``a`` in place, with one scratch array (the six stages are the module
+    docstring's, in that order; uint32 arithmetic wraps modulo 2^32).
+    """
+    a = np.array(a, dtype=U32)
+    t = np.empty_like(a)
+    add0, add2, add3, add4 = _HASH_ADD
+    xor1, xor5 = _HASH_XOR
+    np.left_shift(a, 12, out=t)
+    a += add0
+    a += t                                   # (a + 0x7ed55d16) + (a << 12)
+    np.right_shift(a, 19, out=t)
+    a ^= xor1
+    a ^= t                                   # (a ^ 0xc761c23c) ^ (a >> 19)
+    np.left_shift(a, 5, out=t)
+    a += add2
+    a += t                                   # (a + 0x165667b1) + (a << 5)
+    np.left_shift(a, 9, out=t)
+    a += add3
+    a ^= t                                   # (a + 0xd3a2646c) ^ (a << 9)
+    np.left_shift(a, 3, out=t)
+    a += add4
+    a += t                                   # (a + 0xfd7046c5) + (a << 3)
+    np.right_shift(a, 16, out=t)
+    a ^= xor5
+    a ^= t                                   # (a ^ 0xb55a4f09) ^ (a >> 16)
+    return a[()] if a.ndim == 0 else a
 
 
 def hash32_int(a: int) -> int:

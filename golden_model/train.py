@@ -169,8 +169,9 @@ def train(cfg: Config, out: Path, *, model: str = "int", resume: bool = False,
                 "integration": cycles.integration / len(order), "sweep": cycles.sweep / len(order),
                 "plasticity": cycles.plasticity / len(order), "total": cycles.total / len(order)}
         history.append(record)
-        with (out / "metrics.jsonl").open("w") as fh:
-            fh.writelines(json.dumps(h, sort_keys=True) + "\n" for h in history)
+        metrics_tmp = out / "metrics.jsonl.tmp"              # replaced atomically, like the checkpoint
+        metrics_tmp.write_text("".join(json.dumps(h, sort_keys=True) + "\n" for h in history))
+        metrics_tmp.replace(out / "metrics.jsonl")
         _save_npz(checkpoint, {**net.state_dict(), "epoch": np.asarray(epoch + 1)})
         say(f"epoch {epoch + 1}/{cfg.epochs}: train {record['train_accuracy']:.4f} "
             f"test {record['test_accuracy']:.4f} ({record['samples_per_second']:,.0f} samples/s)")

@@ -38,3 +38,11 @@ def test_mnist5k_three_seeds(tmp_path: Path) -> None:
     accs = [train(load_config("mnist", [f"seed={s}"]), tmp_path / f"s{s}")["test_accuracy"] for s in (1, 2, 3)]
     print(accs)
     assert sum(accs) / 3 >= 0.94
+
+
+def test_mnist5k_five_percent_readout(tmp_path: Path) -> None:
+    """The paper's claim, > 90 % at 5 % readout connectivity, on the schedule of studies/density.toml."""
+    cfg = load_config("mnist", ["readout_density=0.05", "epochs=8", "lr_decay_epochs=2"])
+    summary = train(cfg, tmp_path / "run")
+    print(summary)
+    assert summary["test_accuracy"] >= 0.90
