@@ -98,13 +98,16 @@ def _first_line(cmd: list[str], env: dict[str, str]) -> str:
 
 
 def tool_versions(family: str, env: dict[str, str] | None = None) -> dict[str, str]:
-    """Versions of Yosys, nextpnr for ``family`` and Amaranth."""
+    """Versions of Yosys, nextpnr for ``family`` and Amaranth (e.g. ``Yosys 0.70 (git sha1 28ba3cb92)``)."""
     import amaranth
 
     env = env or tool_env()
     nextpnr = env["NEXTPNR_ECP5" if family == "ecp5" else "NEXTPNR_ICE40"]
-    return {"yosys": _first_line([env["YOSYS"], "-V"], env), "nextpnr": _first_line([nextpnr, "--version"], env),
-            "amaranth": amaranth.__version__}
+    yosys = _first_line([env["YOSYS"], "-V"], env)
+    yosys = re.sub(r"^(Yosys [^ ]+ \(git sha1 [0-9a-f]+).*$", r"\1)", yosys)
+    npr = _first_line([nextpnr, "--version"], env)
+    match = re.search(r"Version (nextpnr-[^ )]+)", npr)
+    return {"yosys": yosys, "nextpnr": match.group(1) if match else npr, "amaranth": amaranth.__version__}
 
 
 # ----------------------------------------------------------------------------- report parsing
@@ -202,7 +205,8 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
         (directory / stale).unlink(missing_ok=True)
     platform = board.platform()
     synth_opts = ["-dsp"] if board.family == "ice40" else []
-    nextpnr_opts = ["--seed", str(seed), "--report", "nextpnr-report.json", "--timing-allow-fail"]
+    nextpnr_opts = ["--seed", str(seed), "--report", "nextpnr-report.json", "--timing-allow-fail",
+                    "--freq", f"{clock / 1e6:.6g}"]
     plan = platform.prepare(top, name=NAME, synth_opts=synth_opts, nextpnr_opts=nextpnr_opts,
                             script_after_synth=f"tee -q -o {NAME}.stat.json stat -json")
     plan.extract(str(directory))

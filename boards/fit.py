@@ -106,9 +106,10 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
     for matrix in ("FF", "REC", "OUT"):
         mems += [MemoryUse(f"{matrix} weights{lane}", depths[matrix], cfg.weight_bits, role="weights",
                            path=f"synapses.{matrix.lower()}{lane}") for lane in range(L)]
-    # routing words: the valid bit (constant 1 when L = 1) and the readout bank address; Yosys drops
-    # constant bits before costing, so the width counted is that of the values actually stored
-    route_bits = (1 if L > 1 else 0) + _bits_for(-(-n_out // L))
+    # routing words: the valid bit (constant 1 when every word is full, e.g. L = 1) and the readout
+    # bank address; Yosys drops constant bits before costing, so the width counted is that of the
+    # values actually stored
+    route_bits = (0 if bool(routes.valid.all()) else 1) + _bits_for(-(-n_out // L))
     mems += [MemoryUse(f"routing words{lane}", max(1, routes.n_words), route_bits, role="rom",
                        path=f"synapses.route{lane}") for lane in range(L)]
     mems.append(MemoryUse("routing pointers", n, fmt.word_bits + _bits_for(n_out + 1), role="rom",
@@ -122,7 +123,8 @@ def blocks_for(depth: int, width: int, geometries: tuple[tuple[int, int], ...]) 
 
 
 # Yosys memory_libmap costs: logic per bit (RAM 1, ROM 1/16), one block RAM (iCE40 64, ECP5 128),
-# one ECP5 16×4 LUT RAM (4, asynchronous read); the cheapest implementation wins.
+# one ECP5 16×4 LUT RAM (4, asynchronous read, plus a flip-flop (1) per output bit of a synchronous
+# read port); the cheapest implementation wins, block RAM on a tie.
 BRAM_COST = {"ice40": 64, "ecp5": 128}
 LUTRAM_COST, LUTRAM_SHAPE = 4, (16, 4)
 
@@ -134,14 +136,16 @@ def placement(mem: MemoryUse, device: Device, spram_weights: bool) -> tuple[str,
     if mem.role == "weights" and spram_weights:
         d, w = device.spram_geometry
         return "spram", math.ceil(mem.depth / d) * math.ceil(mem.width / w) * mem.copies
-    options = [(mem.depth * mem.width * (1 / 16 if mem.role == "rom" else 1), "logic", 0)]
-    if device.family == "ecp5":
-        cells = math.ceil(mem.depth / LUTRAM_SHAPE[0]) * math.ceil(mem.width / LUTRAM_SHAPE[1]) * mem.copies
-        options.append((cells * LUTRAM_COST, "lutram", 0))
+    options: list[tuple[float, str, int]] = []
     if mem.read == "sync":
         blocks = blocks_for(mem.depth, mem.width, device.bram_geometries) * mem.copies
         options.append((blocks * BRAM_COST[device.family], "bram", blocks))
-    _, where, blocks = min(options, key=lambda o: o[0])
+    if device.family == "ecp5":
+        cells = math.ceil(mem.depth / LUTRAM_SHAPE[0]) * math.ceil(mem.width / LUTRAM_SHAPE[1]) * mem.copies
+        output_ffs = mem.width * mem.copies if mem.read == "sync" else 0
+        options.append((cells * LUTRAM_COST + output_ffs, "lutram", 0))
+    options.append((mem.depth * mem.width * (1 / 16 if mem.role == "rom" else 1), "logic", 0))
+    _, where, blocks = min(options, key=lambda o: o[0])          # first of equals: block RAM on a tie
     return where, blocks
 
 

@@ -1,18 +1,21 @@
 """The boards modsnn builds for, and everything a build needs to know about each.
 
-=============  =====================  ========  ============  ==========  ============  ==========
-board          device                 clock in  USB serial    preset      default clock  baud
-=============  =====================  ========  ============  ==========  ============  ==========
-``icebreaker`` iCE40 UP5K (SG48)      12 MHz    FT2232H       icebreaker  see below     3 Mbaud
-``ulx3s-85f``  LFE5U-85F-6 (CABGA381) 25 MHz    FT231X        ecp5-85f    see below     3 Mbaud
-``ecpix5-85f`` LFE5UM5G-85F-8         100 MHz   FT2232        ecp5-85f    see below     3 Mbaud
-``orangecrab`` LFE5U-85F-8 (CSFBGA285) 48 MHz   none (build only; UART on header pins 0/1)  ecp5-85f
-=============  =====================  ========  ============  ==========  ============  ==========
+=============  ===========================  ========  ============  ==========  =============  ========
+board          device                       clock in  USB serial    preset      default clock  baud max
+=============  ===========================  ========  ============  ==========  =============  ========
+``icebreaker`` iCE40 UP5K (SG48)            12 MHz    FT2232H       icebreaker  4 MHz          3 Mbaud
+``ulx3s-85f``  LFE5U-85F-6 (CABGA381)       25 MHz    FT231X        ecp5-85f    20 MHz         3 Mbaud
+``ecpix5-85f`` LFE5UM5G-85F-8 (CABGA554)    100 MHz   FT2232        ecp5-85f    20 MHz         3 Mbaud
+``orangecrab`` LFE5U-85F-8 (CSFBGA285)      48 MHz    none [#]_     ecp5-85f    24 MHz         3 Mbaud
+=============  ===========================  ========  ============  ==========  =============  ========
+
+.. [#] Build only: its USB goes to the FPGA; the UART is on header pins 0 (rx) and 1 (tx).
 
 ``baud`` is the fastest rate of the USB-serial chip; the build uses the fastest FTDI rate up to it
-that the clock makes (:func:`modsnn.boards.top.uart_rate`). ``default_clock`` is the clock the *current* RTL closes timing at on that board (measured, see
-``docs/boards.md``), so ``modsnn build --board B`` succeeds end to end; ``target_clock`` is the
-clock the board is meant to run at once the pipelined RTL lands (issue 8). ``--clock`` overrides.
+that the clock makes (:func:`modsnn.boards.top.uart_rate`). ``default_clock`` is a clock the
+*current* RTL closes timing at on that board (measured: ``docs/boards.md``), so ``modsnn build
+--board B`` succeeds end to end; ``target_clock`` is the clock the board is meant to run at once the
+pipelined RTL lands (issue 8). ``--clock`` overrides.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ MHZ = 1e6
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("icebreaker", "iCEBreaker", DEVICES["iCE40UP5K"], _icebreaker, clock_in=12 * MHZ,
-          default_clock=12 * MHZ, target_clock=24 * MHZ, preset="icebreaker", uart=("uart", 0),
+          default_clock=4 * MHZ, target_clock=24 * MHZ, preset="icebreaker", uart=("uart", 0),
           usb_serial="FT2232H", baud=3_000_000,
           leds={"busy": LedPin("led_g", 0), "error": LedPin("led_r", 0), "heartbeat": LedPin("led_g", 1)},
           programmer=("-b", "ice40_generic"), bitstream_suffix="bin"),

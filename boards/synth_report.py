@@ -164,13 +164,17 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
     stat = json.loads((directory / ("bare.stat.json" if wrapped else "top.stat.json")).read_text())
     nextpnr = env["NEXTPNR_ECP5" if target.family == "ecp5" else "NEXTPNR_ICE40"]
     extra = ["--out-of-context"] if target.family == "ecp5" else ["--pcf-allow-unconstrained"]
-    _run([nextpnr, *target.nextpnr, *extra, "--json", "top.json", "--freq", str(target.freq_mhz), "--seed", str(seed),
-          "--timing-allow-fail", "--report", "report.json", "--log", "nextpnr.log"], directory,
-         directory / "nextpnr.out", env)
-    report = json.loads((directory / "report.json").read_text())
-    return {"block": name, **_resources(stat, target.family), "fmax_mhz": _fmax(report),
-            "fmax_method": "out-of-context" if target.family == "ecp5" else "registered harness",
-            "seconds": round(time.monotonic() - start, 1)}
+    row: dict[str, Any] = {"block": name, **_resources(stat, target.family), "fmax_mhz": None,
+                           "fmax_method": "out-of-context" if target.family == "ecp5" else "registered harness"}
+    try:
+        _run([nextpnr, *target.nextpnr, *extra, "--json", "top.json", "--freq", str(target.freq_mhz),
+              "--seed", str(seed), "--timing-allow-fail", "--report", "report.json", "--log", "nextpnr.log"],
+             directory, directory / "nextpnr.out", env)
+        row["fmax_mhz"] = _fmax(json.loads((directory / "report.json").read_text()))
+    except RuntimeError:                                    # e.g. the block and its harness overflow the device
+        errors = [line for line in (directory / "nextpnr.out").read_text().splitlines() if "ERROR" in line]
+        row["fmax_note"] = "place and route failed: " + (errors[-1].strip() if errors else "see nextpnr.log")
+    return {**row, "seconds": round(time.monotonic() - start, 1)}
 
 
 def synth_report(targets: dict[str, str] | None = None, only: list[str] | None = None, seed: int = 1,
@@ -213,7 +217,7 @@ def markdown_table(report: dict[str, Any]) -> str:
                   f"{target['tools']['amaranth']}.", "",
                   "| block | LUT4 | FF | BRAM | DSP | Fmax (MHz) |", "|---|---:|---:|---:|---:|---:|"]
         for row in target["blocks"]:
-            fmax = f"{row['fmax_mhz']:.1f}" if row["fmax_mhz"] is not None else "—"
+            fmax = f"{row['fmax_mhz']:.1f}" if row["fmax_mhz"] is not None else f"— ({row.get('fmax_note', '')})"
             lines.append(f"| {row['block']} | {row['lut4']:,} | {row['ff']:,} | {row['bram']} | {row['dsp']} "
                          f"| {fmax} |")
         lines.append("")

@@ -25,6 +25,7 @@ from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 
 from ..golden_model.config import Config
+from ..hw.common import rejected
 from ..hw.top import Accelerator
 from .placeholder_link import PlaceholderLink
 from .pll import ecp5_pll, ice40_pll
@@ -58,8 +59,9 @@ class Clocking(wiring.Component):
 
     Three ways, chosen from ``clock_hz``: the board clock itself; a PLL (``pll`` holds its
     parameters); or, for a clock below the PLL's output range (16 MHz on iCE40, 10 MHz on ECP5)
-    that is the board clock divided by an even number, a flip-flop divider (``divider`` = that
-    number), which is how today's RTL runs on the UP5K.
+    that is the board clock divided by an integer ``k``, a counter whose registered output is high
+    for ``ceil(k/2)`` board cycles of every ``k`` (``divider = k``; only rising edges are used, so
+    the duty cycle does not matter). That is how today's RTL runs on the UP5K.
     """
 
     PLL_MIN_HZ: ClassVar[dict[str, float]] = {"ice40": 16e6, "ecp5": 10e6}
@@ -71,11 +73,15 @@ class Clocking(wiring.Component):
         ratio = board.clock_in / self._clock
         if abs(self._clock - board.clock_in) <= 1e-6 * board.clock_in:
             pass
-        elif self._clock < self.PLL_MIN_HZ[board.family] and abs(ratio - round(ratio)) < 1e-6 and round(ratio) % 2 == 0:
+        elif self._clock < self.PLL_MIN_HZ[board.family] and abs(ratio - round(ratio)) < 1e-6:
             self.divider = round(ratio)
         else:
             make = ecp5_pll if board.family == "ecp5" else ice40_pll
-            self.pll = make(board.clock_in, self._clock)
+            try:
+                self.pll = make(board.clock_in, self._clock)
+            except ValueError as error:
+                raise rejected(self, error) from None
+        self.ticks = Signal(max(8, int(self.frequency).bit_length() - 1))   # wraps about every 1–2 s
         super().__init__({})
 
     @property
@@ -97,15 +103,14 @@ class Clocking(wiring.Component):
         m = Module()
         clk_io = platform.request(platform.default_clk, dir="-")
         locked = Signal()
-        clk = Signal(name="sync_clk")           # the constraint goes on this net (a name that survives flattening)
+        clk = Signal(name="sync_clk")
         if self.divider:
             m.submodules.clk_buf = clk_buf = io.Buffer("i", clk_io)
             m.domains.board = ClockDomain("board", reset_less=True)
             m.d.comb += [ClockSignal("board").eq(clk_buf.i), locked.eq(1)]
-            count = Signal(range(self.divider // 2))
-            m.d.board += count.eq(Mux(count == self.divider // 2 - 1, 0, count + 1))
-            with m.If(count == self.divider // 2 - 1):
-                m.d.board += clk.eq(~clk)
+            k = self.divider
+            count = Signal(range(k))
+            m.d.board += [count.eq(Mux(count == k - 1, 0, count + 1)), clk.eq(count < (k + 1) // 2)]
         elif self.pll is None:
             m.submodules.clk_buf = clk_buf = io.Buffer("i", clk_io)
             m.d.comb += [clk.eq(clk_buf.i), locked.eq(1)]
@@ -121,22 +126,26 @@ class Clocking(wiring.Component):
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD", **{f"p_{k}": v for k, v in self.pll.parameters().items()},
                 i_PACKAGEPIN=clk_io.io, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=clk, o_LOCK=locked)
+        # No add_clock_constraint here: Amaranth names the net by one of its aliases, which flattening
+        # may not keep (nextpnr then ignores it). The build passes the frequency as nextpnr's --freq,
+        # which covers every clock without a constraint of its own; the PLL's output is derived anyway.
         m.d.comb += ClockSignal("sync").eq(clk)
-        platform.add_clock_constraint(clk, self.frequency)
 
         button = Const(0)
         if platform.default_rst is not None:
             rst_io = platform.request(platform.default_rst, dir="-")
             m.submodules.rst_buf = rst_buf = io.Buffer("i", rst_io)
             button = rst_buf.i
-        # power-on delay: a counter that no reset touches (flip-flops start at 0 on both families)
-        m.domains.por = ClockDomain("por", reset_less=True)
-        m.d.comb += ClockSignal("por").eq(clk)
+        # One free-running counter that no reset touches (flip-flops start at 0 on both families):
+        # its top bit is the ~1 Hz heartbeat, and a sticky flag ends the power-on delay.
+        m.domains.free = ClockDomain("free", reset_less=True)
+        m.d.comb += ClockSignal("free").eq(clk)
+        m.d.free += self.ticks.eq(self.ticks + 1)
         por_cycles = max(1, int(POR_SECONDS * self.frequency)) if self._board.family == "ice40" else 1
-        por = Signal(range(por_cycles + 1))
-        with m.If(por != por_cycles):
-            m.d.por += por.eq(por + 1)
-        m.submodules.reset_sync = ResetSynchronizer(~locked | button | (por != por_cycles), domain="sync")
+        por_done = Signal()
+        with m.If(self.ticks == por_cycles):
+            m.d.free += por_done.eq(1)
+        m.submodules.reset_sync = ResetSynchronizer(~locked | button | ~por_done, domain="sync")
         return m
 
 
@@ -146,8 +155,13 @@ class BoardTop(wiring.Component):
     def __init__(self, board: Board, cfg: Config, clock_hz: float | None = None,
                  link_factory: LinkFactory = PlaceholderLink) -> None:
         self._board, self._cfg = board, cfg
-        self.clocking = Clocking(board, board.default_clock if clock_hz is None else clock_hz)
-        self.baud, self.divisor = uart_rate(self.clocking.frequency, board.baud)
+        try:
+            self.clocking = Clocking(board, board.default_clock if clock_hz is None else clock_hz)
+            self.baud, self.divisor = uart_rate(self.clocking.frequency, board.baud)
+        except ValueError as error:
+            if hasattr(self, "clocking"):
+                rejected(self.clocking, error)
+            raise rejected(self, error) from None
         self._link_factory = link_factory
         super().__init__({})
 
@@ -163,9 +177,7 @@ class BoardTop(wiring.Component):
         m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
         m.d.comb += [link.rx.eq(uart_rx.i), uart_tx.o.eq(link.tx)]
 
-        heartbeat = Signal(max(1, int(self.clocking.frequency).bit_length() - 1))
-        m.d.sync += heartbeat.eq(heartbeat + 1)
-        drive = {"busy": acc.busy, "error": link.error, "heartbeat": heartbeat[-1]}
+        drive = {"busy": acc.busy, "error": link.error, "heartbeat": self.clocking.ticks[-1]}
         requested: dict[tuple[str, int], Any] = {}
         for role, led in self._board.leds.items():
             key = (led.name, led.number)
