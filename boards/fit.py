@@ -19,8 +19,8 @@ checked against synthesis logs in ``tests/test_boards.py`` and ``docs/boards.md`
 * otherwise the cheapest of logic, LUT RAM (ECP5) and block RAM under Yosys' cost model
   (:func:`placement`); a block-RAM copy takes ``min over geometries (d, w) of
   ceil(depth/d)·ceil(width/w)`` blocks; with weights in SPRAM (the iCEBreaker layout,
-  :data:`RTL_WEIGHTS_IN_SPRAM`), ``role="weights"`` memories take ``ceil(depth/16384)·ceil(width/16)``
-  SPRAM blocks each instead (SPRAM has no initial contents, so ROMs stay in block RAM).
+  :data:`RTL_WEIGHTS_IN_SPRAM`), the weights and the routing words take ``ceil(depth/16384)·
+  ceil(width/16)`` SPRAM blocks each instead (SPRAM has no initial contents: the host loads them).
 
 :func:`check_fit` totals these per resource and raises :class:`FitError` naming the resource and
 both numbers, e.g. ``readout needs 2^17 weight words, ULX3S-85F has 2^15``-style messages:
@@ -130,10 +130,15 @@ LUTRAM_COST, LUTRAM_SHAPE = 4, (16, 4)
 
 
 def placement(mem: MemoryUse, device: Device, spram_weights: bool) -> tuple[str, int]:
-    """``(where, blocks)`` for ``mem``: ``removed``, ``spram``, ``bram``, ``lutram`` or ``logic``."""
+    """``(where, blocks)`` for ``mem``: ``removed``, ``spram``, ``bram``, ``lutram`` or ``logic``.
+
+    ``spram_weights`` is the iCEBreaker layout: the weights and the routing words (the two
+    per-synapse tables) in SPRAM, the routing words loaded by the host at start like the weights
+    (SPRAM cannot be initialised by the bitstream); neuron state and pointers in block RAM.
+    """
     if mem.copies == 0:
         return "removed", 0
-    if mem.role == "weights" and spram_weights:
+    if spram_weights and (mem.role == "weights" or mem.name.startswith("routing words")):
         d, w = device.spram_geometry
         return "spram", math.ceil(mem.depth / d) * math.ceil(mem.width / w) * mem.copies
     options: list[tuple[float, str, int]] = []
@@ -167,9 +172,10 @@ class FitReport:
                               "role": m.role, "placed": where, "blocks": blocks} for m, where, blocks in self.rows]}
 
 
-#: Whether the RTL stores its weight memories in SPRAM where the device has it. Today's RTL reads
-#: and writes the weights through separate ports, which SPRAM (one port) cannot do, so Yosys infers
-#: block RAM for them; set this when the RTL's iCE40 layout puts them in SPRAM (issue 7).
+#: Whether the RTL stores its weights and routing words in SPRAM where the device has it (see
+#: :func:`placement`). Today's RTL reads and writes the weights through separate ports, which SPRAM
+#: (one port) cannot do, and initialises the routing words from the bitstream, so Yosys infers
+#: block RAM for both; set this when the RTL's iCE40 layout moves them to SPRAM (issue 7).
 RTL_WEIGHTS_IN_SPRAM = False
 
 
@@ -200,14 +206,14 @@ def check_fit(cfg: Config, board: Board, spram_weights: bool | None = None) -> F
     dev = board.device
     what = f"{board.name}: configuration {cfg.name!r} (lanes={cfg.lanes})"
     if report.spram > dev.spram:
-        raise FitError(f"{what} needs {report.spram} SPRAM blocks (16K×16) for its weights, {dev.name} has "
+        raise FitError(f"{what} needs {report.spram} SPRAM blocks (16K×16) for its weights and routes, {dev.name} has "
                        f"{dev.spram} ({_largest(report, 'spram')})")
     if report.bram > dev.bram:
         hint = ""
         if dev.spram and not report.spram:
             alt = fit_report(cfg, board, spram_weights=True)
             if alt.bram <= dev.bram and alt.spram <= dev.spram:
-                hint = "; it fits with the weights in SPRAM, which the RTL does not do yet"
+                hint = "; it fits with the weights and routing words in SPRAM, which the RTL does not do yet"
         raise FitError(f"{what} needs {report.bram} {dev.bram_primitive} block RAMs, {dev.name} has {dev.bram} "
                        f"({_largest(report, 'bram')}){hint}")
     return report
