@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the golden model into a run folder",
                        formatter_class=_Help)
     p.add_argument("--config", default=None,
-                   help="TOML configuration file or preset name (tiny, digits, mnist, fashion)")
+                   help="TOML configuration file or preset name (tiny, digits, mnist, fashion, icebreaker, ecp5-85f)")
     p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
     p.add_argument("--model", choices=("int", "float"), default="int",
                    help="bit-exact integer model or its float64 twin")
