@@ -124,7 +124,8 @@ def blocks_for(depth: int, width: int, geometries: tuple[tuple[int, int], ...]) 
 
 # Yosys memory_libmap costs: logic per bit (RAM 1, ROM 1/16), one block RAM (iCE40 64, ECP5 128),
 # one ECP5 16×4 LUT RAM (4, asynchronous read, plus a flip-flop (1) per output bit of a synchronous
-# read port); the cheapest implementation wins, block RAM on a tie.
+# read port); the cheapest implementation wins. Ties (observed in synthesis logs): logic before
+# block RAM on iCE40, block RAM before LUT RAM on ECP5.
 BRAM_COST = {"ice40": 64, "ecp5": 128}
 LUTRAM_COST, LUTRAM_SHAPE = 4, (16, 4)
 
@@ -141,16 +142,16 @@ def placement(mem: MemoryUse, device: Device, spram_weights: bool) -> tuple[str,
     if spram_weights and (mem.role == "weights" or mem.name.startswith("routing words")):
         d, w = device.spram_geometry
         return "spram", math.ceil(mem.depth / d) * math.ceil(mem.width / w) * mem.copies
-    options: list[tuple[float, str, int]] = []
+    logic = (mem.depth * mem.width * (1 / 16 if mem.role == "rom" else 1), "logic", 0)
+    options: list[tuple[float, str, int]] = [] if device.family == "ecp5" else [logic]
     if mem.read == "sync":
         blocks = blocks_for(mem.depth, mem.width, device.bram_geometries) * mem.copies
         options.append((blocks * BRAM_COST[device.family], "bram", blocks))
     if device.family == "ecp5":
         cells = math.ceil(mem.depth / LUTRAM_SHAPE[0]) * math.ceil(mem.width / LUTRAM_SHAPE[1]) * mem.copies
         output_ffs = mem.width * mem.copies if mem.read == "sync" else 0
-        options.append((cells * LUTRAM_COST + output_ffs, "lutram", 0))
-    options.append((mem.depth * mem.width * (1 / 16 if mem.role == "rom" else 1), "logic", 0))
-    _, where, blocks = min(options, key=lambda o: o[0])          # first of equals: block RAM on a tie
+        options += [(cells * LUTRAM_COST + output_ffs, "lutram", 0), logic]
+    _, where, blocks = min(options, key=lambda o: o[0])          # the first of equals wins
     return where, blocks
 
 
