@@ -44,7 +44,7 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite
 test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (tens of minutes)
 	$(PY) -m pytest -n 2 -m slow $(PYTEST_ARGS)
 
-test-synthesis: $(STAMP) ## real bitstream builds (iCEBreaker and ULX3S-85F smoke tests, ~N min)
+test-synthesis: $(STAMP) ## real bitstream builds: iCEBreaker and ULX3S-85F smoke tests (~10 min on 2 cores)
 	$(PY) -m pytest -n 2 -m synthesis $(PYTEST_ARGS)
 
 build: $(STAMP) ## bitstream and JSON report for BOARD (icebreaker, ulx3s-85f, ecpix5-85f, orangecrab); CONFIG=… overrides its preset
@@ -53,7 +53,7 @@ build: $(STAMP) ## bitstream and JSON report for BOARD (icebreaker, ulx3s-85f, e
 flash: $(STAMP) ## program BOARD with its last build through openFPGALoader (CONFIG=… if built with one)
 	$(VENV)/bin/modsnn flash --board $(BOARD) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG))
 
-synth-report: $(STAMP) ## per-block LUT/FF/BRAM/DSP/Fmax for ECP5 and iCE40 into docs/synth-report.{json,md} (~N min)
+synth-report: $(STAMP) ## per-block LUT/FF/BRAM/DSP/Fmax for ECP5 and iCE40 into docs/synth-report.{json,md} (tens of minutes)
 	$(VENV)/bin/modsnn synth-report
 
 board-train: ## (not yet: comes with the UART host link, issue 7)
