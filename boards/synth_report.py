@@ -245,9 +245,14 @@ def markdown_table(report: dict[str, Any]) -> str:
                   f"Tools: {target['tools']['yosys']}; {target['tools']['nextpnr']}; Amaranth "
                   f"{target['tools']['amaranth']}.", "",
                   "| block | LUT4 | FF | BRAM | DSP | Fmax (MHz) |", "|---|---:|---:|---:|---:|---:|"]
+        notes = []
         for row in target["blocks"]:
             fmax = f"{row['fmax_mhz']:.1f}" if row["fmax_mhz"] is not None else f"— ({row.get('fmax_note', '')})"
-            lines.append(f"| {row['block']} | {row['lut4']:,} | {row['ff']:,} | {row['bram']} | {row['dsp']} "
+            mark = ""
+            if row.get("note"):
+                notes.append(row["note"])
+                mark = f" [{len(notes)}]"
+            lines.append(f"| {row['block']}{mark} | {row['lut4']:,} | {row['ff']:,} | {row['bram']} | {row['dsp']} "
                          f"| {fmax} |")
-        lines.append("")
+        lines += ["", *(f"[{i}] {note}" for i, note in enumerate(notes, 1)), ""]
     return "\n".join(lines)

@@ -246,6 +246,19 @@ def test_cli_build_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
     assert "SB_PLL40 cannot make 20 MHz from 12 MHz" in capsys.readouterr().err
 
 
+def test_cli_build_timing_failure_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import modsnn.boards.build as flow
+
+    message = "ulx3s-85f: timing not met: achieved 17.72 MHz, required 20.00 MHz (report: r.json)"
+
+    def missed(*args: object, **kwargs: object) -> None:
+        raise flow.TimingError(message)
+
+    monkeypatch.setattr(flow, "build", missed)
+    assert main(["build", "--board", "ulx3s-85f", "--clock", "20"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"modsnn: error: {message}"
+
+
 def test_cli_flash_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "none.bit"
     assert main(["flash", "--board", "ulx3s-85f", "--bitstream", str(missing)]) == 1
