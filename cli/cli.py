@@ -197,6 +197,11 @@ def cmd_flash(args: argparse.Namespace) -> int:
     else:
         cfg = load_config(args.config or board.preset)
         bitstream = build_dir(board, cfg) / f"modsnn.{board.bitstream_suffix}"
+        if not bitstream.is_file():
+            config = f" --config {args.config}" if args.config else ""
+            print(f"modsnn: error: no bitstream at {bitstream}; build it first: modsnn build --board {board.name}"
+                  f"{config}", file=sys.stderr)
+            return 1
     try:
         print(f"{board.name}: {flash(board, bitstream, persist=args.persist)}")
     except FlashError as error:
