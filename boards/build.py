@@ -180,8 +180,11 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
     with log.open("w") as out:
         code = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
     if code != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-        raise BuildError(f"the toolchain failed (exit {code}); see {log}: {' | '.join(tail)}")
+        # the tools run quietly and log to NAME.rpt (Yosys) and NAME.tim (nextpnr): quote the first error
+        errors = [line.strip() for path in (log, cwd / f"{NAME}.rpt", cwd / f"{NAME}.tim") if path.exists()
+                  for line in path.read_text(errors="replace").splitlines() if line.startswith("ERROR")]
+        raise BuildError(f"the toolchain failed (exit {code}): {errors[0] if errors else 'no ERROR line'}; "
+                         f"logs in {cwd}")
     return time.monotonic() - start
 
 
