@@ -15,14 +15,16 @@ FRAMES ?= 10000
 STUDY  ?= studies/density.toml
 JOBS   ?= 2
 BASELINE ?=
+BOARD  ?= ulx3s-85f
+BUILD_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow lint typecheck train bench bench-peers study studies link-rate link-fuzz clean
+.PHONY: help install sim test test-slow test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) PYTEST_ARGS='$(PYTEST_ARGS)'"
+	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) BOARD=$(BOARD) PYTEST_ARGS='$(PYTEST_ARGS)'"
 	@echo "           STUDY=$(STUDY) JOBS=$(JOBS) BASELINE=$(BASELINE)"
 
 $(STAMP): pyproject.toml
@@ -48,6 +50,21 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite
 
 test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (tens of minutes)
 	$(PY) -m pytest -n 2 -m slow $(PYTEST_ARGS)
+
+test-synthesis: $(STAMP) ## real bitstream builds: iCEBreaker and ULX3S-85F smoke tests (~10 min on 2 cores)
+	$(PY) -m pytest -n 2 -m synthesis $(PYTEST_ARGS)
+
+build: $(STAMP) ## bitstream and JSON report for BOARD (icebreaker, ulx3s-85f, ecpix5-85f, orangecrab); CONFIG=… overrides its preset
+	$(VENV)/bin/modsnn build --board $(BOARD) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG)) $(BUILD_ARGS)
+
+flash: $(STAMP) ## program BOARD with its last build through openFPGALoader (CONFIG=… if built with one)
+	$(VENV)/bin/modsnn flash --board $(BOARD) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG))
+
+synth-report: $(STAMP) ## per-block LUT/FF/BRAM/DSP/Fmax for ECP5 and iCE40 into docs/synth-report.{json,md} (tens of minutes)
+	$(VENV)/bin/modsnn synth-report
+
+board-train: ## (not yet: comes with the UART host link, issue 7)
+	@echo "board-train needs the UART host link (hw/link/, issue 7), which is not merged yet" >&2; exit 2
 
 train: $(STAMP) ## train CONFIG into RUN with the golden model (e.g. make train CONFIG=configs/mnist.toml RUN=runs/m1)
 	$(VENV)/bin/modsnn train --config $(CONFIG) --out $(RUN)

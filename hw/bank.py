@@ -31,7 +31,7 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
     P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8)
     P7  read the old weight (arrives P9)
     P9  ROWKEY: keys[field][a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
-    P10 SIGN (last class): G_a ← L·H;  SR: w' = w + (t >> 32)
+    P10 SIGN (last class): G_a = L·H (P11: into the gate RAM);  SR: w' = w + (t >> 32)
     P11 w' ← clamp(w', −w_max, w_max)
     P12 write w' (lanes gated on: OUT route valid and m ≠ 0; hidden G ≠ 0 and off the diagonal)
 
@@ -42,7 +42,7 @@ are an odd number of stages apart, so a single-port weight memory serves jobs is
 cycle without conflict.
 """
 
-from amaranth.hdl import Assert, Cat, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -61,7 +61,7 @@ SWEEP_LATENCY = 4       # A → D
 HOST_LATENCY = 2        # host.re → host_rdata / host_state
 KEY_STAGE = 3           # hash input
 ROWKEY_STAGE = KEY_STAGE + HASH_LATENCY          # P9: key RAM write, SIGN accumulate, SR sum
-SIGN_STAGE = ROWKEY_STAGE + 1                    # P10: gate RAM write
+SIGN_STAGE = ROWKEY_STAGE + 2                    # P11: gate RAM write, gate bit out
 WEIGHT_READ_STAGE = ROWKEY_STAGE - 2             # P7: the old weight arrives at P9
 JOB_WRITE_STAGE = ROWKEY_STAGE + 3               # P12
 assert (JOB_WRITE_STAGE - WEIGHT_READ_STAGE) % 2 == 1
@@ -113,11 +113,9 @@ class Bank(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         mems = self._memories(m)
-        ports = {name: (mem.read_port(), mem.write_port()) for name, mem in mems.items()
-                 if name not in ("route",)}
-        ports["route"] = (mems["route"].read_port(), None)
-        for name in ("key0", "key1", "key2", "gate"):
-            ports[name] = (mems[name].read_port(domain="sync"), mems[name].write_port())
+        ports = {name: (mem.read_port(), mem.write_port() if name != "route" else None)
+                 for name, mem in mems.items()}
+        self._ports = ports
         self._read_muxes = {name: [] for name in ports}
         self._write_muxes = {name: [] for name in ports if ports[name][1] is not None}
         self._accumulate(m, ports)
@@ -142,7 +140,6 @@ class Bank(wiring.Component):
         mems = {
             "weights": Memory(shape=signed(cfg.weight_bits), depth=p.weight_depth, init=[]),
             "out": Memory(shape=signed(cfg.weight_bits), depth=p.out_depth, init=[]),
-            "route": Memory(shape=fmt.route_entry, depth=len(entries), init=entries),
             "acc": Memory(shape=signed(p.acc_bits), depth=p.state_depth, init=[]),
             "state": Memory(shape=fmt.state_word, depth=p.state_depth, init=[]),
             "key0": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
@@ -150,9 +147,25 @@ class Bank(wiring.Component):
             "key2": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
             "gate": Memory(shape=signed(p.gate_bits), depth=p.max_group_words, init=[]),
         }
+        if not p.dense_readout:                 # a dense readout's entries are computed (see _route)
+            mems["route"] = Memory(shape=fmt.route_entry, depth=len(entries), init=entries)
         for name, mem in mems.items():
             m.submodules[name] = mem
         return mems
+
+    def _route(self, m: Module, en: Value, waddr: Value, word: Value, name: str) -> Value:
+        """The routing entry of readout weight word ``waddr`` (word ``word`` of its source's words),
+        one cycle later: read from the route ROM, or, for a dense readout, computed (target bank
+        address ``word``, valid while ``word·B + b < n_readout``, class ``(word·B + b) mod C``)."""
+        p, fmt, b = self._p, self._fmt, self._bank
+        if not p.dense_readout:
+            self._read("route", en, waddr)
+            return self._ports["route"][0].data
+        entry = Signal(fmt.route_entry, name=f"{name}_entry")
+        targets = [a * p.banks + b for a in range(p.readout_words)]
+        m.d.comb += [entry.addr.eq(word), entry.valid.eq(word < sum(k < self._cfg.n_readout for k in targets)),
+                     entry.cls.eq(Array(k % self._cfg.n_classes for k in targets)[word])]
+        return delay(m, entry, 1, name)
 
     def _read(self, name: str, en: Value, addr: Value) -> None:
         self._read_muxes[name].append((en, addr))
@@ -194,13 +207,13 @@ class Bank(wiring.Component):
         is_out = cmd.kind == AccKind.OUT
         self._read("weights", self.acc.valid & ~is_out, cmd.waddr)
         self._read("out", self.acc.valid & is_out, cmd.waddr)
-        self._read("route", self.acc.valid & is_out, cmd.waddr)
+        route1 = self._route(m, self.acc.valid & is_out, cmd.waddr, cmd.a, "acc_route")
         valid1 = delay(m, self.acc.valid, 1, "acc_v")
         cmd1 = delay(m, cmd, 1, "acc_cmd")
         # s2: the weight word and route entry (output-registered)
         valid2, cmd2 = delay(m, valid1, 1, "acc_v1"), delay(m, cmd1, 1, "acc_cmd1")
         weight2 = delay(m, Mux(cmd1.kind == AccKind.OUT, ports["out"][0].data, ports["weights"][0].data), 1, "acc_w")
-        route2 = delay(m, ports["route"][0].data, 1, "acc_route")
+        route2 = delay(m, route1, 1, "acc_route1")
         out2 = cmd2.kind == AccKind.OUT
         target = Signal(p.state_addr_bits, name="acc_target")
         m.d.comb += target.eq(cmd2.base + Mux(out2, route2.addr, cmd2.a))
@@ -260,10 +273,9 @@ class Bank(wiring.Component):
         cfg, p, b = self._cfg, self._p, self._bank
         job, valid = self.job.payload, self.job.valid
         sr_out = (job.op == JobOp.SR) & (job.matrix == Matrix.OUT)
-        self._read("route", valid & sr_out, job.waddr)                              # P0
+        route1 = self._route(m, valid & sr_out, job.waddr, job.a, "pj_route")        # P0
         v1, j1 = delay(m, valid, 1, "pj_v"), delay(m, job, 1, "pj")                  # P1
         out1 = (j1.op == JobOp.SR) & (j1.matrix == Matrix.OUT)
-        route1 = ports["route"][0].data
         key_addr = Mux(out1, route1.addr, j1.a)
         for name in ("key0", "key1", "key2", "gate"):
             self._read(name, v1, key_addr if name != "gate" else j1.a)
@@ -334,7 +346,8 @@ class Bank(wiring.Component):
         return key ^ operand
 
     def _rowkey_and_sign(self, m: Module, v8: Value, j8: Value, word: Value, h8: Value) -> None:
-        """P9: store row keys; accumulate L_i = Σ_c ±m_c; P10: G_i = L_i·H_i into the gate RAM."""
+        """P9: store row keys; accumulate L_i = Σ_c ±m_c; P10: G_i = L_i·H_i (registered); P11: into
+        the gate RAM, and the gate bit out."""
         p = self._p
         rowkey = v8 & (j8.op == JobOp.ROWKEY)
         for field in range(3):
@@ -350,8 +363,9 @@ class Bank(wiring.Component):
         level9, h9, a9 = delay(m, level, 1, "pj_level"), delay(m, h8, 1, "pj_h8"), delay(m, j8.a, 1, "pj_a8")
         gate = Signal(signed(p.gate_bits), name="pj_G")
         m.d.comb += gate.eq(level9 * h9)
-        self._write("gate", last9, a9, gate)
-        m.d.comb += [self.gated.eq(gate != 0), self.gated_valid.eq(last9)]
+        gate10, last10, a10 = delay(m, gate, 1, "pj_G"), delay(m, last9, 1, "pj_last9"), delay(m, a9, 1, "pj_a9")
+        self._write("gate", last10, a10, gate10)
+        m.d.comb += [self.gated.eq(gate10 != 0), self.gated_valid.eq(last10)]
         prefix = v8 & (j8.op == JobOp.PREFIX)
         with m.If(prefix):
             m.d.sync += self.prefix.eq(word)

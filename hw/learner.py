@@ -37,7 +37,7 @@ from ..golden_model.rng import Stream, key_int
 from .bank import JOB_WRITE_STAGE, ROWKEY_STAGE, SIGN_STAGE, delay
 from .core import CORE_LATENCY
 from .formats import JobOp, Matrix, formats_for
-from .params import LR_EXTRA_MAX, bits_for, checked_params
+from .params import LR_EXTRA_MAX, bits_for, checked_params, hw_params
 
 __all__ = ["DRAIN", "KEY_GAP", "RESULT_LATENCY", "WALK_LATENCY", "Learner"]
 
@@ -58,10 +58,7 @@ class Learner(wiring.Component):
         self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         self._cfg = cfg
-        self._entry = data.StructLayout({"count": unsigned(bits_for(max(p.max_route_words, 1) + 1)),
-                                         "matrix": Matrix, "j": unsigned(p.neuron_bits),
-                                         "a": fmt.job.members["a"], "waddr": fmt.job.members["waddr"],
-                                         "x": unsigned(p.xsum_bits)})
+        self._entry = self.entry_layout(cfg)
         super().__init__({
             "start": In(1), "done": Out(1),
             "levels": In(data.ArrayLayout(fmt.job.members["m"], cfg.n_classes)),
@@ -74,6 +71,15 @@ class Learner(wiring.Component):
             "ptr_addr": Out(bits_for(p.pointer_depth)), "ptr_en": Out(1), "ptr_data": In(fmt.pointer),
             "prefix": In(32), "gated": In(1), "gated_valid": In(1),
         })
+
+    @staticmethod
+    def entry_layout(cfg: Config) -> data.StructLayout:
+        """An entry of the walker's FIFO: ``count`` SR jobs (0: one idle slot), their matrix, column
+        ``j``, group ``a``, first weight word and ``X_j``."""
+        p, fmt = hw_params(cfg), formats_for(cfg)
+        return data.StructLayout({"count": unsigned(bits_for(max(p.max_route_words, 1) + 1)), "matrix": Matrix,
+                                  "j": unsigned(p.neuron_bits), "a": fmt.job.members["a"],
+                                  "waddr": fmt.job.members["waddr"], "x": unsigned(p.xsum_bits)})
 
     # ------------------------------------------------------------------------------------------
     def elaborate(self, platform: object) -> Module:
@@ -176,13 +182,13 @@ class Learner(wiring.Component):
                 m.next = "readout"
         with m.State("hidden_keys"):         # per group: FB, FF, REC row keys (fields 0, 1, 2)
             group, field = self.major, self.minor
-            with m.If(self.counter < 3 * words[self.layer]):
+            with m.If(self.counter < Array(3 * q for q in p.words)[self.layer]):
                 key = Mux(field == 0, p_fb[self.layer],
                           Mux(field == 1, self.prefix_keys[1 * D + self.layer], self.prefix_keys[2 * D + self.layer]))
                 self._issue(op=JobOp.ROWKEY, key=key, field=field, a=group)
                 self._count2(m, 3)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == 3 * words[self.layer] - 1 + KEY_GAP):
+            with m.If(self.counter == Array(3 * q - 1 + KEY_GAP for q in p.words)[self.layer]):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "signs"
 
@@ -203,7 +209,7 @@ class Learner(wiring.Component):
             group, c = self.major, self.minor
             with m.If(self.counter == 0):
                 m.d.sync += results.eq(0)
-            with m.If(self.counter < C * words[self.layer]):
+            with m.If(self.counter < Array(C * q for q in p.words)[self.layer]):
                 self._issue(op=JobOp.SIGN, a=group, c=c, m=self.levels[c], last=c == C - 1,
                             haddr=pop_base[self.layer] + group)
                 m.d.sync += self.counter.eq(self.counter + 1)
@@ -224,6 +230,7 @@ class Learner(wiring.Component):
         self.i_remaining = Signal(self._entry.members["count"])
         self.i_entry = Signal(self._entry)
         self.i_w = Signal(self._entry.members["waddr"])
+        self.i_k = Signal(self._entry.members["a"])
         self.tick = Signal(init=1)             # an issue slot (every cycle, or every other one)
         if self._cfg.weight_ports == 1:
             m.d.sync += self.tick.eq(~self.tick)
@@ -327,14 +334,15 @@ class Learner(wiring.Component):
         take = Signal()
         m.d.comb += [take.eq(fifo.r_rdy & (self.i_remaining <= 1) & tick), fifo.r_en.eq(take)]
         with m.If((self.i_remaining != 0) & tick):
-            m.d.sync += [self.i_remaining.eq(self.i_remaining - 1), self.i_w.eq(self.i_w + 1)]
+            m.d.sync += [self.i_remaining.eq(self.i_remaining - 1), self.i_w.eq(self.i_w + 1),
+                         self.i_k.eq(self.i_k + 1)]
         with m.If(take):
             m.d.sync += [self.i_remaining.eq(Mux(head.count == 0, 1, head.count)), self.i_entry.eq(head),
-                         self.i_w.eq(head.waddr)]
+                         self.i_w.eq(head.waddr), self.i_k.eq(0)]
         live = (self.i_remaining != 0) & (self.i_entry.count != 0) & tick
-        with m.If(live):
+        with m.If(live):                  # a readout job carries its word's index among the source's words
             self._issue(op=JobOp.SR, matrix=self.i_entry.matrix, waddr=self.i_w, j=self.i_entry.j,
-                        x=self.i_entry.x, a=self.i_entry.a)
+                        x=self.i_entry.x, a=Mux(self.i_entry.matrix == Matrix.OUT, self.i_k, self.i_entry.a))
 
     def _after_walk(self, m: Module, readout: bool) -> None:
         cfg, D = self._cfg, self._p.layers

@@ -144,6 +144,15 @@ class HwParams:
         """Deepest per-bank key and gate memory: ``max(q_l, q_out)``."""
         return max(*self.words, self.readout_words)
 
+    @functools.cached_property
+    def dense_readout(self) -> bool:
+        """Every readout neuron sees every hidden neuron of every layer (``readout_density = 1``): word
+        ``w`` of a source's routing words then holds targets ``w·B + b`` (valid below ``n_readout``),
+        so the banks compute their routing entries instead of storing them."""
+        n_out = self.cfg.n_readout
+        return all(int(r.valid.sum()) == n_out * r.n_pre and bool((r.words == self.readout_words).all())
+                   for r in self.routes)
+
     @property
     def max_route_words(self) -> int:
         """Largest readout fan-out of one source, in words."""

@@ -35,7 +35,7 @@ ALL_CORNERS = "w_max,w_min,v_max,v_min,x_max,m_max,m_min,count_max"
     pytest.param(["lanes=4", "readout_density=0.3", "teaching='margin'", "teach_margin=2", "weight_ports=1"],
                  id="margin-single-port"),
     pytest.param(["mod_shift=8"], id="gated-off"),                 # every m_c = 0: no plasticity pass
-    pytest.param(["learn_hidden=false", "lanes=2"], id="readout-only"),
+    pytest.param(["learn_hidden=false", "lanes=2", "readout_density=1.0"], id="readout-only-dense"),
     pytest.param([*THREE_LAYERS, "lanes=2", "cores=2"], id="three-layers"),
 ])
 def test_top_matches_golden(overrides: list[str]) -> None:

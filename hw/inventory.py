@@ -1,0 +1,86 @@
+"""Every memory the accelerator RTL instantiates, listed from the configuration alone.
+
+The board flow's fit check (:mod:`modsnn.boards.fit`) places these on a device before any tool
+runs; ``tests/test_boards.py`` holds the list to the memories of the elaborated
+:class:`~modsnn.hw.top.Accelerator` (paths, depths, widths, read ports), so it cannot drift from
+the RTL. Sizes follow :mod:`modsnn.hw.params`: ``B`` banks (one set of bank memories each), the
+encoder's ``B`` lanes, the spike lists, the pointer ROM, the serializer buffers and the learner's
+FIFO.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..golden_model.config import Config
+from .formats import formats_for
+from .params import hw_params
+
+__all__ = ["MemoryUse", "memory_inventory"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryUse:
+    """One memory of the RTL: ``copies`` physical copies of ``depth`` words of ``width`` bits.
+
+    ``role`` is ``weights`` (synaptic weights, read/write), ``state`` (neuron state, currents,
+    keys, lists) or ``rom`` (routing tables, initialised by the bitstream); ``read`` is ``sync``
+    (block-RAM capable) or ``async`` (combinational read: logic only); ``single_port`` says the
+    memory is read and written through one address (``weight_ports = 1``: SPRAM-capable); ``path``
+    is the memory's place in the elaborated :class:`~modsnn.hw.top.Accelerator`.
+    """
+
+    name: str
+    depth: int
+    width: int
+    copies: int = 1
+    role: str = "state"
+    read: str = "sync"
+    path: str = ""
+    single_port: bool = False
+
+    @property
+    def bits(self) -> int:
+        return self.depth * self.width * self.copies
+
+
+def memory_inventory(cfg: Config) -> list[MemoryUse]:
+    """Every memory of the accelerator RTL for ``cfg``."""
+    from .learner import FIFO_DEPTH, Learner
+
+    p, fmt = hw_params(cfg), formats_for(cfg)
+    L = cfg.lanes
+    single = cfg.weight_ports == 1
+    mems: list[MemoryUse] = []
+    # routing entries: the valid bit is constant 1 when every word is full, and yosys drops constant
+    # bits before mapping; the width counted is that of the values that vary
+    all_valid = all(bool(r.valid.all()) for r in p.routes)
+    route_bits = fmt.route_entry.size - (1 if all_valid else 0)
+    for b in range(p.banks):
+        where = f"core{b // L}.bank{b % L}"
+        mems += [
+            MemoryUse(f"weights{b}", p.weight_depth, cfg.weight_bits, role="weights", path=f"{where}.weights",
+                      single_port=single),
+            MemoryUse(f"readout weights{b}", p.out_depth, cfg.weight_bits, role="weights", path=f"{where}.out",
+                      single_port=single),
+            *([] if p.dense_readout else
+              [MemoryUse(f"routing entries{b}", p.out_depth, route_bits, role="rom", path=f"{where}.route")]),
+            MemoryUse(f"currents{b}", p.state_depth, p.acc_bits, path=f"{where}.acc"),
+            MemoryUse(f"state{b}", p.state_depth, fmt.state_word.size, path=f"{where}.state"),
+            *(MemoryUse(f"row keys {field}/{b}", p.max_group_words, 32, path=f"{where}.key{field}")
+              for field in range(3)),
+            MemoryUse(f"gates{b}", p.max_group_words, p.gate_bits, path=f"{where}.gate"),
+        ]
+    encoder_state = 9 + cfg.trace_bits + p.xsum_bits
+    for lane in range(p.banks):
+        mems += [MemoryUse(f"inputs{lane}", p.input_words, 8, path=f"encoder.u{lane}"),
+                 MemoryUse(f"input state{lane}", p.input_words, encoder_state, path=f"encoder.state{lane}")]
+    mems += [MemoryUse("input spike words", p.input_words, p.banks, read="async", path="encoder.serializer.buffer"),
+             MemoryUse("sweep spike words", max(*p.words, p.readout_words), p.banks, read="async",
+                       path="sweeper.serializer.buffer"),
+             MemoryUse("learner FIFO", FIFO_DEPTH, Learner.entry_layout(cfg).size, read="async",
+                       path="learner.fifo.storage")]
+    for s, n in enumerate([cfg.n_inputs, *cfg.hidden]):
+        mems.append(MemoryUse(f"spike list {s}", n, p.neuron_bits, path=f"list{s}"))
+    mems.append(MemoryUse("routing pointers", p.pointer_depth, fmt.pointer.size, role="rom", path="pointers"))
+    return mems
