@@ -171,7 +171,6 @@ class Learner(wiring.Component):
     def _key_states(self, m: Module) -> None:
         cfg, p = self._cfg, self._p
         D, q_out = p.layers, p.readout_words
-        words = Array(p.words)
         p_fb = Array(key_int(cfg.seed, int(Stream.FEEDBACK), 0, l) for l in range(D))
         with m.State("rowkeys"):             # readout row keys of layer l: H(P_{OUT,l} ^ k)
             with m.If(self.counter < q_out):

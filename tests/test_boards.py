@@ -1,4 +1,5 @@
-"""Board flow: PLL arithmetic, the memory inventory and fit check, report parsing, the CLI's errors, and (marker ``synthesis``) real bitstream builds."""
+"""Board flow: PLL arithmetic, the memory inventory and fit check, report parsing, the CLI's errors,
+and (marker ``synthesis``) real bitstream builds."""
 
 from __future__ import annotations
 
