@@ -56,7 +56,7 @@ class CycleCosts:
     """Fixed overheads of the RTL's units, in clock cycles (see each unit's docstring)."""
 
     clear_overhead: int = 1        # sequencer: the clear phase's hand-over
-    encode_overhead: int = 5       # encoder: step → first word in the serializer, and done
+    encode_overhead: int = 6       # encoder: step → first word in the serializer, and done
     run_overhead: int = 9          # dispatcher: fetch (3), hand-over (1), drain to the last write (5)
     empty_run: int = 2             # dispatcher: start, and the look at the (live) list lengths
     sweep_overhead: int = 7        # sweeper: issue (1), core and bank pipeline (5), serializer (1)

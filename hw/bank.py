@@ -52,6 +52,7 @@ from .formats import AccKind, HostTarget, JobOp, Matrix, formats_for
 from .hash import HASH_LATENCY, hash32_stages
 from .neuron import membrane_update, spike_and_boxcar, trace_update
 from .params import checked_params, rejected
+from .spram import SinglePortMemory
 
 __all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SIGN_STAGE", "SWEEP_LATENCY", "Bank",
            "delay"]
@@ -76,6 +77,27 @@ def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1) 
             m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+class _Port:
+    """The address, data and enable of one side of a memory that is a component (a
+    :class:`~modsnn.hw.spram.SinglePortMemory`), shaped like an Amaranth memory port."""
+
+    def __init__(self, addr: Value, data: Value, en: Value) -> None:
+        self.addr, self.data, self.en = addr, data, en
+
+
+def _weight_memory(kind: type, width: int, depth: int) -> Memory | SinglePortMemory:
+    if kind is SinglePortMemory:
+        return SinglePortMemory(width, depth)
+    return Memory(shape=signed(width), depth=depth, init=[])
+
+
+def _ports_of(mem: Memory | SinglePortMemory, writable: bool) -> tuple[object, object]:
+    """``(read port, write port)`` of a memory (``None`` for a ROM's write port)."""
+    if isinstance(mem, SinglePortMemory):
+        return _Port(mem.raddr, mem.rdata, Signal(name="unused_en")), _Port(mem.waddr, mem.wdata, mem.we)
+    return mem.read_port(), (mem.write_port() if writable else None)
 
 
 class Bank(wiring.Component):
@@ -113,8 +135,7 @@ class Bank(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         mems = self._memories(m)
-        ports = {name: (mem.read_port(), mem.write_port() if name != "route" else None)
-                 for name, mem in mems.items()}
+        ports = {name: _ports_of(mem, name != "route") for name, mem in mems.items()}
         self._ports = ports
         self._read_muxes = {name: [] for name in ports}
         self._write_muxes = {name: [] for name in ports if ports[name][1] is not None}
@@ -127,7 +148,7 @@ class Bank(wiring.Component):
         return m
 
     # ------------------------------------------------------------------ memories
-    def _memories(self, m: Module) -> dict[str, Memory]:
+    def _memories(self, m: Module) -> dict[str, Memory | SinglePortMemory]:
         cfg, p, fmt, b = self._cfg, self._p, self._fmt, self._bank
         entries = []
         for l, routes in enumerate(p.routes):
@@ -137,9 +158,10 @@ class Bank(wiring.Component):
                                                       "cls": (addr * p.banks + b) % cfg.n_classes}))
             del l
         entries = entries or [fmt.route_entry.const({"valid": 0, "addr": 0, "cls": 0})]
-        mems = {
-            "weights": Memory(shape=signed(cfg.weight_bits), depth=p.weight_depth, init=[]),
-            "out": Memory(shape=signed(cfg.weight_bits), depth=p.out_depth, init=[]),
+        weights: type[Memory] | type[SinglePortMemory] = SinglePortMemory if cfg.weight_ports == 1 else Memory
+        mems: dict[str, Memory | SinglePortMemory] = {
+            "weights": _weight_memory(weights, cfg.weight_bits, p.weight_depth),
+            "out": _weight_memory(weights, cfg.weight_bits, p.out_depth),
             "acc": Memory(shape=signed(p.acc_bits), depth=p.state_depth, init=[]),
             "state": Memory(shape=fmt.state_word, depth=p.state_depth, init=[]),
             "key0": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
@@ -175,8 +197,8 @@ class Bank(wiring.Component):
 
     def _connect_ports(self, m: Module, ports: dict) -> None:
         """Each memory port serves one user at a time (checked by ``Assert``). With
-        ``weight_ports = 1`` the weight memories are single-port (iCE40 SPRAM): read and write share
-        one address, and a read and a write never happen in the same cycle (checked)."""
+        ``weight_ports = 1`` the weight memories are :class:`~modsnn.hw.spram.SinglePortMemory`: a
+        read and a write never happen in the same cycle (checked)."""
         single = {"weights", "out"} if self._cfg.weight_ports == 1 else set()
         for name, users in self._read_muxes.items():
             rd = ports[name][0]
@@ -197,8 +219,6 @@ class Bank(wiring.Component):
             if name in single:
                 reading = sum(Value.cast(en).as_unsigned() for en, _ in self._read_muxes[name]) != 0
                 m.d.comb += Assert(~(reading & wr.en), f"bank {self._bank}: {name} read and written in one cycle")
-                with m.If(wr.en):
-                    m.d.comb += ports[name][0].addr.eq(wr.addr)
 
     # ---------------------------------------------------------------- accumulate
     def _accumulate(self, m: Module, ports: dict) -> None:

@@ -4,7 +4,7 @@ Input ``j`` lives in lane ``j mod B`` at address ``j div B`` (the bank mapping o
 :mod:`modsnn.hw.params`; inputs past ``n_in`` are ghosts with ``u = 0`` that never spike). Per
 time step (``step`` strobe) the encoder sweeps its ``ceil(n_in / B)`` words, one per cycle::
 
-    a' = a + u;   s = [a' ≥ 256];   a ← a' − 256·s
+    a' = a + u;   s = [a' ≥ 256];   a ← a' − 256·s       (read, registered, computed, written back)
     x  ← min(x − ((x + 2^k − 1) >> k) + A·s, x_max);   X += x
 
 and hands each word's spike bits to its :class:`~modsnn.hw.serializer.SpikeSerializer`, whose
@@ -28,7 +28,7 @@ from .serializer import SpikeSerializer
 
 __all__ = ["ENCODE_LATENCY", "InputEncoder"]
 
-ENCODE_LATENCY = 3      # step → first word written into the serializer (2) + serializer hand-over (1)
+ENCODE_LATENCY = 4      # step → first word written into the serializer (3) + serializer hand-over (1)
 
 
 class InputEncoder(wiring.Component):
@@ -55,9 +55,11 @@ class InputEncoder(wiring.Component):
         m.d.comb += [self.spikes.valid.eq(ser.event.valid), self.spikes.payload.eq(ser.event.payload)]
         index = Signal(range(q + 1))
         sweeping, clearing = Signal(), Signal()
-        valid_b = delay(m, sweeping, 1, "enc_vb")
-        addr_b = delay(m, index, 1, "enc_ab")
-        spikes_c = Signal(B)
+        # A: read u and the state; B: the data registered; C: the update computed and registered;
+        # D: written back, spike bits to the serializer
+        valid_c = delay(m, sweeping, 2, "enc_vc")
+        addr_c = delay(m, index, 2, "enc_ac")
+        spikes_d = Signal(B)
         lane_bits = (B - 1).bit_length()
         for lane in range(B):
             u = Memory(shape=8, depth=q, init=[])
@@ -67,21 +69,24 @@ class InputEncoder(wiring.Component):
             m.d.comb += [u_wr.addr.eq(self.u_addr >> lane_bits), u_wr.data.eq(self.u_data),
                          u_wr.en.eq(self.u_we & ((self.u_addr % B) == lane)),
                          u_rd.addr.eq(index), st_rd.addr.eq(Mux(sweeping, index, self.x_addr))]
-            # B: a' = a + u, spike, trace; written back in the same cycle
+            # C: a' = a + u, spike, trace (from the registered read data)
+            old, u_b = delay(m, st_rd.data, 1, f"old{lane}"), delay(m, u_rd.data, 1, f"u{lane}")
             a_wide = Signal(10, name=f"a_wide{lane}")
-            m.d.comb += a_wide.eq(st_rd.data.a + u_rd.data)
+            m.d.comb += a_wide.eq(old.a + u_b)
             s = Signal(name=f"s{lane}")
             m.d.comb += s.eq(a_wide >= 256)
-            x1 = trace_update(m, cfg, st_rd.data.x, s)
+            x1 = trace_update(m, cfg, old.x, s)
             new = Signal(self._state, name=f"new{lane}")
-            m.d.comb += [new.a.eq(a_wide - Mux(s, 256, 0)), new.x.eq(x1), new.xs.eq(st_rd.data.xs + x1)]
-            with m.If(valid_b):
-                m.d.comb += [st_wr.addr.eq(addr_b), st_wr.data.eq(new), st_wr.en.eq(1)]
+            m.d.comb += [new.a.eq(a_wide - Mux(s, 256, 0)), new.x.eq(x1), new.xs.eq(old.xs + x1)]
+            new_d = delay(m, new, 1, f"new{lane}")
+            with m.If(delay(m, valid_c, 1, f"enc_vd{lane}")):
+                m.d.comb += [st_wr.addr.eq(delay(m, addr_c, 1, f"enc_ad{lane}")), st_wr.data.eq(new_d),
+                             st_wr.en.eq(1)]
             with m.If(clearing):
                 m.d.comb += [st_wr.addr.eq(index), st_wr.data.eq(0), st_wr.en.eq(1)]
-            m.d.sync += spikes_c[lane].eq(valid_b & s)
+            m.d.sync += spikes_d[lane].eq(valid_c & s)
             m.d.comb += self.x_data[lane].eq(st_rd.data.xs)
-        m.d.comb += [ser.word.valid.eq(delay(m, valid_b, 1, "enc_vc")), ser.word.payload.eq(spikes_c),
+        m.d.comb += [ser.word.valid.eq(delay(m, valid_c, 1, "enc_vd")), ser.word.payload.eq(spikes_d),
                      ser.words.eq(q)]
         with m.FSM(init="idle"):
             with m.State("idle"):
@@ -101,6 +106,6 @@ class InputEncoder(wiring.Component):
                 m.d.comb += [sweeping.eq(index < q), self.busy.eq(1)]
                 with m.If(index < q):
                     m.d.sync += index.eq(index + 1)
-                with m.Elif(ser.done & ~valid_b):
+                with m.Elif(ser.done):
                     m.next = "idle"
         return m

@@ -59,10 +59,10 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
     for b in range(p.banks):
         where = f"core{b // L}.bank{b % L}"
         mems += [
-            MemoryUse(f"weights{b}", p.weight_depth, cfg.weight_bits, role="weights", path=f"{where}.weights",
-                      single_port=single),
-            MemoryUse(f"readout weights{b}", p.out_depth, cfg.weight_bits, role="weights", path=f"{where}.out",
-                      single_port=single),
+            MemoryUse(f"weights{b}", p.weight_depth, cfg.weight_bits, role="weights",
+                      path=f"{where}.weights{'.mem' if single else ''}", single_port=single),
+            MemoryUse(f"readout weights{b}", p.out_depth, cfg.weight_bits, role="weights",
+                      path=f"{where}.out{'.mem' if single else ''}", single_port=single),
             *([] if p.dense_readout else
               [MemoryUse(f"routing entries{b}", p.out_depth, route_bits, role="rom", path=f"{where}.route")]),
             MemoryUse(f"currents{b}", p.state_depth, p.acc_bits, path=f"{where}.acc"),
