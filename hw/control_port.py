@@ -18,8 +18,8 @@ READOUT    readout neuron ``k``: its membrane ``v``
 Memories and inputs may be written and read only while ``busy`` is low; writes while busy are
 ignored (reads return whatever the memory holds). Writing ``COMMAND`` while idle starts a sample
 (``start`` strobe with ``train``) unless it is refused — not a :class:`Command`, or ``TRAIN`` with
-``LABEL ≥ n_classes`` — which sets the error bit and starts nothing. ``LR_EXTRA`` saturates at
-:data:`~modsnn.hw.params.LR_EXTRA_MAX`.
+``LABEL ≥ n_classes`` — which sets the error bit and starts nothing. ``LABEL`` saturates at ``2^label_bits − 1``
+(``label_bits`` = ``bits_for(n_classes)``) and ``LR_EXTRA`` at :data:`~modsnn.hw.params.LR_EXTRA_MAX`.
 """
 
 import enum as py_enum

@@ -203,13 +203,12 @@ class LinkHarness(wiring.Component):
 def run_link_bench(kind: str, make_dut: Callable[[], wiring.Component], params: dict[str, Any], *,
                    simulator: str = "verilator", env: dict[str, str] | None = None,
                    testcase: str | None = None) -> tuple[int, int]:
-    """Build ``make_dut()`` (one build directory per ``params`` and simulator) and run the cocotb
-    testbench ``modsnn.sim.tb_link_<kind>`` on it with ``env``."""
-    from .link_sim import REWRITE_ASSERTIONS
-    from .runner import build_dir, run_cocotb, verilog_for
+    """Build ``make_dut()`` (one build directory per RTL and simulator) and run the cocotb testbench
+    ``modsnn.sim.tb_link_<kind>`` on it with ``env``, in a run directory of its own (``params``
+    only name it)."""
+    from .runner import rtl_build, run_cocotb, run_dir
 
-    directory = build_dir(f"link_{kind}", params, simulator)
-    verilog = verilog_for(make_dut(), f"link_{kind}", directory)
+    verilog, build = rtl_build(make_dut(), f"link_{kind}", simulator)
     return run_cocotb(verilog=verilog, toplevel=f"link_{kind}", test_module=f"modsnn.sim.tb_link_{kind}",
-                      directory=directory, simulator=simulator, testcase=testcase,
-                      env={"COCOTB_REWRITE_ASSERTION_FILES": REWRITE_ASSERTIONS} | (env or {}))
+                      build=build, run=run_dir(f"link_{kind}"), simulator=simulator, testcase=testcase,
+                      env=env)

@@ -16,32 +16,25 @@ from typing import Any
 
 from ..golden_model.config import Config
 from .link_harness import SIM_CLOCK_HZ, LinkHarness
-from .runner import SimulatorMissing, build_dir, icarus_available, run_cocotb, verilog_for
+from .runner import SimulatorMissing, icarus_available, rtl_build, run_cocotb, run_dir
 
 __all__ = ["SYSTEM_DIVISOR", "print_link_summary", "run_system_bench", "train_through_link"]
 
 SYSTEM_DIVISOR = 4
 """Clock cycles per bit in the simulated system (the iCEBreaker's 12 MHz / 3 Mbaud ratio)."""
-REWRITE_ASSERTIONS = "tb_*.py"
-"""Modules whose asserts cocotb rewrites: the testbenches only. cocotb's default ("*.py") rewrites
-every module imported during the test, NumPy, SciPy and scikit-learn included (about 30 s)."""
-
-
 def run_system_bench(cfg: Config, test_module: str, env: dict[str, str], *, simulator: str = "verilator",
-                     testcase: str | None = None) -> tuple[int, int]:
-    """Build the host link and accelerator for ``cfg`` (once per configuration and simulator) and
-    run the cocotb test module ``test_module`` on it."""
+                     testcase: str | None = None, run: Path | None = None) -> tuple[int, int]:
+    """Build the host link and accelerator for ``cfg`` (once per RTL and simulator) and run the
+    cocotb test module ``test_module`` on it in ``run`` (default: a fresh run directory)."""
     if simulator == "icarus" and not icarus_available():
         raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`, "
                                "or use the default simulator (SIM=verilator)")
-    directory = build_dir("link_system", {"cfg": cfg.hash(), "divisor": SYSTEM_DIVISOR}, simulator)
-    directory.mkdir(parents=True, exist_ok=True)
-    verilog = verilog_for(LinkHarness(cfg, baud=SIM_CLOCK_HZ // SYSTEM_DIVISOR), "link_system", directory)
-    config_file = directory / "config.toml"
+    verilog, build = rtl_build(LinkHarness(cfg, baud=SIM_CLOCK_HZ // SYSTEM_DIVISOR), "link_system", simulator)
+    run = run or run_dir("link_system")
+    config_file = run / "config.toml"
     config_file.write_text(cfg.to_toml())
-    env = {"MODSNN_TB_CONFIG": str(config_file), "MODSNN_TB_SET": "[]", "MODSNN_TB_DIVISOR": str(SYSTEM_DIVISOR),
-           "COCOTB_REWRITE_ASSERTION_FILES": REWRITE_ASSERTIONS} | env
-    return run_cocotb(verilog=verilog, toplevel="link_system", test_module=test_module, directory=directory,
+    env = {"MODSNN_TB_CONFIG": str(config_file), "MODSNN_TB_SET": "[]", "MODSNN_TB_DIVISOR": str(SYSTEM_DIVISOR)} | env
+    return run_cocotb(verilog=verilog, toplevel="link_system", test_module=test_module, build=build, run=run,
                       simulator=simulator, env=env, testcase=testcase)
 
 
@@ -49,8 +42,8 @@ def train_through_link(cfg: Config, *, train_samples: int, test_samples: int, si
                        report: Path | None = None) -> dict[str, Any]:
     """Train ``train_samples`` and test ``test_samples`` through the simulated link; returns the
     report of :mod:`modsnn.sim.tb_link_train` (``bit_exact`` says whether it matched)."""
-    directory = build_dir("link_system", {"cfg": cfg.hash(), "divisor": SYSTEM_DIVISOR}, simulator)
-    report = (report or directory / "report.json").resolve()   # the testbench runs in the build directory
+    run = run_dir("link_train")
+    report = (report or run / "report.json").resolve()          # the testbench runs in the run directory
     report.parent.mkdir(parents=True, exist_ok=True)
     if report.exists():
         report.unlink()
@@ -60,7 +53,7 @@ def train_through_link(cfg: Config, *, train_samples: int, test_samples: int, si
     try:
         run_system_bench(cfg, "modsnn.sim.tb_link_train", {
             "MODSNN_SIM_TRAIN": str(train_samples), "MODSNN_SIM_TEST": str(test_samples),
-            "MODSNN_SIM_REPORT": str(report)}, simulator=simulator)
+            "MODSNN_SIM_REPORT": str(report)}, simulator=simulator, run=run)
     except AssertionError:
         if not report.exists():
             raise

@@ -173,7 +173,7 @@ async def refused_frames_change_nothing(dut) -> None:
     csr = mmio_address(cfg, Region.CSR, int(Csr.LABEL))
     good = bench.body(Opcode.READ, block_args(csr, 2, 4))
     inputs = bytes(rnd.randrange(256) for _ in range(cfg.n_inputs))
-    weights = next(w for w in address_windows(cfg) if w.region == Region.FF)
+    weights = Target(cfg, next(w for w in address_windows(cfg) if w.region == Region.FF), 0)
     ff = mmio_address(cfg, Region.FF, 0, 0)
     bad_bodies = [
         bench.body(0x7E),                                                           # unknown opcode
@@ -226,7 +226,7 @@ def formats_address_of_bad_region(cfg: Config) -> int:
     from modsnn.hw.formats import formats_for
 
     layout = formats_for(cfg).mmio_address
-    return int(layout.const({"offset": 0, "lane": 0}).as_bits()) | (7 << layout["region"].offset)
+    return int(layout.const({"offset": 0, "bank": 0}).as_bits()) | (7 << layout["region"].offset)
 
 
 @cocotb.test()
@@ -236,7 +236,7 @@ async def samples_run_and_reply(dut) -> None:
     after START_TIMEOUT cycles with the refused bit set; back-to-back samples are pipelined."""
     bench, _, _ = await setup(dut)
     cfg, limits, rnd = bench.cfg, bench.limits, bench.rnd
-    csr = next(w for w in address_windows(cfg) if w.region == Region.CSR)
+    csr = Target(cfg, next(w for w in address_windows(cfg) if w.region == Region.CSR), 0)
     registers = [rnd.randrange(1 << 32) for _ in range(csr.size - 1)]
     per_frame = limits.max_data // 4
     for first in range(0, len(registers), per_frame):

