@@ -51,7 +51,7 @@ from modsnn.hw.link.protocol import (
     sample_args,
 )
 from modsnn.hw.memory_map import WEIGHT_REGIONS, address_windows, dense_from_images, mmio_address, weight_images
-from modsnn.hw.params import bits_for
+from modsnn.hw.params import LR_EXTRA_MAX, bits_for
 from modsnn.sim.link import HarnessBytes, SimTransport, UartPins, bridge, expected_replies
 from modsnn.sim.streams import start, stimulus_random
 from modsnn.sim.tbparams import tb_params
@@ -74,7 +74,8 @@ class Shadow:
 
     def write(self, region: Region, offset: int, bank: int, layer: int, value: int) -> None:
         if region == Region.CSR:
-            self.regs[Csr(offset)] = {Csr.LABEL: min(value, self.label_max), Csr.LR_EXTRA: min(value, 7)}.get(Csr(offset), value)
+            saturating = {Csr.LABEL: min(value, self.label_max), Csr.LR_EXTRA: min(value, LR_EXTRA_MAX)}
+            self.regs[Csr(offset)] = saturating.get(Csr(offset), value)
         elif region == Region.INPUT:
             self.inputs[offset] = value & 0xFF
         else:
