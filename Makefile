@@ -17,14 +17,15 @@ JOBS   ?= 2
 BASELINE ?=
 BOARD  ?= ulx3s-85f
 BUILD_ARGS ?=
+PORT   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train clean
+.PHONY: help install sim test test-slow test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) BOARD=$(BOARD) PYTEST_ARGS='$(PYTEST_ARGS)'"
+	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) BOARD=$(BOARD) PORT=$(PORT) PYTEST_ARGS='$(PYTEST_ARGS)'"
 	@echo "           STUDY=$(STUDY) JOBS=$(JOBS) BASELINE=$(BASELINE)"
 
 $(STAMP): pyproject.toml
@@ -63,8 +64,13 @@ flash: $(STAMP) ## program BOARD with its last build through openFPGALoader (CON
 synth-report: $(STAMP) ## per-block LUT/FF/BRAM/DSP/Fmax for ECP5 and iCE40 into docs/synth-report.{json,md} (tens of minutes)
 	$(VENV)/bin/modsnn synth-report
 
-board-train: ## (not yet: comes with the UART host link, issue 7)
-	@echo "board-train needs the UART host link (hw/link/, issue 7), which is not merged yet" >&2; exit 2
+board-train: $(STAMP) ## train BOARD on its serial PORT, checked against the golden model in lockstep (SAMPLES=N)
+	@test -n "$(PORT)" || { echo "make board-train: give the board's serial port, e.g. PORT=/dev/ttyUSB0 (python -m serial.tools.list_ports lists them)" >&2; exit 2; }
+	$(VENV)/bin/modsnn board train --board $(BOARD) --port $(PORT) --samples $(SAMPLES) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG))
+
+board-eval: $(STAMP) ## inference on BOARD at PORT with the weights of RUN= (or those on the board), checked in lockstep
+	@test -n "$(PORT)" || { echo "make board-eval: give the board's serial port, e.g. PORT=/dev/ttyUSB0" >&2; exit 2; }
+	$(VENV)/bin/modsnn board eval --board $(BOARD) --port $(PORT) $(if $(filter command line,$(origin RUN)),--run $(RUN)) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG))
 
 train: $(STAMP) ## train CONFIG into RUN with the golden model (e.g. make train CONFIG=configs/mnist.toml RUN=runs/m1)
 	$(VENV)/bin/modsnn train --config $(CONFIG) --out $(RUN)

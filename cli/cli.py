@@ -17,6 +17,8 @@ Subcommands::
                                                              --link: through the host link (make sim LINK=1)
     modsnn build --board B [--config C] [--clock MHZ] [--seed N]   bitstream and JSON report
     modsnn flash --board B [--bitstream F] [--persist]       program a board with openFPGALoader
+    modsnn board train|eval --board B --port P [--config C] [--samples N] [--run RUN]
+                                                             train or evaluate on a board, checked in lockstep
     modsnn synth-report [--target FAMILY[:CONFIG]] [--block NAME]   per-block resources and Fmax
 
 Errors in user input (configurations, datasets, run folders, arguments) print one line starting
@@ -29,6 +31,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .golden_model.config import Config
@@ -282,6 +285,115 @@ def cmd_flash(args: argparse.Namespace) -> int:
     return 0
 
 
+def _board_driver(args: argparse.Namespace, cfg: Config) -> Any:
+    """Open ``--port`` at the board's baud rate, resynchronise and identify the board."""
+    from .boards.driver import BoardDriver, LinkError, LinkTimeout, SerialTransport
+    from .boards.registry import Board
+
+    board = _board(args.board)
+    assert isinstance(board, Board)
+    baud = args.baud or board.baud
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be > 0 seconds, not {args.timeout}")
+    transport = SerialTransport(args.port, baud)
+    driver = BoardDriver(transport, cfg, timeout=args.timeout)
+    try:
+        identity = driver.connect()
+    except LinkTimeout as error:
+        transport.close()
+        raise LinkError(f"{error} on {args.port} at {baud} baud: is the board programmed (`modsnn flash --board "
+                        f"{board.name}`) and is --baud the rate it was built for?") from None
+    except LinkError:
+        transport.close()
+        raise
+    print(f"{board.title} on {args.port}: configuration {cfg.name!r} ({identity.config_hash}), "
+          f"{identity.clock_hz / 1e6:g} MHz, {identity.baud:,.0f} baud", file=sys.stderr)
+    return driver
+
+
+def _board_progress() -> Any:
+    from .golden_model.train import Progress
+
+    bars: dict[str, Progress] = {}
+
+    def progress(phase: str, done: int, total: int, note: str) -> None:
+        bar = bars.setdefault(phase, Progress(total, f"{phase} on the board"))
+        bar.update(done, note)
+        if done == total:
+            bar.close(note)
+
+    return progress
+
+
+def _board_report(args: argparse.Namespace, cfg: Config, result: dict[str, Any], kind: str) -> int:
+    from .boards.build import build_dir
+    from .boards.registry import Board
+
+    board = _board(args.board)
+    assert isinstance(board, Board)
+    path = Path(args.report) if args.report else build_dir(board, cfg) / f"board-{kind}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = {"board": board.name, "port": args.port, **result}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    figures = [f"test accuracy {result['test_accuracy']:.1%} on {result['test_samples']} samples "
+               f"(golden {result['golden_test_accuracy']:.1%}), {result['test_samples_per_second']:,.0f} samples/s"]
+    if kind == "train":
+        figures.insert(0, f"{result['train_samples']} training samples at {result['train_samples_per_second']:,.0f} "
+                          f"samples/s, online accuracy {result['online_train_accuracy']:.1%}")
+    verdict = "YES" if result["bit_exact"] else "NO"
+    print("\n".join([*figures, f"bit-exact with the golden model: {verdict}",
+                     *(f"  mismatch: {m}" for m in result["mismatches"]), f"report: {path}"]))
+    return 0 if result["bit_exact"] else 1
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    from .boards.driver import LinkError
+    from .boards.registry import Board
+    from .boards.session import board_network, eval_session, train_session
+    from .golden_model.data import load_dataset
+    from .golden_model.train import load_run
+
+    board = _board(args.board)
+    assert isinstance(board, Board)
+    net = None
+    if getattr(args, "run", None):
+        run_cfg, net, _ = load_run(Path(args.run))
+        if args.config is not None and _config(args).hash() != run_cfg.hash():
+            raise UsageError(f"--run {args.run} was trained with configuration {run_cfg.hash()}, --config "
+                             f"{args.config} is {_config(args).hash()}; drop --config to use the run's")
+        cfg = run_cfg
+    else:
+        args.config = args.config or board.preset
+        cfg = _config(args)
+    data_dir = getattr(args, "data_dir", None)
+    test = load_dataset(cfg.dataset, "test", data_dir)
+    n_test = len(test) if args.test_samples is None else args.test_samples
+    if not 0 <= n_test <= len(test):
+        raise UsageError(f"--test-samples {n_test}: the {cfg.dataset} test split has {len(test)} samples")
+    if args.action == "train" and args.samples < 1:
+        raise UsageError(f"--samples must be ≥ 1, not {args.samples}")
+    try:
+        driver = _board_driver(args, cfg)
+        try:
+            if args.action == "train":
+                train = load_dataset(cfg.dataset, "train", data_dir)
+                result = train_session(driver, cfg, cfg, train, test, args.samples, n_test, progress=_board_progress())
+            else:
+                if net is not None:
+                    driver.load_weights(net)
+                    driver.set_sample_counter(net.updates)
+                else:
+                    net = board_network(driver, cfg)
+                result = {"config": cfg.name, "config_hash": cfg.hash(), "weights": args.run or "the board's",
+                          **eval_session(driver, cfg, net, test, n_test, progress=_board_progress())}
+        finally:
+            driver.transport.close()
+    except LinkError as error:
+        print(f"modsnn: error: {error}", file=sys.stderr)
+        return 1
+    return _board_report(args, cfg, result, args.action)
+
+
 def cmd_synth_report(args: argparse.Namespace) -> int:
     from .boards.build import ROOT
     from .boards.synth_report import TARGETS, markdown_table, synth_report
@@ -438,6 +550,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="configuration whose build to flash (default: the board's preset)")
     p.add_argument("--persist", action="store_true", help="ECP5: write the SPI flash instead of SRAM")
     p.set_defaults(func=cmd_flash)
+
+    p = sub.add_parser("board", formatter_class=_Help, help="train or evaluate on a board over its USB serial port",
+                       description="Talks to a board flashed by `modsnn build`/`modsnn flash` through its host link; "
+                                   "the golden model runs in lockstep: every prediction, every sample's cycle counts "
+                                   "and (train) every weight must be identical. Exit 1 on a mismatch or a link error.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (("train", "train from the configuration's initial weights, then evaluate (the make sim "
+                                   "verdict, on silicon)"),
+                         ("eval", "inference on the test split with the weights of --run, or those on the board")):
+        q = actions.add_parser(action, formatter_class=_Help, help=text, description=text)
+        q.add_argument("--board", required=True, help=f"one of: {boards}")
+        q.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0 (list them: "
+                                                     "python -m serial.tools.list_ports)")
+        q.add_argument("--config", default=None, help="the configuration the board was built from (default: the "
+                                                      "board's preset; eval --run: the run's)")
+        if action == "train":
+            q.add_argument("--samples", type=int, default=300, help="training samples (past one epoch: the next "
+                                                                    "epochs' orders and learning rates)")
+        else:
+            q.add_argument("--run", default=None, help="a run folder of `modsnn train` whose weights to load first")
+        q.add_argument("--test-samples", type=int, default=100 if action == "train" else None,
+                       help="held-out samples run in inference (eval default: the whole test split)")
+        q.add_argument("--baud", type=int, default=None, help="serial baud rate (default: the board's)")
+        q.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for any reply")
+        q.add_argument("--report", default=None, help="JSON report (default: in the board's build folder)")
+        q.add_argument("--data-dir", default=None, help="folder of an IDX dataset (dataset = 'idx' or 'fashion')")
+        config_args(q, required=False)
+        q.set_defaults(func=cmd_board)
 
     p = sub.add_parser("synth-report", formatter_class=_Help,
                        help="per-block synthesis report (LUT, FF, BRAM, DSP, Fmax) for ECP5 and iCE40",

@@ -65,7 +65,7 @@ def train_through_link(cfg: Config, *, train_samples: int, test_samples: int, si
 
 def print_link_summary(result: dict[str, Any], stream: Any = None) -> None:
     c = result["cycles_per_train_sample"]
-    sim = result["simulated_ns"]
+    sim = result["seconds"]
     lines = [
         "",
         f"training of {result['config']!r} (lanes={result['lanes']}) through the host link, "
@@ -74,9 +74,9 @@ def print_link_summary(result: dict[str, Any], stream: Any = None) -> None:
         f"  held-out accuracy           {result['test_accuracy']:.1%} on {result['test_samples']} test samples "
         f"(golden model {result['golden_test_accuracy']:.1%})",
         f"  cycles per training sample  {c['total']:.0f}; inference {result['cycles_per_test_sample']:.0f}",
-        f"  link, simulated time        weights in {sim['load_weights'] / 1e3:.0f} µs, "
-        f"out {sim['read_weights'] / 1e3:.0f} µs; {result['train_samples_per_simulated_second']:,.0f} training and "
-        f"{result['test_samples_per_simulated_second']:,.0f} test samples/s at {result['clock_hz'] / 1e6:g} MHz",
+        f"  link, simulated time        weights in {sim['load_weights'] * 1e6:.0f} µs, "
+        f"out {sim['read_weights'] * 1e6:.0f} µs; {result['train_samples_per_second']:,.0f} training and "
+        f"{result['test_samples_per_second']:,.0f} test samples/s at {result['clock_hz'] / 1e6:g} MHz",
         f"  serial bytes                {result['bytes_to_board']:,} to the board, {result['bytes_from_board']:,} back",
         f"  simulation                  {result['simulated_cycles']:,} cycles in {result['wall_seconds']:.0f} s; "
         f"run time {result['run_seconds']:.0f} s",
