@@ -20,7 +20,7 @@ BUILD_ARGS ?=
 PORT   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
+.PHONY: help install sim test test-slow mutants test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
@@ -51,6 +51,9 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite
 
 test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (tens of minutes)
 	$(PY) -m pytest -n 2 -m slow $(PYTEST_ARGS)
+
+mutants: $(STAMP) ## mutation testing: ≥ 40 mutants of hw/ against the RTL tests, table in build/mutants/mutants.md (~1-2 h)
+	$(PY) -m modsnn.sim.mutants $(if $(ONLY),--only $(ONLY))
 
 test-synthesis: $(STAMP) ## real bitstream builds: iCEBreaker and ULX3S-85F smoke tests (~10 min on 2 cores)
 	$(PY) -m pytest -n 2 -m synthesis $(PYTEST_ARGS)

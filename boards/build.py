@@ -175,14 +175,30 @@ class BuildResult:
     bitstream: Path
 
 
+def overfull(log_lines: list[str]) -> str:
+    """The resources nextpnr's utilisation table lists above 100 %, as ``"6,880 ICESTORM_LC of 5,280"``
+    (empty when none is)."""
+    over = []
+    for line in log_lines:
+        m = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", line)
+        if m and int(m.group(2)) > int(m.group(3)):
+            over.append(f"{int(m.group(2)):,} {m.group(1)} of {int(m.group(3)):,}")
+    return ", ".join(dict.fromkeys(over))
+
+
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
     start = time.monotonic()
     with log.open("w") as out:
         code = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
     if code != 0:
         # the tools run quietly and log to NAME.rpt (Yosys) and NAME.tim (nextpnr): quote the first error
-        errors = [line.strip() for path in (log, cwd / f"{NAME}.rpt", cwd / f"{NAME}.tim") if path.exists()
-                  for line in path.read_text(errors="replace").splitlines() if line.startswith("ERROR")]
+        lines = [line.strip() for path in (log, cwd / f"{NAME}.rpt", cwd / f"{NAME}.tim") if path.exists()
+                 for line in path.read_text(errors="replace").splitlines()]
+        errors = [line for line in lines if line.startswith("ERROR")]
+        over = overfull(lines)
+        if over:
+            raise BuildError(f"the design does not fit the device: it needs {over}; make the configuration "
+                             f"smaller (fewer lanes or neurons) or choose a larger board; logs in {cwd}")
         raise BuildError(f"the toolchain failed (exit {code}): {errors[0] if errors else 'no ERROR line'}; "
                          f"logs in {cwd}")
     return time.monotonic() - start

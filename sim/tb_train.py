@@ -1,7 +1,8 @@
 """cocotb test behind ``make sim``: on-chip training in lockstep with the golden model.
 
 Loads the golden network's initial weights into the accelerator, trains ``MODSNN_SIM_TRAIN``
-samples on chip (the first samples of epoch 0 in the training order of ``modsnn train``), then
+samples on chip (in the training order of ``modsnn train``: past one epoch, the next epochs'
+orders and learning-rate offsets ``e // lr_decay_epochs``), then
 runs ``MODSNN_SIM_TEST`` held-out test samples in inference. The golden model runs the same
 samples; every prediction and every sample's cycle count must match, and after training every
 weight must be identical. A JSON report goes to ``MODSNN_SIM_REPORT``.
@@ -41,25 +42,31 @@ async def train_on_chip(dut) -> None:
     net = Network(golden_config(cfg))
     await acc.load_weights(net)
     train, test = load_dataset(cfg.dataset, "train"), load_dataset(cfg.dataset, "test")
-    order = permutation(len(train), cfg.seed, int(Stream.ORDER), 0)[:n_train]
     mismatches: list[str] = []
     cycles_train, cycles_test = PhaseCycles(0, 0, 0), PhaseCycles(0, 0, 0)
-    correct = 0
-    for count, index in enumerate(order, start=1):
-        u, label = train.x[index], int(train.y[index])
-        await acc.load_sample(u)
-        prediction = await acc.run(Command.TRAIN, label=label)
-        fwd, report = net.train_step(u, label)
-        got, want = await acc.cycles(), sample_cycles(cfg, fwd, report=report)
-        cycles_train = cycles_train + got
-        correct += prediction == label
-        if prediction != int(fwd.prediction[0]):
-            mismatches.append(f"training sample {count}: prediction {prediction}, golden {int(fwd.prediction[0])}")
-        if got != want:
-            mismatches.append(f"training sample {count}: cycles {got}, cycle model {want}")
-        if count % 25 == 0 or count == n_train:
-            log.info(f"trained {count}/{n_train} on chip: online accuracy {correct / count:.1%}, "
-                     f"{cycles_train.total // count} cycles/sample, {time.perf_counter() - wall:.0f} s")
+    correct = count = epoch = 0
+    while count < n_train:               # epoch e: the order and learning-rate offset of `modsnn train`
+        order = permutation(len(train), cfg.seed, int(Stream.ORDER), epoch)[:n_train - count]
+        lr_extra = epoch // cfg.lr_decay_epochs if cfg.lr_decay_epochs else 0
+        for index in order:
+            count += 1
+            u, label = train.x[index], int(train.y[index])
+            await acc.load_sample(u)
+            prediction = await acc.run(Command.TRAIN, label=label, lr_extra=lr_extra)
+            fwd, report = net.train_step(u, label, lr_extra)
+            got, want = await acc.cycles(), sample_cycles(cfg, fwd, report=report)
+            cycles_train = cycles_train + got
+            correct += prediction == label
+            if prediction != int(fwd.prediction[0]):
+                mismatches.append(f"training sample {count}: prediction {prediction}, "
+                                  f"golden {int(fwd.prediction[0])}")
+            if got != want:
+                mismatches.append(f"training sample {count}: cycles {got}, cycle model {want}")
+            if count % 25 == 0 or count == n_train:
+                log.info(f"trained {count}/{n_train} on chip (epoch {epoch + 1}): online accuracy "
+                         f"{correct / count:.1%}, {cycles_train.total // count} cycles/sample, "
+                         f"{time.perf_counter() - wall:.0f} s")
+        epoch += 1
     ff, rec, out = await acc.read_weights()
     weights_match = all(np.array_equal(a, b) for mine, gold in ((ff, net.ff), (rec, net.rec), (out, net.out))
                         for a, b in zip(mine, gold, strict=True))
@@ -84,7 +91,7 @@ async def train_on_chip(dut) -> None:
     result = {
         "config": cfg.name, "config_hash": cfg.hash(), "lanes": cfg.lanes, "cores": cfg.cores,
         "hidden": list(cfg.hidden),
-        "train_samples": n_train, "test_samples": n_test,
+        "train_samples": n_train, "epochs_started": epoch, "test_samples": n_test,
         "online_train_accuracy": correct / max(1, n_train),
         "test_accuracy": rtl_correct / max(1, n_test), "golden_test_accuracy": golden_correct / max(1, n_test),
         "weights_match": weights_match, "bit_exact": not mismatches, "mismatches": mismatches[:20],

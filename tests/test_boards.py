@@ -249,3 +249,12 @@ def test_board_top_elaborates_for_every_board(tiny: Config) -> None:
         top = BoardTop(board, tiny)
         board.platform().prepare(top, name="modsnn")
         assert top.divisor >= 4
+
+
+def test_overfull_names_the_resource_and_both_numbers() -> None:
+    from modsnn.boards.build import overfull
+
+    lc, ram = "Info: \t         ICESTORM_LC:    6880/   5280   130%", "Info: \t  ICESTORM_RAM:      29/     30    96%"
+    log = ["Info: Device utilisation:", lc, ram, lc]
+    assert overfull(log) == "6,880 ICESTORM_LC of 5,280"
+    assert overfull(log[2:3]) == ""

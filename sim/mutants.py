@@ -1,0 +1,231 @@
+"""Mutation testing of the gateware: does the default suite notice a plausible bug in ``hw/``?
+
+Each :class:`Mutant` replaces one exact snippet of one ``hw/`` file (it must occur exactly once;
+``tests/test_mutants.py`` checks that every mutant still applies, so a refactor cannot silently
+retire one). The classes follow the usual ones for RTL: an operator, a shift amount ±1, a bound ±1,
+a dropped saturation, swapped operands or lanes, a stuck control bit, an off-by-one in a counter or
+an FSM transition.
+
+:func:`run_mutant` lays the ``modsnn`` package out as links into this checkout
+(:func:`modsnn._layout.link_tree`), replaces ``modsnn/hw`` by a copy carrying the mutation, and
+runs the RTL part of the default suite on it (``pytest -x``, the test files of :data:`SUITES`;
+the package on ``PYTHONPATH`` wins over the editable install). The mutant is *killed* when a test
+fails, *survives* when all pass, and counts as killed by ``error`` when the mutated gateware does
+not even elaborate (a test fails then too). Builds are shared by RTL hash under
+``build/mutants/build`` (unmutated configurations reuse theirs); run sequentially.
+
+    python -m modsnn.sim.mutants [--only NAME ...] [--list] [--out build/mutants]    # make mutants
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+__all__ = ["MUTANTS", "SUITES", "Mutant", "apply", "main", "run_mutant"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    """``find`` → ``replace`` in ``path`` (relative to the checkout), of class ``kind``."""
+
+    name: str
+    path: str
+    kind: str
+    find: str
+    replace: str
+
+    @property
+    def suite(self) -> str:
+        return "link" if self.path.startswith("hw/link/") else "core"
+
+
+#: The test files each suite runs, fastest-failing first.
+SUITES = {
+    "core": ["tests/test_hw_hash.py", "tests/test_formats.py", "tests/test_hw_params.py", "tests/test_hw_top.py",
+             "tests/test_sim_onchip.py", "tests/test_link_system.py"],
+    "link": ["tests/test_link_framing.py", "tests/test_link_uart.py", "tests/test_link_core.py",
+             "tests/test_link_host.py", "tests/test_link_system.py"],
+}
+
+_M = Mutant
+MUTANTS: tuple[Mutant, ...] = (
+    # ---- neuron and trace updates (hw/neuron.py)
+    _M("leak-shift+1", "hw/neuron.py", "shift", "(v >> cfg.leak_shift)", "(v >> (cfg.leak_shift + 1))"),
+    _M("v-max-bound-1", "hw/neuron.py", "bound", "Mux(wide > cfg.v_max, cfg.v_max,",
+       "Mux(wide > cfg.v_max - 1, cfg.v_max - 1,"),
+    _M("v-min-saturation-dropped", "hw/neuron.py", "saturation", "Mux(wide < cfg.v_min, cfg.v_min, wide)", "wide"),
+    _M("boxcar-hi-inclusive", "hw/neuron.py", "operator", "(v1 < hi)", "(v1 <= hi)"),
+    _M("spike-strict-threshold", "hw/neuron.py", "operator", "s.eq(v1 >= theta)", "s.eq(v1 > theta)"),
+    _M("reset-half-theta", "hw/neuron.py", "operator", "v1 - Mux(s, theta, 0)", "v1 - Mux(s, theta >> 1, 0)"),
+    _M("trace-decay-floor", "hw/neuron.py", "operator", "((x + ((1 << k) - 1)) >> k)", "(x >> k)"),
+    _M("trace-saturation-dropped", "hw/neuron.py", "saturation", "Mux(x_wide > cfg.x_max, cfg.x_max, x_wide)",
+       "x_wide"),
+    # ---- the bank: accumulate, sweep, plasticity (hw/bank.py)
+    _M("weight-clamp-quarter", "hw/bank.py", "bound", "Mux(wide11 > cfg.w_max, cfg.w_max,",
+       "Mux(wide11 > cfg.w_max // 4, cfg.w_max // 4,"),
+    _M("weight-clamp-low-dropped", "hw/bank.py", "saturation", "Mux(wide11 < -cfg.w_max, -cfg.w_max, wide11)",
+       "wide11"),
+    _M("weight-frac-1", "hw/bank.py", "shift", "(weight2 >> cfg.weight_frac)", "(weight2 >> (cfg.weight_frac - 1))"),
+    _M("forwarding-older-wins", "hw/bank.py", "swap", "for valid, addr, value in reversed(history):",
+       "for valid, addr, value in history:"),
+    _M("forwarding-second-stuck", "hw/bank.py", "stuck", "history[1][0].eq(history[0][0])", "history[1][0].eq(0)"),
+    _M("sr-shift-31", "hw/bank.py", "shift", "wide.eq(old10 + (total10 >> 32))", "wide.eq(old10 + (total10 >> 31))"),
+    _M("sr-rounding-dropped", "hw/bank.py", "operator", "delay(m, shifted9 + word, 1, \"pj_t\")",
+       "delay(m, shifted9, 1, \"pj_t\")"),
+    _M("sign-term-swapped", "hw/bank.py", "swap", "Mux(word[31], j8.m, -j8.m)", "Mux(word[31], -j8.m, j8.m)"),
+    _M("gate-ignores-h", "hw/bank.py", "operator", "gate.eq(level9 * h9)", "gate.eq(level9)"),
+    _M("diagonal-learned", "hw/bank.py", "operator", "& ~((j3.matrix == Matrix.REC) & (row == j3.j))", ""),
+    _M("acc-clear-stuck", "hw/bank.py", "stuck", "self._write(\"acc\", valid_b, cmd_b.addr, 0)",
+       "self._write(\"acc\", valid_b & 0, cmd_b.addr, 0)"),
+    _M("h-sum-dropped", "hw/bank.py", "operator", "new.h.eq(old_c.h + h)", "new.h.eq(old_c.h)"),
+    _M("x-sum-old-trace", "hw/bank.py", "swap", "new.xs.eq(old_c.xs + x2)", "new.xs.eq(old_c.xs + old_c.x)"),
+    _M("acc-target+1", "hw/bank.py", "off-by-one", "Mux(out2, route2.addr, cmd2.a)",
+       "Mux(out2, route2.addr, cmd2.a + 1)"),
+    _M("acc-route-valid-ignored", "hw/bank.py", "stuck", "valid2 & (~out2 | route2.valid)", "valid2"),
+    _M("sr-operand+1", "hw/bank.py", "off-by-one", "operand.eq(j.j)]", "operand.eq(j.j + 1)]"),
+    _M("ff-rec-keys-swapped", "hw/bank.py", "swap", "Mux(j.matrix == Matrix.FF, read[\"key1\"], read[\"key2\"])",
+       "Mux(j.matrix == Matrix.FF, read[\"key2\"], read[\"key1\"])"),
+    _M("sign-sum-not-restarted", "hw/bank.py", "stuck", "Mux(j8.c == 0, 0, acc) + term", "acc + term"),
+    _M("gated-stuck-1", "hw/bank.py", "stuck", "self.gated.eq(gate10 != 0)", "self.gated.eq(1)"),
+    # ---- the hash (hw/hash.py)
+    _M("hash-shift-18", "hw/hash.py", "shift", "(a ^ 0xC761C23C) ^ (a >> 19)", "(a ^ 0xC761C23C) ^ (a >> 18)"),
+    _M("hash-shift-4", "hw/hash.py", "shift", "(a + 0xFD7046C5) + (a << 3)", "(a + 0xFD7046C5) + (a << 4)"),
+    # ---- modulator (hw/modulator.py)
+    _M("argmax-ties-highest", "hw/modulator.py", "operator", "with m.If(n2 > best):", "with m.If(n2 >= best):"),
+    _M("level-clamp+1", "hw/modulator.py", "bound", "Mux(q > K, K,", "Mux(q > K - 1, K - 1,"),
+    _M("level-clamp-low-dropped", "hw/modulator.py", "saturation", "Mux(q < -K, -K, q)", "q"),
+    _M("level-rounding-floor", "hw/modulator.py", "operator", "q.eq((e + half) >> cfg.mod_shift)",
+       "q.eq(e >> cfg.mod_shift)"),
+    _M("error-target+1", "hw/modulator.py", "off-by-one", "e.eq(cfg.target_count - n2)",
+       "e.eq(cfg.target_count + 1 - n2)"),
+    _M("margin-inclusive", "hw/modulator.py", "operator", "(n2 + cfg.teach_margin > n_y)",
+       "(n2 + cfg.teach_margin >= n_y)"),
+    _M("counts-not-cleared", "hw/modulator.py", "stuck", "with m.If(self.clear):", "with m.If(self.clear & 0):"),
+    # ---- input encoder and serializers
+    _M("encoder-strict-threshold", "hw/encoder.py", "operator", "s.eq(a_wide >= 256)", "s.eq(a_wide > 256)"),
+    _M("encoder-reset-to-zero", "hw/encoder.py", "operator", "new.a.eq(a_wide - Mux(s, 256, 0))",
+       "new.a.eq(Mux(s, 0, a_wide))"),
+    _M("encoder-clear-short", "hw/encoder.py", "off-by-one", "with m.If(index == q - 1):",
+       "with m.If(index == q - 2):"),
+    _M("serializer-bit-order", "hw/serializer.py", "swap", "for n in reversed(range(B)):", "for n in range(B):"),
+    _M("serializer-load-early", "hw/serializer.py", "off-by-one", "(loaded < written)", "(loaded <= written)"),
+    _M("sweep-short", "hw/sweeper.py", "off-by-one", "with m.If(a == words[pop] - 1):",
+       "with m.If(a == words[pop] - 2):"),
+    # ---- controller and plasticity engine
+    _M("one-step-short", "hw/sequencer.py", "fsm", "with m.Elif(self.step == T - 1):",
+       "with m.Elif(self.step == T - 2):"),
+    _M("learn-without-levels", "hw/sequencer.py", "fsm", "with m.If(train & self.any_m):", "with m.If(train):"),
+    _M("lr-extra-ignored", "hw/learner.py", "stuck", "self.shift.eq(32 - (lr + self.lr_extra))",
+       "self.shift.eq(32 - lr)"),
+    _M("readout-walk-short", "hw/learner.py", "off-by-one", "with m.If(self.w_j == n_l - 1):",
+       "with m.If(self.w_j == n_l - 2):"),
+    _M("first-group-gate-inverted", "hw/learner.py", "stuck", "with m.If(~self.gates[0]):",
+       "with m.If(self.gates[0]):"),
+    _M("dispatcher-empty-event-live", "hw/dispatcher.py", "stuck", "live.eq(e_words != 0)", "live.eq(1)"),
+    _M("dispatcher-drain-short", "hw/dispatcher.py", "off-by-one", "drain.eq(CORE_LATENCY + ACC_LATENCY)",
+       "drain.eq(CORE_LATENCY + ACC_LATENCY - 2)"),
+    # ---- host link (hw/link/)
+    _M("cobs-code-off-by-one", "hw/link/framing.py", "off-by-one", "remaining.eq(byte - 1)", "remaining.eq(byte - 2)"),
+    _M("cobs-error-dropped", "hw/link/framing.py", "stuck", "self.o.payload.error.eq(delimiter & (damaged | ~code))",
+       "self.o.payload.error.eq(0)"),
+    _M("crc-bytes-swapped", "hw/link/framing.py", "swap", "self.o.payload.data.eq(crc.crc[8:])",
+       "self.o.payload.data.eq(crc.crc[:8])"),
+)
+
+
+def apply(text: str, mutant: Mutant) -> str:
+    """``text`` with the mutation; ``ValueError`` unless the snippet occurs exactly once."""
+    found = text.count(mutant.find)
+    if found != 1:
+        raise ValueError(f"mutant {mutant.name}: the snippet {mutant.find!r} occurs {found} times in {mutant.path}, "
+                         f"not once; update it in sim/mutants.py")
+    return text.replace(mutant.find, mutant.replace)
+
+
+def _layout(mutant: Mutant, into: Path) -> Path:
+    from .._layout import link_tree
+
+    link_tree(ROOT, into)
+    hw = into / "modsnn" / "hw"
+    hw.unlink()
+    shutil.copytree(ROOT / "hw", hw, ignore=shutil.ignore_patterns("__pycache__"))
+    target = into / "modsnn" / mutant.path
+    target.write_text(apply(target.read_text(), mutant))
+    return into
+
+
+def run_mutant(mutant: Mutant, out: Path, timeout: float = 1800) -> dict[str, object]:
+    """Run the mutant's suite; returns ``{name, kind, path, status, test, seconds}``."""
+    work = out / mutant.name
+    if work.exists():
+        shutil.rmtree(work)
+    layout = _layout(mutant, work / "layout")
+    env = {**os.environ, "PYTHONPATH": str(layout), "MODSNN_BUILD": str(out / "build"), "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *SUITES[mutant.suite]]
+    started = time.perf_counter()
+    log = work / "pytest.log"
+    try:
+        result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        output, code = result.stdout + result.stderr, result.returncode
+    except subprocess.TimeoutExpired as error:
+        output, code = f"{error.stdout or ''}\n{error.stderr or ''}\nTIMEOUT after {timeout:.0f} s", -1
+    log.write_text(output)
+    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in output.splitlines()
+              if line.startswith(("FAILED tests/", "ERROR tests/"))]
+    status = "survived" if code == 0 else "killed" if code in (1, 2) else "timeout" if code == -1 else "error"
+    return {"name": mutant.name, "kind": mutant.kind, "path": mutant.path, "status": status,
+            "test": failed[0] if failed else "", "seconds": round(time.perf_counter() - started, 1)}
+
+
+def table(results: list[dict[str, object]]) -> str:
+    killed = sum(r["status"] != "survived" for r in results)
+    lines = [f"{killed} of {len(results)} mutants killed ({100 * killed / max(1, len(results)):.1f} %)", "",
+             "| mutant | file | class | status | first failing test | s |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | `{r['path']}` | {r['kind']} | {r['status']} | {r['test'] or '—'} | {r['seconds']} |"
+              for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modsnn.sim.mutants", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these mutants")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--out", default=str(ROOT / "build" / "mutants"), help="work folder and report")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per mutant before it counts as hung")
+    args = parser.parse_args(argv)
+    names = {m.name for m in MUTANTS}
+    unknown = sorted(set(args.only or ()) - names)
+    if unknown:
+        print(f"mutants: unknown mutant(s) {', '.join(unknown)}; --list shows them", file=sys.stderr)
+        return 2
+    chosen = [m for m in MUTANTS if not args.only or m.name in args.only]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:30s} {m.path:22s} {m.kind:11s} {m.find!r} → {m.replace!r}")
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for n, mutant in enumerate(chosen, start=1):
+        result = run_mutant(mutant, out, args.timeout)
+        results.append(result)
+        print(f"[{n}/{len(chosen)}] {mutant.name}: {result['status']} {result['test']} ({result['seconds']} s)",
+              flush=True)
+        (out / "mutants.json").write_text(json.dumps(results, indent=2) + "\n")
+        (out / "mutants.md").write_text(table(results))
+    print(table(results))
+    return 0 if all(r["status"] != "survived" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
