@@ -13,7 +13,6 @@ Timings are medians (or, against a baseline, the best) of repeats; nothing here 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import statistics
@@ -142,7 +141,7 @@ def run_bench(quick: bool = False, peers: bool = False, baseline: Path | None = 
         report["peers"] = _print_peers(quick)
     results = _golden_table(quick)
     report["golden_model"] = results
-    report["accelerator"] = _projections(quick)
+    report["accelerator"] = _projections(quick, results)
     print(json.dumps(report))
     return results
 
@@ -268,23 +267,71 @@ def compare_training(baseline: Path, quick: bool = False, rounds: int = 3,
             "digests": {side: rs[0]["digest"] for side, rs in runs.items()}}
 
 
-def _projections(quick: bool) -> list[dict[str, Any]]:
-    print("\nAccelerator projection from the RTL-exact cycle model (training, mean of 50 samples of the "
-          "preset's data):")
-    print(f"  {'preset':<8} {'lanes':>5} {'integration':>11} {'sweep':>7} {'plasticity':>10} {'cycles':>8} "
-          f"{'syn-ops/clk':>11} {'of peak':>7} {'samples/s @ 20 MHz':>18} {'@ 75 MHz':>9}")
-    projections = []
-    for preset, lanes_list in (("tiny", (1, 2, 4)), ("digits", (1, 4, 16)), ("mnist", (1, 4, 16))):
-        base = load_config(preset)
-        data = load_dataset(base.dataset, "train")
-        for lanes in lanes_list:
-            p = project(base.replace(lanes=lanes), data.x, data.y, samples=20 if quick else 50)
-            c = p.cycles_per_sample
-            projections.append({"preset": preset, "lanes": lanes, "cycles": dataclasses.asdict(c),
-                                "ops_per_cycle": p.ops_per_cycle})
-            print(f"  {preset:<8} {lanes:>5} {c.integration:>11,} {c.sweep:>7,} {c.plasticity:>10,} {c.total:>8,} "
-                  f"{p.ops_per_cycle:>11.2f} {p.ops_per_cycle / lanes:>7.0%} {p.samples_per_second(20e6):>18,.0f} "
-                  f"{p.samples_per_second(75e6):>9,.0f}")
-    print("  (20 MHz: measured Fmax of the tiny accelerator on ECP5-85F, nextpnr; 75 MHz: the low end of")
-    print("   ARCHITECTURE §9. 'of peak' = synaptic operations per clock / lanes.)")
-    return projections
+#: (board, configuration, overrides) rows of the accelerator table: each board's preset, and the larger
+#: ECP5 configurations. Their Fmax comes from build reports (:func:`build_reports`).
+BOARD_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("icebreaker", "icebreaker", ()), ("ulx3s-85f", "ecp5-85f", ()), ("ecpix5-85f", "ecp5-85f", ()),
+    ("ulx3s-85f", "digits", ("lanes=16",)), ("ulx3s-85f", "digits", ("lanes=32",)),
+    ("ulx3s-85f", "mnist-ecp5", ()),
+)
+BUILDS_FILE = Path(__file__).resolve().parent.parent / "docs" / "builds.json"
+
+
+def build_reports() -> dict[tuple[str, str], dict[str, Any]]:
+    """``(board, config hash) → report`` of every build: the committed measurements in
+    ``docs/builds.json`` (``modsnn build`` reports collected from real builds), overridden by this
+    machine's ``build/boards/*/report.json``."""
+    from ..boards.build import build_root
+
+    reports: list[dict[str, Any]] = json.loads(BUILDS_FILE.read_text()) if BUILDS_FILE.exists() else []
+    reports += [json.loads(f.read_text()) for f in sorted((build_root() / "boards").glob("*/report.json"))]
+    return {(r["board"], r["config_hash"]): r for r in reports}
+
+
+def _projections(quick: bool, golden: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The accelerator's samples/s per board and configuration at the Fmax its build achieved (cycle
+    model: RTL-exact; mean of the preset's first training samples), beside the golden model's on this
+    machine."""
+    from ..boards.registry import board_named
+
+    reports = build_reports()
+    measured = {r["config"]: r for r in golden}
+    print("\nAccelerator at its achieved Fmax (nextpnr; cycle model, mean of "
+          f"{20 if quick else 50} training samples) against the golden model on this machine (1 process):")
+    print(f"  {'board':<11} {'config':<11} {'B':>3} {'Fmax MHz':>9} {'cycles/train':>12} {'/infer':>7} "
+          f"{'ops/clk':>7} {'peak':>5} {'train/s':>8} {'infer/s':>8} {'golden train/s':>14} {'infer/s':>8} "
+          f"{'× train':>7} {'× infer':>7}")
+    rows = []
+    for board_name, preset, overrides in BOARD_ROWS:
+        try:
+            cfg = load_config(preset, list(overrides))
+        except ValueError:                      # a preset this checkout does not have
+            continue
+        board = board_named(board_name)
+        data = load_dataset(cfg.dataset, "train")
+        p = project(cfg, data.x, data.y, samples=20 if quick else 50)
+        report = reports.get((board_name, cfg.hash()))
+        fmax = report["fmax_mhz"] if report else None
+        name = cfg.name if not overrides else f"{cfg.name}:{','.join(o.split('=')[1] for o in overrides)}"
+        if cfg.name not in measured:
+            measured[cfg.name] = measure(cfg, quick=True)
+        g = measured[cfg.name]
+        row = {"board": board_name, "config": name, "config_hash": cfg.hash(), "banks": p.banks,
+               "fmax_mhz": fmax, "timing_met_at_mhz": report["clock_mhz"] if report and report["timing_met"] else None,
+               "cycles_train": p.cycles_per_sample.total, "cycles_infer": p.inference_cycles,
+               "ops_per_cycle": p.ops_per_cycle, "golden_train": g["int_train"], "golden_infer": g["int_infer_batch1"]}
+        if fmax:
+            row["train_per_s"] = p.samples_per_second(fmax * 1e6)
+            row["infer_per_s"] = fmax * 1e6 / max(1.0, p.inference_cycles)
+        rows.append(row)
+        rates = (f"{row['train_per_s']:>8,.0f} {row['infer_per_s']:>8,.0f}" if fmax
+                 else f"{'no build: make build BOARD=' + board.name:>17}")
+        ratios = (f"{row['train_per_s'] / g['int_train']:>6.1f}× {row['infer_per_s'] / g['int_infer_batch1']:>6.1f}×"
+                  if fmax else "")
+        print(f"  {board_name:<11} {name:<11} {p.banks:>3} {fmax or 0:>9.2f} {p.cycles_per_sample.total:>12,} "
+              f"{p.inference_cycles:>7,.0f} {p.ops_per_cycle:>7.2f} {p.ops_per_cycle / p.banks:>5.0%} {rates} "
+              f"{g['int_train']:>14,.0f} {g['int_infer_batch1']:>8,.0f} {ratios}")
+    print("  (Fmax: the build's achieved clock, from build/boards/*/report.json or docs/builds.json; train/s =")
+    print("   Fmax / cycles per training sample, accelerator alone, without the host link (make link-rate);")
+    print("   golden: integer model, per-sample training and batch-1 inference, best of BLAS threads.)")
+    return rows

@@ -6,6 +6,7 @@ need.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,25 @@ def test_training_against_a_baseline_checkout_compares_weights() -> None:
 def test_a_bad_baseline_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--quick", "--baseline", str(tmp_path)]) == 2
     assert "not a modsnn checkout" in capsys.readouterr().err
+
+
+def test_accelerator_rates_use_the_achieved_fmax(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from modsnn.golden_model import bench
+    from modsnn.golden_model.config import load_config
+
+    cfg = load_config("ecp5-85f")
+    builds = tmp_path / "builds.json"
+    builds.write_text(json.dumps([{"board": "ulx3s-85f", "config_hash": cfg.hash(), "fmax_mhz": 50.0,
+                                   "clock_mhz": 40.0, "timing_met": True}]))
+    monkeypatch.setattr(bench, "BUILDS_FILE", builds)
+    monkeypatch.setenv("MODSNN_BUILD", str(tmp_path / "no-builds"))
+    monkeypatch.setattr(bench, "BOARD_ROWS", (("ulx3s-85f", "ecp5-85f", ()), ("ecpix5-85f", "ecp5-85f", ())))
+    golden = [{"config": "ecp5-85f", "int_train": 100.0, "int_infer_batch1": 200.0}]
+    built, unbuilt = bench._projections(True, golden)
+    assert built["fmax_mhz"] == 50.0 and built["timing_met_at_mhz"] == 40.0
+    assert built["train_per_s"] == pytest.approx(50e6 / built["cycles_train"])
+    assert built["infer_per_s"] == pytest.approx(50e6 / built["cycles_infer"])
+    assert unbuilt["fmax_mhz"] is None and "train_per_s" not in unbuilt
+    out = capsys.readouterr().out
+    assert f"{built['train_per_s'] / 100:.1f}×" in out and "no build: make build BOARD=ecpix5-85f" in out
