@@ -10,6 +10,7 @@ CONFIG ?= configs/digits.toml
 PYTEST_ARGS ?=
 SIM    ?= verilator
 SAMPLES ?= 300
+LONG   ?= 10000
 LINK   ?=
 FRAMES ?= 10000
 STUDY  ?= studies/density.toml
@@ -20,7 +21,7 @@ BUILD_ARGS ?=
 PORT   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow mutants test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
+.PHONY: help install sim test test-slow parity-long mutants test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
@@ -51,6 +52,11 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite
 
 test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (tens of minutes)
 	$(PY) -m pytest -n 2 -m slow $(PYTEST_ARGS)
+
+parity-long: $(STAMP) ## 10,000 on-chip training samples bit-exact for 3 configurations (lanes, cores, density, teaching, ports differ); reports in build/parity-long/ (~1 h)
+	$(VENV)/bin/modsnn sim --config tiny --set lanes=4 --samples $(LONG) --test-samples 360 --report build/parity-long/lanes4-dense.json
+	$(VENV)/bin/modsnn sim --config tiny --set lanes=2 --set cores=2 --set readout_density=0.3 --set "teaching='margin'" --set teach_margin=2 --samples $(LONG) --test-samples 360 --report build/parity-long/l2c2-sparse-margin.json
+	$(VENV)/bin/modsnn sim --config tiny --set lanes=8 --set readout_density=0.5 --set weight_ports=1 --samples $(LONG) --test-samples 360 --report build/parity-long/lanes8-half-single-port.json
 
 mutants: $(STAMP) ## mutation testing: ≥ 40 mutants of hw/ against the RTL tests, table in build/mutants/mutants.md (~1-2 h)
 	$(PY) -m modsnn.sim.mutants $(if $(ONLY),--only $(ONLY))

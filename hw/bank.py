@@ -59,7 +59,7 @@ __all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SI
 
 ACC_LATENCY = 4         # s0 → write at s4
 SWEEP_LATENCY = 4       # A → D
-HOST_LATENCY = 2        # host.re → host_rdata / host_state
+HOST_LATENCY = 3        # host.re → host_rdata / host_state
 KEY_STAGE = 3           # hash input
 ROWKEY_STAGE = KEY_STAGE + HASH_LATENCY          # P9: key RAM write, SIGN accumulate, SR sum
 SIGN_STAGE = ROWKEY_STAGE + 2                    # P11: gate RAM write, gate bit out
@@ -122,8 +122,8 @@ class Bank(wiring.Component):
             "shift": In(5),                                   # 32 − s of the current SR pass
             "levels": In(data.ArrayLayout(signed(p.level_bits), cfg.n_classes)),
             "host": In(fmt.stream(fmt.host_command)),
-            "host_rdata": Out(signed(cfg.weight_bits)),       # weights: 2 cycles after host.re
-            "host_state": Out(fmt.state_word),                # state: 2 cycles after host.re
+            "host_rdata": Out(signed(cfg.weight_bits)),       # weights: HOST_LATENCY cycles after host.re
+            "host_state": Out(fmt.state_word),                # state: HOST_LATENCY cycles after host.re
             "spike": Out(1),                                  # sweep stage D
             "mon": Out(fmt.state_word),                       # sweep stage D: the written state
             "x_addr": In(p.state_addr_bits), "x_en": In(1),
@@ -399,9 +399,12 @@ class Bank(wiring.Component):
             self._read(name, hit & cmd.re, cmd.addr)
             if name != "state":
                 self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
-        out1 = delay(m, cmd.target == HostTarget.OUT, 1, "host_out")
-        m.d.sync += [self.host_rdata.eq(Mux(out1, ports["out"][0].data, ports["weights"][0].data)),
-                     self.host_state.eq(ports["state"][0].data)]
+        # the block RAM outputs are registered before the multiplexer (they are slow, and a deep
+        # memory's output is already a multiplexer of its cascaded blocks)
+        out2 = delay(m, cmd.target == HostTarget.OUT, 2, "host_out")
+        weights2, out_w2 = delay(m, ports["weights"][0].data, 1, "host_w"), delay(m, ports["out"][0].data, 1, "host_o")
+        m.d.sync += [self.host_rdata.eq(Mux(out2, out_w2, weights2)),
+                     self.host_state.eq(delay(m, ports["state"][0].data, 1, "host_s"))]
         # X read-back for the plasticity column walker
         self._read("state", self.x_en, self.x_addr)
         m.d.comb += self.x_data.eq(ports["state"][0].data.xs)

@@ -9,9 +9,11 @@ an FSM transition.
 :func:`run_mutant` lays the ``modsnn`` package out as links into this checkout
 (:func:`modsnn._layout.link_tree`), replaces ``modsnn/hw`` by a copy carrying the mutation, and
 runs the RTL part of the default suite on it (``pytest -x``, the test files of :data:`SUITES`;
-the package on ``PYTHONPATH`` wins over the editable install). The mutant is *killed* when a test
-fails, *survives* when all pass, and counts as killed by ``error`` when the mutated gateware does
-not even elaborate (a test fails then too). Builds are shared by RTL hash under
+the package on ``PYTHONPATH`` wins over the editable install) in the :data:`STAGES`: first every
+cocotb bench on Icarus, then the survivors as the default suite runs them, on Verilator. The mutant
+is *killed* when a test fails, *survives* when all pass in both stages, and counts as killed when
+the mutated gateware does not even elaborate (a test fails then too). Before the mutants, the Icarus
+stage must pass on the unmutated gateware. Builds are shared by RTL hash under
 ``build/mutants/build`` (unmutated configurations reuse theirs); run sequentially.
 
     python -m modsnn.sim.mutants [--only NAME ...] [--list] [--out build/mutants]    # make mutants
@@ -164,35 +166,63 @@ def _layout(mutant: Mutant, into: Path) -> Path:
     return into
 
 
-def run_mutant(mutant: Mutant, out: Path, timeout: float = 1800) -> dict[str, object]:
-    """Run the mutant's suite; returns ``{name, kind, path, status, test, seconds}``."""
-    work = out / mutant.name
-    if work.exists():
-        shutil.rmtree(work)
-    layout = _layout(mutant, work / "layout")
-    env = {**os.environ, "PYTHONPATH": str(layout), "MODSNN_BUILD": str(out / "build"), "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *SUITES[mutant.suite]]
-    started = time.perf_counter()
-    log = work / "pytest.log"
+#: The suite runs in two stages: first with every cocotb bench forced onto Icarus (compiles in seconds;
+#: most mutants die here), then, for the survivors, as the default suite runs it (Verilator, whose
+#: compile takes minutes per configuration, with the RTL's ``Assert``s checked).
+STAGES: tuple[tuple[str, dict[str, str]], ...] = (("icarus", {"MODSNN_FORCE_SIMULATOR": "icarus"}),
+                                                  ("verilator", {}))
+
+
+def _pytest(files: list[str], layout: Path | None, out: Path, env_extra: dict[str, str], log: Path,
+            timeout: float) -> tuple[int, str]:
+    env = {**os.environ, "MODSNN_BUILD": str(out / "build"), "PYTHONDONTWRITEBYTECODE": "1", **env_extra}
+    if layout is not None:
+        env["PYTHONPATH"] = str(layout)
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *files]
     try:
         result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         output, code = result.stdout + result.stderr, result.returncode
     except subprocess.TimeoutExpired as error:
         output, code = f"{error.stdout or ''}\n{error.stderr or ''}\nTIMEOUT after {timeout:.0f} s", -1
     log.write_text(output)
-    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in output.splitlines()
-              if line.startswith(("FAILED tests/", "ERROR tests/"))]
-    status = "survived" if code == 0 else "killed" if code in (1, 2) else "timeout" if code == -1 else "error"
+    return code, output
+
+
+def check_stages(out: Path, suite: str, timeout: float = 3600) -> None:
+    """Every stage passes on the unmutated gateware (else a "kill" would mean nothing)."""
+    for stage, env in STAGES[:1]:
+        log = out / f"baseline-{suite}-{stage}.log"
+        code, _ = _pytest(SUITES[suite], None, out, env, log, timeout)
+        if code != 0:
+            raise RuntimeError(f"the {suite} suite fails on the unmutated gateware in stage {stage}: see {log}")
+
+
+def run_mutant(mutant: Mutant, out: Path, timeout: float = 1800) -> dict[str, object]:
+    """Run the mutant's suite stage by stage; returns ``{name, kind, path, status, stage, test, seconds}``."""
+    work = out / mutant.name
+    if work.exists():
+        shutil.rmtree(work)
+    layout = _layout(mutant, work / "layout")
+    started = time.perf_counter()
+    status, stage, failed = "survived", "", []
+    for stage, env in STAGES:
+        code, output = _pytest(SUITES[mutant.suite], layout, out, env, work / f"pytest-{stage}.log", timeout)
+        failed = [line.split(" ", 1)[1].split(" - ")[0] for line in output.splitlines()
+                  if line.startswith(("FAILED tests/", "ERROR tests/"))]
+        if code != 0:
+            status = "killed" if code in (1, 2) else "timeout" if code == -1 else "error"
+            break
     return {"name": mutant.name, "kind": mutant.kind, "path": mutant.path, "status": status,
-            "test": failed[0] if failed else "", "seconds": round(time.perf_counter() - started, 1)}
+            "stage": stage if status != "survived" else "", "test": failed[0] if failed else "",
+            "seconds": round(time.perf_counter() - started, 1)}
 
 
 def table(results: list[dict[str, object]]) -> str:
     killed = sum(r["status"] != "survived" for r in results)
     lines = [f"{killed} of {len(results)} mutants killed ({100 * killed / max(1, len(results)):.1f} %)", "",
-             "| mutant | file | class | status | first failing test | s |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['name']} | `{r['path']}` | {r['kind']} | {r['status']} | {r['test'] or '—'} | {r['seconds']} |"
-              for r in results]
+             "| mutant | file | class | status | stage | first failing test | s |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | `{r['path']}` | {r['kind']} | {r['status']} | {r['stage'] or '—'} | "
+              f"{r['test'] or '—'} | {r['seconds']} |" for r in results]
     return "\n".join(lines) + "\n"
 
 
@@ -202,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--out", default=str(ROOT / "build" / "mutants"), help="work folder and report")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per mutant before it counts as hung")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip checking that the Icarus stage passes on the unmutated gateware")
     args = parser.parse_args(argv)
     names = {m.name for m in MUTANTS}
     unknown = sorted(set(args.only or ()) - names)
@@ -215,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if not args.no_baseline:
+        for suite in sorted({m.suite for m in chosen}):
+            print(f"baseline: the {suite} suite on the unmutated gateware (stage icarus) ...", flush=True)
+            check_stages(out, suite)
     results = []
     for n, mutant in enumerate(chosen, start=1):
         result = run_mutant(mutant, out, args.timeout)

@@ -75,10 +75,17 @@ def verilog_text(component: Any, name: str, keep_asserts: bool = True) -> str:
     return str(text)
 
 
+def forced_simulator(simulator: str) -> str:
+    """``$MODSNN_FORCE_SIMULATOR`` when set (``make mutants`` runs the RTL tests on Icarus first:
+    its compile takes seconds where Verilator's takes minutes), else ``simulator``."""
+    return os.environ.get("MODSNN_FORCE_SIMULATOR") or simulator
+
+
 def rtl_build(component: Any, name: str, simulator: str) -> tuple[Path, Path]:
     """Write the Verilog of ``component`` (top module ``name``) into its build directory and return
     ``(verilog, build directory)``. The directory is keyed by the hash of the Verilog text, the
     simulator and the waveform switch, so equal RTL shares one compiled model."""
+    simulator = forced_simulator(simulator)
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     text = verilog_text(component, name, keep_asserts=simulator == "verilator")
@@ -121,6 +128,7 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, build: Path, r
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
+    simulator = forced_simulator(simulator)
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     waves = _waves()
