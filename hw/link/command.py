@@ -9,6 +9,8 @@ has been received and checked before the first bus access, so a refused frame ch
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -87,11 +89,20 @@ class CommandExecutor(wiring.Component):
         return self._latency
 
     def elaborate(self, platform: object) -> Module:
-        cfg, limits, fmt = self._cfg, self._limits, self._fmt
-        layout = fmt.mmio_address
         m = Module()
-        frame, reply, bus = self.frame, self.reply, self.bus
+        v = SimpleNamespace(cfg=self._cfg, limits=self._limits, fmt=self._fmt, layout=self._fmt.mmio_address,
+                            frame=self.frame, reply=self.reply, bus=self.bus)
+        self._checks(m, v)
+        self._step_table(m, v)
+        self._word_engine(m, v)
+        with m.FSM(init="idle"):
+            self._request_states(m, v)
+            self._word_states(m, v)
+        return m
 
+    def _checks(self, m: Module, v: SimpleNamespace) -> None:
+        """The request header and its status, decided as :func:`~.protocol.check_request` does."""
+        cfg, limits, layout, frame = v.cfg, v.limits, v.layout, v.frame
         head = Signal(REQUEST)                     # the first bytes of the request
         block, sample = head.args.block, head.args.sample
         opcode = head.header.opcode
@@ -157,6 +168,13 @@ class CommandExecutor(wiring.Component):
         with m.Else():
             m.d.comb += verdict.eq(Status.OK)
 
+        v.__dict__.update(head=head, block=block, sample=sample, opcode=opcode, status=status, body_is=body_is,
+                          count_bits=count_bits, count=count, huge=huge, nbytes=nbytes, start=start, fixed=fixed,
+                          verdict=verdict)
+
+    def _step_table(self, m: Module, v: SimpleNamespace) -> None:
+        """The bus operations of ``STATUS`` and of the steps of a ``SAMPLE``."""
+        cfg, limits, layout, sample, body_is, count_bits = v.cfg, v.limits, v.layout, v.sample, v.body_is, v.count_bits
         # ------------------------------------------------------------ the operation table
         # Every bus operation is (kind, first address, words, size code, first frame byte of a write).
         # READ and WRITE take theirs from the request; STATUS and the steps of a SAMPLE from this
@@ -194,6 +212,11 @@ class CommandExecutor(wiring.Component):
             with m.Default():
                 m.d.comb += [kind.eq(_FINISH), table["enabled"].eq(1)]
 
+        v.__dict__.update(status_step=status_step, step=step, kind=kind, op=op, table=table, has_inputs=has_inputs)
+
+    def _word_engine(self, m: Module, v: SimpleNamespace) -> None:
+        """Address, word and byte registers of the running operation; the ``IDENTIFY`` ROM."""
+        limits, layout, bus, opcode, count_bits = v.limits, v.layout, v.bus, v.opcode, v.count_bits
         # ------------------------------------------------------------ the word engine
         addr = Signal(layout)                      # current bus address; `offset` steps per word
         left = Signal(count_bits)                  # words left, ≥ 1 while an operation runs (< slot_bytes)
@@ -227,135 +250,152 @@ class CommandExecutor(wiring.Component):
             with m.Else():
                 m.next = "finish"
 
-        with m.FSM(init="idle"):
-            with m.State("idle"):
-                m.d.sync += index.eq(0)
-                with m.If(frame.valid):
-                    m.next = "parse"
-            with m.State("parse"):
-                m.d.comb += frame.addr.eq(index)
+        v.__dict__.update(addr=addr, left=left, size_code=size_code, signed=signed, wword=wword, rword=rword,
+                          nbyte=nbyte, latency=latency, index=index, timer=timer, last_byte=last_byte, rom_rd=rom_rd,
+                          finished=finished)
+
+    def _request_states(self, m: Module, v: SimpleNamespace) -> None:
+        """idle → parse → check → header; ``IDENTIFY``; the ``SAMPLE`` step sequencer."""
+        frame, reply, head = v.frame, v.reply, v.head
+        block, opcode, status, count = v.block, v.opcode, v.status, v.count
+        start, fixed, verdict, status_step, step, kind = v.start, v.fixed, v.verdict, v.status_step, v.step, v.kind
+        op, table, addr, left, size_code, signed, nbyte = v.op, v.table, v.addr, v.left, v.size_code, v.signed, v.nbyte
+        index, rom_rd = v.index, v.rom_rd
+        with m.State("idle"):
+            m.d.sync += index.eq(0)
+            with m.If(frame.valid):
+                m.next = "parse"
+        with m.State("parse"):
+            m.d.comb += frame.addr.eq(index)
+            m.d.sync += index.eq(index + 1)
+            with m.If(index != 0):
+                m.d.sync += head.eq(Cat(head.as_value()[8:], frame.data))
+            with m.If(index == REQUEST.size // 8):
+                m.next = "check"
+        with m.State("check"):
+            m.d.sync += [status.eq(verdict), self.error.eq(verdict != Status.OK), index.eq(0), step.eq(0),
+                         signed.eq(0)]
+            with m.If((verdict == Status.OK) & (opcode == Opcode.SAMPLE)):
+                m.next = "next"                 # a SAMPLE sends its header after the run
+            with m.Else():
+                m.next = "header"
+        with m.State("header"):
+            m.d.comb += reply.valid.eq(1)
+            with m.Switch(index):
+                with m.Case(0):
+                    m.d.comb += reply.payload.data.eq(head.header.opcode & (frame.length >= 1).replicate(8))
+                with m.Case(1):
+                    m.d.comb += reply.payload.data.eq(head.header.seq & (frame.length >= 2).replicate(8))
+                with m.Default():
+                    m.d.comb += reply.payload.data.eq(status)
+            with m.If(reply.ready):
                 m.d.sync += index.eq(index + 1)
-                with m.If(index != 0):
-                    m.d.sync += head.eq(Cat(head.as_value()[8:], frame.data))
-                with m.If(index == REQUEST.size // 8):
-                    m.next = "check"
-            with m.State("check"):
-                m.d.sync += [status.eq(verdict), self.error.eq(verdict != Status.OK), index.eq(0), step.eq(0),
-                             signed.eq(0)]
-                with m.If((verdict == Status.OK) & (opcode == Opcode.SAMPLE)):
-                    m.next = "next"                 # a SAMPLE sends its header after the run
-                with m.Else():
-                    m.next = "header"
-            with m.State("header"):
-                m.d.comb += reply.valid.eq(1)
-                with m.Switch(index):
-                    with m.Case(0):
-                        m.d.comb += reply.payload.data.eq(head.header.opcode & (frame.length >= 1).replicate(8))
-                    with m.Case(1):
-                        m.d.comb += reply.payload.data.eq(head.header.seq & (frame.length >= 2).replicate(8))
-                    with m.Default():
-                        m.d.comb += reply.payload.data.eq(status)
-                with m.If(reply.ready):
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == 2):
-                        m.d.sync += index.eq(0)
-                        with m.If(status != Status.OK):
-                            m.next = "finish"
-                        with m.Else():
-                            with m.Switch(opcode):
-                                with m.Case(Opcode.IDENTIFY):
-                                    m.next = "identity"
-                                with m.Case(Opcode.STATUS):
-                                    m.d.sync += step.eq(status_step)
-                                    m.next = "next"
-                                with m.Case(Opcode.READ):
-                                    m.d.sync += [addr.eq(start), left.eq(count),
-                                                 size_code.eq(block.format.size), nbyte.eq(0)]
-                                    m.next = "rd_issue"
-                                with m.Case(Opcode.WRITE):
-                                    m.d.sync += [addr.eq(start), left.eq(count), size_code.eq(block.format.size),
-                                                 signed.eq(block.format.signed), nbyte.eq(0),
-                                                 index.eq(fixed[Opcode.WRITE])]
-                                    m.next = "wr_fetch"
-                                with m.Default():
-                                    m.next = "next"  # SAMPLE: the steps after its header
-            with m.State("identity"):                # rom_rd.addr was 0 in the header state
-                m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rom_rd.data), rom_rd.addr.eq(index)]
-                with m.If(reply.ready):
-                    m.d.comb += rom_rd.addr.eq(index + 1)
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == len(self._identity) - 1):
+                with m.If(index == 2):
+                    m.d.sync += index.eq(0)
+                    with m.If(status != Status.OK):
                         m.next = "finish"
-            with m.State("next"):                   # start the operation of table step `step`
-                m.d.sync += [step.eq(step + 1), op.eq(kind), addr.eq(table["address"]), left.eq(table["words"]),
-                             size_code.eq(table["size"]), index.eq(table["at"]), nbyte.eq(0)]
-                with m.If(table["enabled"]):
-                    with m.Switch(kind):
-                        with m.Case(_WRITE, _RUN):
-                            m.next = "wr_fetch"
-                        with m.Case(_READ):
-                            m.next = "rd_issue"
-                        with m.Case(_HEADER):
-                            m.next = "header"
-                        with m.Default():
-                            m.next = "finish"
-            # ---- writes: fetch the word's bytes from the frame, then one bus write
-            with m.State("wr_fetch"):
-                m.d.comb += frame.addr.eq(index)
-                m.next = "wr_byte"
-            with m.State("wr_byte"):
-                m.d.sync += [wword.word_select(nbyte, 8).eq(frame.data), index.eq(index + 1), nbyte.eq(nbyte + 1)]
+                    with m.Else():
+                        with m.Switch(opcode):
+                            with m.Case(Opcode.IDENTIFY):
+                                m.next = "identity"
+                            with m.Case(Opcode.STATUS):
+                                m.d.sync += step.eq(status_step)
+                                m.next = "next"
+                            with m.Case(Opcode.READ):
+                                m.d.sync += [addr.eq(start), left.eq(count),
+                                             size_code.eq(block.format.size), nbyte.eq(0)]
+                                m.next = "rd_issue"
+                            with m.Case(Opcode.WRITE):
+                                m.d.sync += [addr.eq(start), left.eq(count), size_code.eq(block.format.size),
+                                             signed.eq(block.format.signed), nbyte.eq(0),
+                                             index.eq(fixed[Opcode.WRITE])]
+                                m.next = "wr_fetch"
+                            with m.Default():
+                                m.next = "next"  # SAMPLE: the steps after its header
+        with m.State("identity"):                # rom_rd.addr was 0 in the header state
+            m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rom_rd.data), rom_rd.addr.eq(index)]
+            with m.If(reply.ready):
+                m.d.comb += rom_rd.addr.eq(index + 1)
+                m.d.sync += index.eq(index + 1)
+                with m.If(index == len(self._identity) - 1):
+                    m.next = "finish"
+        with m.State("next"):                   # start the operation of table step `step`
+            m.d.sync += [step.eq(step + 1), op.eq(kind), addr.eq(table["address"]), left.eq(table["words"]),
+                         size_code.eq(table["size"]), index.eq(table["at"]), nbyte.eq(0)]
+            with m.If(table["enabled"]):
+                with m.Switch(kind):
+                    with m.Case(_WRITE, _RUN):
+                        m.next = "wr_fetch"
+                    with m.Case(_READ):
+                        m.next = "rd_issue"
+                    with m.Case(_HEADER):
+                        m.next = "header"
+                    with m.Default():
+                        m.next = "finish"
+
+    def _word_states(self, m: Module, v: SimpleNamespace) -> None:
+        """Bus writes and reads word by word, a sample's run, the end token."""
+        frame, reply, bus, op = v.frame, v.reply, v.bus, v.op
+        addr, left, wword, rword = v.addr, v.left, v.wword, v.rword
+        nbyte, latency, index = v.nbyte, v.latency, v.index
+        timer, last_byte, finished = v.timer, v.last_byte, v.finished
+        # ---- writes: fetch the word's bytes from the frame, then one bus write
+        with m.State("wr_fetch"):
+            m.d.comb += frame.addr.eq(index)
+            m.next = "wr_byte"
+        with m.State("wr_byte"):
+            m.d.sync += [wword.word_select(nbyte, 8).eq(frame.data), index.eq(index + 1), nbyte.eq(nbyte + 1)]
+            with m.If(nbyte == last_byte):
+                m.d.sync += nbyte.eq(0)
+                m.next = "wr_issue"
+            with m.Else():
+                m.next = "wr_fetch"
+        with m.State("wr_issue"):
+            m.d.comb += bus.we.eq(1)
+            m.d.sync += [addr.offset.eq(addr.offset + 1), left.eq(left - 1), timer.eq(START_TIMEOUT)]
+            with m.If(left != 1):
+                m.next = "wr_fetch"
+            with m.Elif(op == _RUN):
+                m.next = "run_start"
+            with m.Else():
+                finished()
+        # ---- reads: one bus read, then the word's low bytes into the reply
+        with m.State("rd_issue"):
+            m.d.comb += bus.re.eq(1)
+            m.d.sync += latency.eq(self._latency - 1)
+            m.next = "rd_wait"
+        with m.State("rd_wait"):
+            with m.If(latency == 0):
+                m.d.sync += rword.eq(bus.rdata)
+                m.next = "rd_emit"
+            with m.Else():
+                m.d.sync += latency.eq(latency - 1)
+        with m.State("rd_emit"):
+            m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rword.word_select(nbyte, 8))]
+            with m.If(reply.ready):
+                m.d.sync += nbyte.eq(nbyte + 1)
                 with m.If(nbyte == last_byte):
-                    m.d.sync += nbyte.eq(0)
-                    m.next = "wr_issue"
-                with m.Else():
-                    m.next = "wr_fetch"
-            with m.State("wr_issue"):
-                m.d.comb += bus.we.eq(1)
-                m.d.sync += [addr.offset.eq(addr.offset + 1), left.eq(left - 1), timer.eq(START_TIMEOUT)]
-                with m.If(left != 1):
-                    m.next = "wr_fetch"
-                with m.Elif(op == _RUN):
-                    m.next = "run_start"
-                with m.Else():
-                    finished()
-            # ---- reads: one bus read, then the word's low bytes into the reply
-            with m.State("rd_issue"):
-                m.d.comb += bus.re.eq(1)
-                m.d.sync += latency.eq(self._latency - 1)
-                m.next = "rd_wait"
-            with m.State("rd_wait"):
-                with m.If(latency == 0):
-                    m.d.sync += rword.eq(bus.rdata)
-                    m.next = "rd_emit"
-                with m.Else():
-                    m.d.sync += latency.eq(latency - 1)
-            with m.State("rd_emit"):
-                m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rword.word_select(nbyte, 8))]
-                with m.If(reply.ready):
-                    m.d.sync += nbyte.eq(nbyte + 1)
-                    with m.If(nbyte == last_byte):
-                        m.d.sync += [nbyte.eq(0), addr.offset.eq(addr.offset + 1), left.eq(left - 1)]
-                        with m.If(left == 1):
-                            finished()
-                        with m.Else():
-                            m.next = "rd_issue"
-            # ---- a sample runs: wait for busy to rise (or time out: refused), then to fall
-            with m.State("run_start"):
-                m.d.sync += timer.eq(timer - 1)
-                with m.If(self.busy):
-                    m.next = "run_wait"
-                with m.Elif(timer == 0):
-                    m.next = "next"
-            with m.State("run_wait"):
-                with m.If(~self.busy):
-                    m.next = "next"
-            with m.State("finish"):
-                m.d.comb += [reply.valid.eq(1), reply.payload.end.eq(1)]
-                with m.If(reply.ready):
-                    m.d.comb += frame.done.eq(1)
-                    m.next = "idle"
-        return m
+                    m.d.sync += [nbyte.eq(0), addr.offset.eq(addr.offset + 1), left.eq(left - 1)]
+                    with m.If(left == 1):
+                        finished()
+                    with m.Else():
+                        m.next = "rd_issue"
+        # ---- a sample runs: wait for busy to rise (or time out: refused), then to fall
+        with m.State("run_start"):
+            m.d.sync += timer.eq(timer - 1)
+            with m.If(self.busy):
+                m.next = "run_wait"
+            with m.Elif(timer == 0):
+                m.next = "next"
+        with m.State("run_wait"):
+            with m.If(~self.busy):
+                m.next = "next"
+        with m.State("finish"):
+            m.d.comb += [reply.valid.eq(1), reply.payload.end.eq(1)]
+            with m.If(reply.ready):
+                m.d.comb += frame.done.eq(1)
+                m.next = "idle"
+
 
 
 _WRITE, _READ, _RUN, _HEADER, _FINISH = range(5)   # kinds of table steps
