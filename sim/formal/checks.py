@@ -1,0 +1,382 @@
+"""The formal checks: one wrapper component per block of :mod:`modsnn.hw`, and the check list.
+
+Every wrapper instantiates the real block, drives its inputs from the wrapper's own (free) ports,
+constrains them with ``Assume`` where the block's contract says so, and states the properties with
+``Assert``. Where an invariant needs a block's internal state, the wrapper elaborates the block
+itself and reads a named submodule (never a copy of the block's logic).
+
+Configurations are small so that each proof takes seconds: the ``tiny`` preset (widths of
+:mod:`modsnn.hw.params`), whose sizes appear in the property texts.
+"""
+
+from amaranth.hdl import Assert, Assume, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...golden_model.config import Config, load_config
+from ...hw.link.framing import FRAME_TOKEN, CobsDecoder, CobsEncoder, CrcAppender
+from ...hw.link.protocol import CRC_ALGORITHM
+from ...hw.link.uart import RX_BYTE
+from ...hw.modulator import Modulator
+from ...hw.neuron import membrane_update, spike_and_boxcar, trace_update
+from ...hw.params import bits_for, hw_params
+from ...hw.sequencer import Phase, Sequencer
+from .harness import Check
+from .properties import handshake_rules, no_reset
+
+__all__ = ["CHECKS", "TOY_CHECKS", "check_named"]
+
+#: cycles within which the sequencer's environment answers (done, ~enc_busy) once a phase waits on it
+SEQUENCER_ENV_BOUND = 3
+
+
+def _tiny() -> Config:
+    return load_config("tiny")
+
+
+def _elaborated(dut: wiring.Component, platform: object) -> Module:
+    """``dut`` elaborated here, so that the wrapper can reach its named submodules (the returned
+    module replaces ``dut`` in the hierarchy; ``dut`` itself is marked as used)."""
+    dut._MustUse__silence = True  # type: ignore[attr-defined]
+    inner = dut.elaborate(platform)
+    assert isinstance(inner, Module)
+    return inner
+
+
+def _mirror(m: Module, wrapper: wiring.Component, dut: wiring.Component) -> None:
+    """Connect every member of ``dut``'s signature to the wrapper's member of the same name (the
+    wrapper's inputs drive the block's inputs, the block's outputs drive the wrapper's outputs)."""
+    for name, member in dut.signature.members.items():
+        outer, inner = getattr(wrapper, name), getattr(dut, name)
+        if member.is_signature:
+            if member.flow == In:
+                wiring.connect(m, wiring.flipped(outer), inner)
+            else:
+                wiring.connect(m, inner, wiring.flipped(outer))
+        elif member.flow == In:
+            m.d.comb += inner.eq(outer)
+        else:
+            m.d.comb += outer.eq(inner)
+
+
+# ------------------------------------------------------------------------------------ link framing
+class CrcAppenderCheck(wiring.Component):
+    """:class:`~modsnn.hw.link.framing.CrcAppender` between a free input stream and a free ``ready``."""
+
+    i: In(stream.Signature(FRAME_TOKEN))
+    o: Out(stream.Signature(FRAME_TOKEN))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        no_reset(m)
+        dut = CrcAppender()
+        m.submodules.dut = dut_module = _elaborated(dut, platform)
+        wiring.connect(m, wiring.flipped(self.i), dut.i)
+        wiring.connect(m, dut.o, wiring.flipped(self.o))
+        handshake_rules(m, self.i.valid, self.i.ready, self.i.payload, "i", assume=True)
+        handshake_rules(m, self.o.valid, self.o.ready, self.o.payload, "o", assume=False)
+        # `body`: a data token of the current frame has entered (since the last end token left)
+        body = Signal()
+        with m.If(self.o.valid & self.o.ready & self.o.payload.end):
+            m.d.sync += body.eq(0)
+        with m.Elif(self.i.valid & self.i.ready & ~self.i.payload.end):
+            m.d.sync += body.eq(1)
+        empty = CRC_ALGORITHM(data_width=8).compute(b"")
+        crc = dut_module.submodules.crc.crc
+        m.d.comb += Assert(body | (crc == empty), "the CRC restarts after every frame")
+        # so the CRC bytes of an empty frame (tokens out that are neither input data nor the end) are CRC(b"")'s
+        passing = self.i.valid & ~self.i.payload.end
+        with m.If(self.o.valid & ~body & ~passing & ~self.o.payload.end):
+            data = self.o.payload.data
+            m.d.comb += Assert((data == (empty >> 8)) | (data == (empty & 0xFF)),
+                               "an empty frame's CRC bytes are CRC(b'')")
+        return m
+
+
+class CobsDecoderCheck(wiring.Component):
+    """:class:`~modsnn.hw.link.framing.CobsDecoder` between a free byte stream and a free ``ready``."""
+
+    i: In(stream.Signature(RX_BYTE))
+    o: Out(stream.Signature(FRAME_TOKEN))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        no_reset(m)
+        m.submodules.dut = dut = CobsDecoder()
+        wiring.connect(m, wiring.flipped(self.i), dut.i)
+        wiring.connect(m, dut.o, wiring.flipped(self.o))
+        handshake_rules(m, self.i.valid, self.i.ready, self.i.payload, "i", assume=True)
+        handshake_rules(m, self.o.valid, self.o.ready, self.o.payload, "o", assume=False)
+        with m.If(self.i.valid & (self.i.payload.data == 0)):
+            m.d.comb += Assert(self.o.valid & self.o.payload.end, "a 0x00 byte always yields an end token")
+        with m.If(self.o.valid & self.o.payload.end):
+            m.d.comb += Assert(self.i.valid & (self.i.payload.data == 0), "an end token only for a 0x00 byte")
+        m.d.comb += Assert(self.i.ready | (self.o.valid & ~self.o.ready), "the decoder only waits on o.ready")
+        return m
+
+
+class CobsEncoderCheck(wiring.Component):
+    """:class:`~modsnn.hw.link.framing.CobsEncoder` between a free token stream and a free ``ready``."""
+
+    i: In(stream.Signature(FRAME_TOKEN))
+    o: Out(stream.Signature(8))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        no_reset(m)
+        m.submodules.dut = dut = CobsEncoder()
+        wiring.connect(m, wiring.flipped(self.i), dut.i)
+        wiring.connect(m, dut.o, wiring.flipped(self.o))
+        handshake_rules(m, self.i.valid, self.i.ready, self.i.payload, "i", assume=True)
+        handshake_rules(m, self.o.valid, self.o.ready, self.o.payload, "o", assume=False)
+        # no 0x00 byte inside a frame: the wire carries no more 0x00 bytes than frames have ended
+        ends, zeros = Signal(8), Signal(8)
+        with m.If(self.i.valid & self.i.ready & self.i.payload.end):
+            m.d.sync += ends.eq(ends + 1)
+        zero_out = self.o.valid & self.o.ready & (self.o.payload == 0)
+        with m.If(zero_out):
+            m.d.sync += zeros.eq(zeros + 1)
+            m.d.comb += Assert(zeros < ends, "0x00 goes out only as the delimiter of a frame already taken")
+        return m
+
+
+class CobsRoundTripCheck(wiring.Component):
+    """CobsEncoder → CobsDecoder: the decoder returns the encoder's token sequence.
+
+    The sequence comparison follows one token at a free index ``n`` (``AnyConst``): whatever ``n``
+    the solver picks, the ``n``-th token out equals the ``n``-th token in (data and end; an end
+    token's data is not compared) and carries no error."""
+
+    i: In(stream.Signature(FRAME_TOKEN))
+    o: Out(stream.Signature(FRAME_TOKEN))
+    n: In(8)            # the token followed (held constant by assumption)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        no_reset(m)
+        m.submodules.enc = enc = CobsEncoder()
+        m.submodules.dec = dec = CobsDecoder()
+        wiring.connect(m, wiring.flipped(self.i), enc.i)
+        m.d.comb += [dec.i.valid.eq(enc.o.valid), dec.i.payload.data.eq(enc.o.payload),
+                     dec.i.payload.error.eq(0), enc.o.ready.eq(dec.i.ready)]
+        wiring.connect(m, dec.o, wiring.flipped(self.o))
+        handshake_rules(m, self.i.valid, self.i.ready, self.i.payload, "i", assume=True)
+        n = self.n
+        held = Signal(8)
+        m.d.sync += held.eq(n)
+        first = Signal(init=1)
+        m.d.sync += first.eq(0)
+        with m.If(~first):
+            m.d.comb += Assume(n == held)
+        taken, given = Signal(9), Signal(9)             # tokens into the encoder / out of the decoder
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += taken.eq(taken + 1)
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += given.eq(given + 1)
+        m.d.comb += Assert(given <= taken, "the decoder never yields more tokens than the encoder took")
+        token = Signal(FRAME_TOKEN)
+        seen = Signal()
+        with m.If(self.i.valid & self.i.ready & (taken == n)):
+            m.d.sync += [token.eq(self.i.payload), seen.eq(1)]
+        with m.If(self.o.valid & (given == n)):
+            out = self.o.payload
+            m.d.comb += [Assert(seen, "token n out before token n in"),
+                         Assert(out.end == token.end, "token n out is not token n in (data/end)"),
+                         Assert(~out.error, "the decoder flags an error on the encoder's output")]
+            with m.If(~token.end):
+                m.d.comb += Assert(out.data == token.data, "token n out has not the data of token n in")
+        return m
+
+
+# --------------------------------------------------------------------------------------- neuron
+class NeuronCheck(wiring.Component):
+    """The neuron update of :mod:`modsnn.hw.neuron` against its exact, un-narrowed definition.
+
+    Free inputs: the stored state ``v`` (any ``membrane_bits`` value), ``x`` (any ``trace_bits``
+    value), the synaptic current (any ``acc_bits`` value), ``θ ∈ [1, v_max]`` (the configuration
+    check's range), ``lo``, ``hi``. References are computed in wide signals without clamps or
+    truncation, then clamped as the docstring says; the RTL must agree exactly."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg, p = cfg, hw_params(cfg)
+        mb = cfg.membrane_bits
+        super().__init__({"v": In(signed(mb)), "current": In(signed(p.acc_bits)), "theta": In(signed(mb)),
+                          "lo": In(signed(mb)), "hi": In(signed(mb)), "x": In(unsigned(cfg.trace_bits)),
+                          "v_new": Out(signed(mb)), "x_new": Out(unsigned(cfg.trace_bits)), "s": Out(1)})
+
+    def elaborate(self, platform: object) -> Module:
+        cfg = self._cfg
+        m = Module()
+        wide = signed(cfg.membrane_bits + len(self.current) + 8)
+        m.d.comb += Assume((self.theta >= 1) & (self.theta <= cfg.v_max))
+        v1 = membrane_update(m, cfg, self.v, self.current)
+        v2, h, s = spike_and_boxcar(m, v1, self.theta, self.lo, self.hi)
+        x1 = trace_update(m, cfg, self.x, s)
+        m.d.comb += [self.v_new.eq(v2), self.x_new.eq(x1), self.s.eq(s)]
+        # references
+        exact = Signal(wide)
+        m.d.comb += exact.eq(self.v - (self.v >> cfg.leak_shift) + self.current)
+        clamped = Signal(wide)
+        m.d.comb += clamped.eq(Mux(exact > cfg.v_max, cfg.v_max, Mux(exact < cfg.v_min, cfg.v_min, exact)))
+        m.d.comb += Assert(v1 == clamped, "v' = clamp(v − (v >>> leak_shift) + I, v_min, v_max), no wrap")
+        m.d.comb += Assert(s == (clamped >= self.theta), "s = [v' ≥ θ]")
+        m.d.comb += Assert(h == ((clamped >= self.lo) & (clamped < self.hi)), "h = [lo ≤ v' < hi]")
+        reset = Signal(wide)
+        m.d.comb += reset.eq(clamped - Mux(clamped >= self.theta, self.theta, 0))
+        m.d.comb += Assert(v2 == reset, "v ← v' − θ·s without wrap")
+        m.d.comb += Assert((reset >= cfg.v_min) & (reset <= cfg.v_max), "the stored v is within [v_min, v_max]")
+        k = cfg.trace_shift
+        x_exact = Signal(signed(cfg.trace_bits + 8))
+        m.d.comb += x_exact.eq(self.x - ((self.x + (1 << k) - 1) >> k) + Mux(s, cfg.trace_amp, 0))
+        x_ref = Mux(x_exact > cfg.x_max, cfg.x_max, x_exact)
+        m.d.comb += Assert(x1 == x_ref, "x ← min(x − ⌈x / 2^k⌉ + A·s, x_max), no wrap")
+        m.d.comb += Assert((x_exact >= 0), "the trace never goes negative before the clamp")
+        return m
+
+
+# ------------------------------------------------------------------------------------ modulator
+class ModulatorCheck(wiring.Component):
+    """:class:`~modsnn.hw.modulator.Modulator` with every input free (spike events, clear, start, label)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg = cfg
+        self._dut = Modulator(cfg)
+        super().__init__(dict(self._dut.signature.members.items()))
+
+    def elaborate(self, platform: object) -> Module:
+        cfg, dut = self._cfg, self._dut
+        m = Module()
+        no_reset(m)
+        m.submodules.dut = dut
+        _mirror(m, self, dut)
+        K = cfg.mod_levels
+        for c in range(cfg.n_classes):
+            m.d.comb += Assert((dut.m[c] >= -K) & (dut.m[c] <= K), f"m_{c} within [−K, K] = [−{K}, {K}]")
+        some = Cat(*(dut.m[c] != 0 for c in range(cfg.n_classes))).any()
+        m.d.comb += Assert(dut.any_m == some, "any_m = [some m_c ≠ 0]")
+        return m
+
+
+# ------------------------------------------------------------------------------------ sequencer
+class SequencerCheck(wiring.Component):
+    """:class:`~modsnn.hw.sequencer.Sequencer` in an environment that answers within
+    :data:`SEQUENCER_ENV_BOUND` = ``E`` cycles: a phase waiting on ``run_done``, ``sweep_done``,
+    ``mod_done``, ``learn_done`` or ``~enc_busy`` sees it by its ``E``-th cycle (``clear``: once
+    its ``state_depth`` words are out). Done signals may also come early, or spuriously."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg = cfg
+        self._dut = Sequencer(cfg)
+        members = dict(self._dut.signature.members.items())
+        members["dwell"] = Out(bits_for(hw_params(cfg).state_depth + 2 * SEQUENCER_ENV_BOUND + 2))
+        super().__init__(members)
+
+    def elaborate(self, platform: object) -> Module:
+        cfg, dut = self._cfg, self._dut
+        depth, E = hw_params(cfg).state_depth, SEQUENCER_ENV_BOUND
+        m = Module()
+        no_reset(m)
+        m.submodules.dut = dut
+        _mirror(m, self, dut)
+        # dwell: cycles already spent in the current phase before this one (0 in a phase's first cycle)
+        limit = (1 << len(self.dwell)) - 1
+        last_phase = Signal(Phase, init=Phase.IDLE)
+        count = Signal.like(self.dwell)
+        m.d.comb += self.dwell.eq(Mux(dut.phase == last_phase, count, 0))
+        m.d.sync += [last_phase.eq(dut.phase), count.eq(Mux(self.dwell == limit, limit, self.dwell + 1))]
+        dwell, phase = self.dwell, dut.phase
+        waits = {Phase.ENCODE: ~dut.enc_busy & dut.run_done, Phase.RUN: dut.run_done, Phase.SWEEP: dut.sweep_done,
+                 Phase.DECIDE: dut.mod_done, Phase.LEARN: dut.learn_done}
+        for waiting, answer in waits.items():
+            with m.If((phase == waiting) & (dwell >= E - 1)):
+                m.d.comb += Assume(answer)
+            with m.If(phase == waiting):
+                m.d.comb += Assert(dwell <= E - 1, f"{waiting.name} is left within {E} cycles")
+        with m.If(phase == Phase.CLEAR):
+            with m.If(dwell >= depth + E - 1):
+                m.d.comb += Assume(~dut.enc_busy)
+            m.d.comb += Assert(dwell <= depth + E - 1, f"CLEAR is left within state_depth + {E} = {depth + E} cycles")
+            with m.If(dut.clear.valid):       # (helper) the clear index advances with the phase's cycles
+                m.d.comb += Assert(dut.clear.payload == dwell, "CLEAR writes word `dwell` in its cycle `dwell`")
+        with m.If(phase == Phase.FINISH):
+            m.d.comb += Assert(dwell == 0, "FINISH lasts one cycle")
+        with m.If(last_phase == Phase.FINISH):
+            m.d.comb += Assert(phase == Phase.IDLE, "FINISH returns to IDLE")
+        m.d.comb += Assert(dut.busy == (phase != Phase.IDLE), "busy = [phase ≠ IDLE]")
+        return m
+
+
+# ------------------------------------------------------------------------------------------ toy
+class ToyBuffer(wiring.Component):
+    """A one-entry stream buffer (a skid-less register stage); ``broken=True`` plants a bug (it
+    drops ``valid`` after one cycle of back-pressure). Used to show that the harness reports a
+    failing property with a counterexample."""
+
+    i: In(stream.Signature(8))
+    o: Out(stream.Signature(8))
+
+    def __init__(self, broken: bool) -> None:
+        self._broken = broken
+        super().__init__()
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        no_reset(m)
+        full = Signal()
+        stalled = Signal()
+        m.d.comb += [self.o.valid.eq(full & ~(stalled if self._broken else 0)), self.i.ready.eq(~full | self.o.ready)]
+        m.d.sync += stalled.eq(self.o.valid & ~self.o.ready)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [full.eq(1), self.o.payload.eq(self.i.payload)]
+        with m.Elif(self.o.ready):
+            m.d.sync += full.eq(0)
+        handshake_rules(m, self.i.valid, self.i.ready, self.i.payload, "i", assume=True)
+        handshake_rules(m, self.o.valid, self.o.ready, self.o.payload, "o", assume=False)
+        return m
+
+
+_STREAM = "o: valid held until ready, payload stable while waiting (assuming the same of i)"
+
+CHECKS: tuple[Check, ...] = (
+    Check("crc_appender", "link.framing.CrcAppender",
+          (_STREAM, "the CRC register is CRC(b'') whenever no body byte of the current frame has entered",
+           "the CRC bytes of an empty frame are those of CRC(b'')"),
+          CrcAppenderCheck, mode="prove", depth=4),
+    Check("cobs_decoder", "link.framing.CobsDecoder",
+          (_STREAM, "a 0x00 byte yields an end token, and only a 0x00 byte does",
+           "i.ready is low only while o waits for ready"),
+          CobsDecoderCheck, mode="prove", depth=3),
+    Check("cobs_encoder", "link.framing.CobsEncoder",
+          (_STREAM, "no 0x00 byte inside a frame (0x00 only as the delimiter of a frame taken)"),
+          CobsEncoderCheck, mode="bmc", depth=24),
+    Check("cobs_round_trip", "link.framing.CobsEncoder → CobsDecoder",
+          ("the decoder's n-th token is the encoder's n-th input token (any n), without error flag",
+           "never more tokens out than in"),
+          CobsRoundTripCheck, mode="bmc", depth=24),
+    Check("neuron", "neuron (membrane_update, spike_and_boxcar, trace_update), tiny widths",
+          ("v', s, h, v − θ·s, x' equal their un-narrowed definitions (saturate, never wrap)",
+           "stored v ∈ [v_min, v_max], x ∈ [0, x_max] for every v, x, I, θ ∈ [1, v_max]"),
+          lambda: NeuronCheck(_tiny()), mode="prove", depth=1),
+    Check("modulator", "Modulator (tiny: C = 10, K = 15)",
+          ("every m_c ∈ [−K, K] for arbitrary spike events, clear, start, label", "any_m = [some m_c ≠ 0]"),
+          lambda: ModulatorCheck(_tiny()), mode="prove", depth=3),
+    Check("sequencer", f"Sequencer (tiny: state_depth 52, environment bound E = {SEQUENCER_ENV_BOUND})",
+          (f"every waiting phase is left within E = {SEQUENCER_ENV_BOUND} cycles, CLEAR within state_depth + E",
+           "FINISH lasts one cycle and returns to IDLE; busy = [phase ≠ IDLE]"),
+          lambda: SequencerCheck(_tiny()), mode="prove", depth=4),
+)
+
+TOY_CHECKS: tuple[Check, ...] = (
+    Check("toy_buffer", "ToyBuffer (correct)", (_STREAM,), lambda: ToyBuffer(broken=False), mode="prove", depth=4),
+    Check("toy_buffer_broken", "ToyBuffer (planted bug)", (_STREAM,), lambda: ToyBuffer(broken=True),
+          mode="prove", depth=4),
+)
+
+
+def check_named(name: str) -> Check:
+    """The check called ``name`` (of :data:`CHECKS` or :data:`TOY_CHECKS`)."""
+    for check in (*CHECKS, *TOY_CHECKS):
+        if check.name == name:
+            return check
+    known = ", ".join(check.name for check in (*CHECKS, *TOY_CHECKS))
+    raise ValueError(f"no formal check named {name!r}; known: {known}")
