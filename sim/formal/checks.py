@@ -14,6 +14,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...golden_model.config import Config, load_config
+from ...hw.bank import Bank
 from ...hw.link.framing import FRAME_TOKEN, CobsDecoder, CobsEncoder, CrcAppender
 from ...hw.link.protocol import CRC_ALGORITHM
 from ...hw.link.uart import RX_BYTE
@@ -306,6 +307,43 @@ class SequencerCheck(wiring.Component):
         return m
 
 
+# ----------------------------------------------------------------------------------------- bank
+class BankCheck(wiring.Component):
+    r""":class:`~modsnn.hw.bank.Bank` 0 of ``cfg`` serving one kind of command: ``traffic`` is
+    ``"job"`` (plasticity jobs) or ``"acc"`` (accumulate words); every other command stream is
+    idle, the commands of that kind are free (any field values, in any cycle) except that
+    ``every_other=True`` restricts jobs as the learner issues them to single-port weights.
+
+    The checked properties are the bank's own ``Assert``\ s: no memory port has two users in one
+    cycle, and (``weight_ports = 1``) a single-port weight memory is never read and written in
+    one cycle. ``every_other=True`` assumes the learner's issue rule for single-port weights
+    (``r = 2``: jobs on cycles of one parity); ``False`` lets jobs come in any cycle."""
+
+    def __init__(self, cfg: Config, traffic: str, every_other: bool = False) -> None:
+        if traffic not in ("job", "acc"):
+            raise ValueError(f"traffic must be 'job' or 'acc', not {traffic!r}")
+        self._cfg, self._traffic, self._every_other = cfg, traffic, every_other
+        self._dut = Bank(cfg, 0)
+        super().__init__(dict(self._dut.signature.members.items()))
+
+    def elaborate(self, platform: object) -> Module:
+        dut = self._dut
+        m = Module()
+        no_reset(m)
+        m.submodules.dut = dut
+        _mirror(m, self, dut)
+        idle = {"acc": self.acc.valid, "job": self.job.valid, "sweep": self.sweep.valid,
+                "clear": self.clear.valid, "host": self.host.valid, "x": self.x_en}
+        for name, valid in idle.items():
+            if name != self._traffic:
+                m.d.comb += Assume(~valid)
+        if self._every_other:                         # jobs only in every other cycle (one parity)
+            parity = Signal()
+            m.d.sync += parity.eq(~parity)
+            m.d.comb += Assume(~self.job.valid | parity)
+        return m
+
+
 # ------------------------------------------------------------------------------------------ toy
 class ToyBuffer(wiring.Component):
     """A one-entry stream buffer (a skid-less register stage); ``broken=True`` plants a bug (it
@@ -335,6 +373,10 @@ class ToyBuffer(wiring.Component):
         return m
 
 
+def _single_port() -> Config:
+    return _tiny().replace(weight_ports=1)
+
+
 _STREAM = "o: valid held until ready, payload stable while waiting (assuming the same of i)"
 
 CHECKS: tuple[Check, ...] = (
@@ -348,11 +390,11 @@ CHECKS: tuple[Check, ...] = (
           CobsDecoderCheck, mode="prove", depth=3),
     Check("cobs_encoder", "link.framing.CobsEncoder",
           (_STREAM, "no 0x00 byte inside a frame (0x00 only as the delimiter of a frame taken)"),
-          CobsEncoderCheck, mode="bmc", depth=24),
+          CobsEncoderCheck, mode="bmc", depth=12),
     Check("cobs_round_trip", "link.framing.CobsEncoder → CobsDecoder",
           ("the decoder's n-th token is the encoder's n-th input token (any n), without error flag",
            "never more tokens out than in"),
-          CobsRoundTripCheck, mode="bmc", depth=24),
+          CobsRoundTripCheck, mode="bmc", depth=10),
     Check("neuron", "neuron (membrane_update, spike_and_boxcar, trace_update), tiny widths",
           ("v', s, h, v − θ·s, x' equal their un-narrowed definitions (saturate, never wrap)",
            "stored v ∈ [v_min, v_max], x ∈ [0, x_max] for every v, x, I, θ ∈ [1, v_max]"),
@@ -364,6 +406,16 @@ CHECKS: tuple[Check, ...] = (
           (f"every waiting phase is left within E = {SEQUENCER_ENV_BOUND} cycles, CLEAR within state_depth + E",
            "FINISH lasts one cycle and returns to IDLE; busy = [phase ≠ IDLE]"),
           lambda: SequencerCheck(_tiny()), mode="prove", depth=4),
+    Check("bank_jobs_single_port", "Bank (tiny, weight_ports = 1: iCE40 SPRAM), plasticity jobs every other cycle",
+          ("a single-port weight memory is never read (P7) and written (P12) in one cycle",
+           "no memory port has two users in one cycle (the bank's own asserts)"),
+          lambda: BankCheck(_single_port(), "job", every_other=True), mode="prove", depth=14),
+    Check("bank_jobs", "Bank (tiny, dual-port weights), plasticity jobs in any cycle",
+          ("no memory port has two users in one cycle (the bank's own asserts)",),
+          lambda: BankCheck(_tiny(), "job"), mode="prove", depth=14),
+    Check("bank_accumulate", "Bank (tiny, weight_ports = 1), accumulate words in any cycle",
+          ("no memory port has two users in one cycle; the weight SPRAM is only read (the bank's own asserts)",),
+          lambda: BankCheck(_single_port(), "acc"), mode="prove", depth=14),
 )
 
 TOY_CHECKS: tuple[Check, ...] = (

@@ -127,9 +127,16 @@ def sby_text(check: Check) -> str:
 
 
 def _messages(design: str) -> dict[str, str]:
-    """``{cell number: message}`` of the ``$check`` cells of an RTLIL design (the ``Assert`` texts)."""
-    return {match.group(1): match.group(2).encode().decode("unicode_escape").encode("latin-1").decode()
-            for match in re.finditer(r'cell \$check \$(\d+)\n\s*parameter \\FORMAT "((?:[^"\\]|\\.)*)"', design)}
+    """``{source location: message}`` of the ``$check`` cells of an RTLIL design (the ``Assert``
+    texts, keyed as sby reports a failing assertion: ``file:line``)."""
+    found: dict[str, list[str]] = {}
+    cell = r'attribute \\src "([^"]+)"\n\s*cell \$check \S+\n\s*parameter \\FORMAT "((?:[^"\\]|\\.)*)"'
+    for match in re.finditer(cell, design):
+        text = match.group(2).encode().decode("unicode_escape").encode("latin-1").decode()
+        found.setdefault(match.group(1), [])
+        if text and text not in found[match.group(1)]:
+            found[match.group(1)].append(text)
+    return {where: " / ".join(texts) for where, texts in found.items()}
 
 
 def _failures(log: str, design: str) -> tuple[tuple[str, ...], Path | None]:
@@ -137,9 +144,9 @@ def _failures(log: str, design: str) -> tuple[tuple[str, ...], Path | None]:
     counterexample of sby's summary; a reachable failure (basecase, BMC) comes before an induction one."""
     messages = _messages(design)
     failed = []
-    for match in re.finditer(r"failed assertion \S*?check_(\d+) at (\S+)( step \d+)?", log):
-        number, where, step = match.groups()
-        failed.append(f"{messages.get(number) or 'assertion'} ({where}{step or ', induction step'})")
+    for match in re.finditer(r"failed assertion \S+ at (\S+)( step \d+)?", log):
+        where, step = match.groups()
+        failed.append(f"{messages.get(where) or 'assertion'} ({where}{step or ', induction step'})")
     traces = [Path(t) for t in re.findall(r"counterexample trace(?: \[\w+\])?: (\S+)", log)]
     traces.sort(key=lambda t: "induct" in t.name)
     return tuple(dict.fromkeys(failed)), (traces[0] if traces else None)
