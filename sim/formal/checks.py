@@ -307,6 +307,38 @@ class SequencerCheck(wiring.Component):
         return m
 
 
+def sample_bound(cfg: Config, E: int = SEQUENCER_ENV_BOUND) -> int:
+    """The most cycles a sample of ``cfg`` can spend out of IDLE when every waiting phase is answered
+    within ``E`` cycles: CLEAR ``state_depth + E``; per step ENCODE and D + 1 (RUN, SWEEP) pairs,
+    ``E`` each; DECIDE and LEARN ``E`` each; FINISH 1."""
+    p = hw_params(cfg)
+    return p.state_depth + E + cfg.timesteps * E * (2 * p.layers + 3) + 2 * E + 1
+
+
+class SequencerSampleCheck(wiring.Component):
+    """:class:`SequencerCheck`'s environment, and the whole sample: the sequencer is back in IDLE
+    at most :func:`sample_bound` cycles after it left it (``elapsed`` counts the busy cycles)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg = cfg
+        self._inner = SequencerCheck(cfg)
+        self._bound = sample_bound(cfg)
+        super().__init__(dict(self._inner.signature.members.items()))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.inner = inner = self._inner
+        _mirror(m, self, inner)
+        elapsed = Signal(range(self._bound + 2))        # busy cycles of this sample, this one included
+        with m.If(self.phase == Phase.IDLE):
+            m.d.sync += elapsed.eq(0)
+        with m.Elif(elapsed <= self._bound):
+            m.d.sync += elapsed.eq(elapsed + 1)
+        with m.If(self.phase != Phase.IDLE):
+            m.d.comb += Assert(elapsed < self._bound, f"a sample returns to IDLE within {self._bound} cycles")
+        return m
+
+
 # ----------------------------------------------------------------------------------------- bank
 class BankCheck(wiring.Component):
     r""":class:`~modsnn.hw.bank.Bank` 0 of ``cfg`` serving one kind of command: ``traffic`` is
@@ -373,6 +405,10 @@ class ToyBuffer(wiring.Component):
         return m
 
 
+def _small_sequencer() -> Config:
+    return _tiny().replace(lanes=4, timesteps=2)
+
+
 def _single_port() -> Config:
     return _tiny().replace(weight_ports=1)
 
@@ -383,7 +419,7 @@ CHECKS: tuple[Check, ...] = (
     Check("crc_appender", "link.framing.CrcAppender",
           (_STREAM, "the CRC register is CRC(b'') whenever no body byte of the current frame has entered",
            "the CRC bytes of an empty frame are those of CRC(b'')"),
-          CrcAppenderCheck, mode="prove", depth=4),
+          CrcAppenderCheck, mode="prove", depth=8),
     Check("cobs_decoder", "link.framing.CobsDecoder",
           (_STREAM, "a 0x00 byte yields an end token, and only a 0x00 byte does",
            "i.ready is low only while o waits for ready"),
@@ -406,6 +442,10 @@ CHECKS: tuple[Check, ...] = (
           (f"every waiting phase is left within E = {SEQUENCER_ENV_BOUND} cycles, CLEAR within state_depth + E",
            "FINISH lasts one cycle and returns to IDLE; busy = [phase ≠ IDLE]"),
           lambda: SequencerCheck(_tiny()), mode="prove", depth=4),
+    Check("sequencer_sample", f"Sequencer (tiny at lanes = 4, T = 2: state_depth 13, E = {SEQUENCER_ENV_BOUND})",
+          (f"a started sample is back in IDLE within {sample_bound(_small_sequencer())} cycles "
+           "(state_depth + E + T·E·(2D + 3) + 2E + 1)",),
+          lambda: SequencerSampleCheck(_small_sequencer()), mode="bmc", depth=sample_bound(_small_sequencer()) + 12),
     Check("bank_jobs_single_port", "Bank (tiny, weight_ports = 1: iCE40 SPRAM), plasticity jobs every other cycle",
           ("a single-port weight memory is never read (P7) and written (P12) in one cycle",
            "no memory port has two users in one cycle (the bank's own asserts)"),

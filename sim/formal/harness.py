@@ -127,16 +127,29 @@ def sby_text(check: Check) -> str:
 
 
 def _messages(design: str) -> dict[str, str]:
-    """``{source location: message}`` of the ``$check`` cells of an RTLIL design (the ``Assert``
-    texts, keyed as sby reports a failing assertion: ``file:line``)."""
+    """The ``Assert`` texts of an RTLIL design, keyed as sby names a failing assertion: by its
+    witness name (``check_N`` in the top module, ``check_flatten_<path>__N`` below it, after
+    ``prep -flatten``) and by ``file:line`` (texts joined when a line holds several asserts)."""
     found: dict[str, list[str]] = {}
-    cell = r'attribute \\src "([^"]+)"\n\s*cell \$check \S+\n\s*parameter \\FORMAT "((?:[^"\\]|\\.)*)"'
-    for match in re.finditer(cell, design):
-        text = match.group(2).encode().decode("unicode_escape").encode("latin-1").decode()
-        found.setdefault(match.group(1), [])
-        if text and text not in found[match.group(1)]:
-            found[match.group(1)].append(text)
-    return {where: " / ".join(texts) for where, texts in found.items()}
+    module, src = "top", ""
+    for block in re.split(r"\n(?=module |  attribute \\src |  cell )", design):
+        if block.startswith("module "):
+            module = block.split()[1].lstrip("\\")
+        elif block.startswith("  attribute \\src "):
+            src = block.split('"')[1]
+        elif (check := re.match(r"  cell \$check \$(\d+)\n", block)) is not None:
+            flavor = re.search(r'parameter \\FLAVOR "(\w+)"', block)
+            form = re.search(r'parameter \\FORMAT "((?:[^"\\]|\\.)*)"', block)
+            if flavor is None or flavor.group(1) != "assert":
+                continue
+            text = (form.group(1) if form else "").encode().decode("unicode_escape").encode("latin-1").decode()
+            text = text or "assertion"
+            path = module.split(".")[1:]
+            number = check.group(1)
+            found[f"check_{number}" if not path else f"check_flatten_{'_'.join(path)}__{number}"] = [text]
+            if text not in found.setdefault(src, []):
+                found[src].append(text)
+    return {key: " / ".join(texts) for key, texts in found.items()}
 
 
 def _failures(log: str, design: str) -> tuple[tuple[str, ...], Path | None]:
@@ -144,9 +157,10 @@ def _failures(log: str, design: str) -> tuple[tuple[str, ...], Path | None]:
     counterexample of sby's summary; a reachable failure (basecase, BMC) comes before an induction one."""
     messages = _messages(design)
     failed = []
-    for match in re.finditer(r"failed assertion \S+ at (\S+)( step \d+)?", log):
-        where, step = match.groups()
-        failed.append(f"{messages.get(where) or 'assertion'} ({where}{step or ', induction step'})")
+    for match in re.finditer(r"failed assertion \S*?(check_\w+) at (\S+)( step \d+)?", log):
+        witness, where, step = match.groups()
+        text = messages.get(witness) or messages.get(where) or "assertion"
+        failed.append(f"{text} ({where}{step or ', induction step'})")
     traces = [Path(t) for t in re.findall(r"counterexample trace(?: \[\w+\])?: (\S+)", log)]
     traces.sort(key=lambda t: "induct" in t.name)
     return tuple(dict.fromkeys(failed)), (traces[0] if traces else None)
