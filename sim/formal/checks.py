@@ -9,7 +9,7 @@ Configurations are small so that each proof takes seconds: the ``tiny`` preset (
 :mod:`modsnn.hw.params`), whose sizes appear in the property texts.
 """
 
-from amaranth.hdl import Assert, Assume, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Assert, Assume, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,8 +22,9 @@ from ...hw.modulator import Modulator
 from ...hw.neuron import membrane_update, spike_and_boxcar, trace_update
 from ...hw.params import bits_for, hw_params
 from ...hw.sequencer import Phase, Sequencer
+from ...hw.serializer import SpikeSerializer
 from .harness import Check
-from .properties import handshake_rules, no_reset
+from .properties import handshake_rules, no_reset, past
 
 __all__ = ["CHECKS", "TOY_CHECKS", "check_named"]
 
@@ -186,6 +187,57 @@ class CobsRoundTripCheck(wiring.Component):
                          Assert(~out.error, "the decoder flags an error on the encoder's output")]
             with m.If(~token.end):
                 m.d.comb += Assert(out.data == token.data, "token n out has not the data of token n in")
+        return m
+
+
+# ----------------------------------------------------------------------------------- serializer
+class SerializerCheck(wiring.Component):
+    """:class:`~modsnn.hw.serializer.SpikeSerializer` of ``width``-bit words, ``depth`` deep, in
+    the sweeps' protocol: a ``start`` (not while a sweep is under way, with ``words ≤ depth``), then
+    at most ``words`` spike words (any bits, in any cycles after the ``start``, not in its cycle).
+
+    Completeness and exactness follow one neuron index ``k`` (a free input held constant): the
+    serializer emits ``k`` at most once per sweep, only if bit ``k`` was written, and by ``done``
+    (once all ``words`` words are in) exactly when bit ``k`` was written."""
+
+    def __init__(self, width: int, depth: int) -> None:
+        self._width, self._depth = width, depth
+        self._dut = SpikeSerializer(width, depth)
+        members = dict(self._dut.signature.members.items())
+        members["k"] = In(range(width * depth))
+        super().__init__(members)
+
+    def elaborate(self, platform: object) -> Module:
+        B, dut = self._width, self._dut
+        m = Module()
+        no_reset(m)
+        m.submodules.dut = dut
+        _mirror(m, self, dut)
+        k = self.k
+        running = past(m, Const(1), "running")                                 # 0 in the first cycle only
+        m.d.comb += Assume((k == past(m, k, "k")) | ~running)
+        started, words, written = Signal(), Signal.like(self.words), Signal.like(self.words)
+        written_k, emitted_k = Signal(), Signal(2)
+        m.d.comb += Assume(self.words <= self._depth)
+        m.d.comb += Assume(~self.start | ~started | dut.done)                  # one sweep at a time
+        m.d.comb += Assume(~self.word.valid | (started & ~self.start & (written < words)))
+        event_k = self.event.valid & (self.event.payload == k)
+        with m.If(self.start):
+            m.d.sync += [started.eq(1), words.eq(self.words), written.eq(0), written_k.eq(0), emitted_k.eq(0)]
+        with m.Else():
+            with m.If(self.word.valid):
+                m.d.sync += written.eq(written + 1)
+                with m.If((written == k // B) & self.word.payload.bit_select(k % B, 1)):
+                    m.d.sync += written_k.eq(1)
+            with m.If(event_k):
+                m.d.sync += emitted_k.eq(Mux(emitted_k == 3, 3, emitted_k + 1))
+        fresh = past(m, self.start, "start")              # the cycle after `start`: `done` is not yet the new sweep's
+        with m.If(started & ~self.start & ~fresh):
+            m.d.comb += Assert(~event_k | (emitted_k == 0), "neuron k is emitted at most once per sweep")
+            m.d.comb += Assert(~event_k | written_k, "neuron k is emitted only if its spike bit was written")
+            with m.If(dut.done & (written == words)):
+                m.d.comb += Assert(((emitted_k != 0) | event_k) == written_k,
+                                   "by done, neuron k is emitted iff its spike bit was written")
         return m
 
 
@@ -431,6 +483,9 @@ CHECKS: tuple[Check, ...] = (
           ("the decoder's n-th token is the encoder's n-th input token (any n), without error flag",
            "never more tokens out than in"),
           CobsRoundTripCheck, mode="bmc", depth=10),
+    Check("serializer", "SpikeSerializer (4-bit words, 3 deep)",
+          ("each written spike bit is emitted exactly once by done, nothing else is emitted (followed for any k)",),
+          lambda: SerializerCheck(4, 3), mode="bmc", depth=20),
     Check("neuron", "neuron (membrane_update, spike_and_boxcar, trace_update), tiny widths",
           ("v', s, h, v − θ·s, x' equal their un-narrowed definitions (saturate, never wrap)",
            "stored v ∈ [v_min, v_max], x ∈ [0, x_max] for every v, x, I, θ ∈ [1, v_max]"),
