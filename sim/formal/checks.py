@@ -9,12 +9,14 @@ Configurations are small so that each proof takes seconds: the ``tiny`` preset (
 :mod:`modsnn.hw.params`), whose sizes appear in the property texts.
 """
 
-from amaranth.hdl import Assert, Assume, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Assert, Assume, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...golden_model.config import Config, load_config
-from ...hw.bank import Bank
+from ...hw.bank import ACC_LATENCY, Bank
+from ...hw.core import CORE_LATENCY
+from ...hw.dispatcher import Dispatcher
 from ...hw.link.framing import FRAME_TOKEN, CobsDecoder, CobsEncoder, CrcAppender
 from ...hw.link.protocol import CRC_ALGORITHM
 from ...hw.link.uart import RX_BYTE
@@ -391,6 +393,42 @@ class SequencerSampleCheck(wiring.Component):
         return m
 
 
+# ----------------------------------------------------------------------------------- dispatcher
+class DispatcherCheck(wiring.Component):
+    """:class:`~modsnn.hw.dispatcher.Dispatcher` of ``cfg`` with free list lengths, list entries and
+    readout pointers (any values), started only when done, the lengths held from the cycle after
+    ``start`` until ``done`` (the sweep that writes a list may end in the cycle of the ``start``).
+
+    ``done`` means the last accumulate word has been written in every bank: a word leaves at cycle
+    ``t``, the core registers it (:data:`CORE_LATENCY`), the bank writes it :data:`ACC_LATENCY`
+    cycles later; a sweep started at ``done`` reads the accumulator one core cycle later and clears
+    it the cycle after. So ``done`` must come at least ``CORE_LATENCY + ACC_LATENCY`` cycles after
+    the last ``acc.valid``, and no word may be issued while ``done``."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._dut = Dispatcher(cfg)
+        super().__init__(dict(self._dut.signature.members.items()))
+
+    def elaborate(self, platform: object) -> Module:
+        dut = self._dut
+        m = Module()
+        no_reset(m)
+        m.submodules.dut = dut
+        _mirror(m, self, dut)
+        gap = CORE_LATENCY + ACC_LATENCY
+        m.d.comb += Assume(~self.start | dut.done)
+        with m.If(~dut.done & ~past(m, self.start, "start")):
+            m.d.comb += Assume(Value.cast(self.counts) == past(m, self.counts, "counts"))
+        since = Signal(range(gap + 2), init=gap + 1)      # cycles since the last word (0: a word now)
+        with m.If(self.acc.valid):
+            m.d.comb += Assert(~dut.done, "no accumulate word is issued while done")
+        m.d.sync += since.eq(Mux(self.acc.valid, 1, Mux(since > gap, since, since + 1)))
+        with m.If(dut.done):
+            m.d.comb += Assert(since >= gap, f"done comes ≥ CORE_LATENCY + ACC_LATENCY = {gap} cycles after the "
+                                             "last accumulate word")
+        return m
+
+
 # ----------------------------------------------------------------------------------------- bank
 class BankCheck(wiring.Component):
     r""":class:`~modsnn.hw.bank.Bank` 0 of ``cfg`` serving one kind of command: ``traffic`` is
@@ -501,6 +539,10 @@ CHECKS: tuple[Check, ...] = (
           (f"a started sample is back in IDLE within {sample_bound(_small_sequencer())} cycles "
            "(state_depth + E + T·E·(2D + 3) + 2E + 1)",),
           lambda: SequencerSampleCheck(_small_sequencer()), mode="bmc", depth=sample_bound(_small_sequencer()) + 12),
+    Check("dispatcher", "Dispatcher (tiny)",
+          ("done comes ≥ CORE_LATENCY + ACC_LATENCY = 5 cycles after the last accumulate word (so a sweep "
+           "started at done finds every bank's accumulators written)", "no accumulate word while done"),
+          lambda: DispatcherCheck(_tiny()), mode="prove", depth=10),
     Check("bank_jobs_single_port", "Bank (tiny, weight_ports = 1: iCE40 SPRAM), plasticity jobs every other cycle",
           ("a single-port weight memory is never read (P7) and written (P12) in one cycle",
            "no memory port has two users in one cycle (the bank's own asserts)"),
