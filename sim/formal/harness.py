@@ -51,8 +51,7 @@ class Check:
     ``properties`` — what the asserts state, one line each; ``make`` — builds the wrapper
     component; ``mode`` — ``prove`` (k-induction: holds in every reachable state) or ``bmc``
     (holds in the first ``depth`` cycles after reset); ``depth`` — the induction or BMC depth;
-    ``map_memories`` — bit-blast the block's RAMs into registers (``memory_map``) instead of
-    leaving them to the solver's array theory (faster for a small, much-read ring buffer).
+    ``engine`` — the sby engine line.
     """
 
     name: str
@@ -61,7 +60,6 @@ class Check:
     make: Callable[[], wiring.Component]
     mode: str = "prove"
     depth: int = 8
-    map_memories: bool = False
     engine: str = "smtbmc yices"
 
     def __post_init__(self) -> None:
@@ -120,8 +118,7 @@ def sby_text(check: Check) -> str:
         "[engines]", check.engine, "",
         # `proc -norom`: a case statement stays logic (a ROM's contents would be free state in the
         # induction step); `memory_map -rom-only`: likewise for the blocks' own constant memories
-        "[script]", "read_rtlil design.il", "proc -norom", "prep -flatten -top top",
-        "memory_map" if check.map_memories else "memory_map -rom-only", "",
+        "[script]", "read_rtlil design.il", "proc -norom", "prep -flatten -top top", "memory_map -rom-only", "",
         "[files]", "design.il", "",
     ])
 
