@@ -19,9 +19,10 @@ BASELINE ?=
 BOARD  ?= ulx3s-85f
 BUILD_ARGS ?=
 PORT   ?=
+FORMAL ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow parity-long mutants test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
+.PHONY: help install sim test test-slow parity-long mutants formal test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
@@ -102,6 +103,9 @@ link-rate: $(STAMP) ## samples/s over the host link per board and preset, beside
 
 link-fuzz: $(STAMP) ## fuzz the host link on the RTL (FRAMES=10000 refused frames; MODSNN_SEED=N reproduces a run)
 	MODSNN_FUZZ_FRAMES=$(FRAMES) $(PY) -m pytest -m slow -s tests/test_link_system.py -k fuzz_acceptance $(PYTEST_ARGS)
+
+formal: $(STAMP) ## SymbiYosys proofs of gateware blocks, a table of block/property/result/seconds (FORMAL=check… runs some)
+	$(PY) -m modsnn.sim.formal $(FORMAL)
 
 clean: ## remove build products and caches (keeps runs/ and the venv)
 	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache compare.png
