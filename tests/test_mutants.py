@@ -36,3 +36,17 @@ def test_the_mutated_package_is_the_one_imported(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(layout), "PATH": ""},
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[0].startswith(str(layout)) and out[1] == "True"
+
+
+def test_screens_name_existing_tests() -> None:
+    from modsnn.sim.mutants import SCREENS
+
+    for suite, entries in SCREENS.items():
+        assert suite in SUITES
+        for entry in entries:
+            path, _, test = entry.partition("::")
+            assert (ROOT / path).is_file(), entry
+            assert path in SUITES[suite], f"{entry}: the screen must be part of the suite it screens for"
+            assert not test or f"def {test.split('[')[0]}(" in (ROOT / path).read_text(), entry
+            if "[" in test:
+                assert f'id="{test.split("[")[1].rstrip("]")}"' in (ROOT / path).read_text(), entry
