@@ -54,10 +54,14 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the default test suite
 test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (tens of minutes)
 	$(PY) -m pytest -n 2 -m slow $(PYTEST_ARGS)
 
-parity-long: $(STAMP) ## 10,000 on-chip training samples bit-exact for 3 configurations (lanes, cores, density, teaching, ports differ); reports in build/parity-long/ (~1 h)
-	$(VENV)/bin/modsnn sim --config tiny --set lanes=4 --samples $(LONG) --test-samples 360 --report build/parity-long/lanes4-dense.json
-	$(VENV)/bin/modsnn sim --config tiny --set lanes=2 --set cores=2 --set readout_density=0.3 --set "teaching='margin'" --set teach_margin=2 --samples $(LONG) --test-samples 360 --report build/parity-long/l2c2-sparse-margin.json
-	$(VENV)/bin/modsnn sim --config tiny --set lanes=8 --set readout_density=0.5 --set weight_ports=1 --samples $(LONG) --test-samples 360 --report build/parity-long/lanes8-half-single-port.json
+PARITY_LONG := lanes4-dense:lanes=4 \
+	l2c2-sparse-margin:lanes=2,cores=2,readout_density=0.3,teaching='margin',teach_margin=2 \
+	lanes8-half-single-port:lanes=8,readout_density=0.5,weight_ports=1
+
+parity-long: $(STAMP) ## 10,000 on-chip training samples bit-exact for 3 configurations (lanes, cores, density, teaching, ports differ; JOBS=2 runs two at once); reports in build/parity-long/ (~1 h each)
+	printf '%s\n' $(PARITY_LONG) | xargs -P $(JOBS) -I{} sh -c 'name=$${1%%:*}; sets=$$(echo "$${1#*:}" | tr "," "\n" | sed "s/^/--set /" | tr "\n" " "); \
+	  $(VENV)/bin/modsnn sim --config tiny $$sets --samples $(LONG) --test-samples 360 --report build/parity-long/$$name.json > build/parity-long/$$name.log 2>&1 \
+	  && echo "$$name: bit-exact" || { echo "$$name: FAILED (build/parity-long/$$name.log)"; exit 1; }' _ {}
 
 mutants: $(STAMP) ## mutation testing: ≥ 40 mutants of hw/ against the RTL tests, table in build/mutants/mutants.md (~1-2 h)
 	$(PY) -m modsnn.sim.mutants $(if $(ONLY),--only $(ONLY))
