@@ -227,15 +227,18 @@ def _synth_build(board: str, cfg: Config, tmp_path: Path) -> dict[str, Any]:
     return report
 
 
-#: What today's RTL fits on the UP5K with the placeholder link: `tiny` itself takes 5,259–5,321 of the
-#: 5,280 logic cells (three runs, docs/boards.md); 8-bit weights and 12-bit membranes take 5,173.
+#: The v2 RTL (pipelined for 100 MHz on ECP5) with the host link does not fit the UP5K: `tiny` with
+#: 8-bit weights needs more logic cells than the 5,280 there are (tiny itself: 6,880, docs/boards.md).
+#: Until the iCE40 area work lands (issue 7), the build must say so in one line, naming both numbers.
 ICEBREAKER_SMOKE = {"weight_bits": 8, "weight_frac": 2, "membrane_bits": 12}
 
 
 @pytest.mark.synthesis
-def test_icebreaker_bitstream(tiny: Config, tmp_path: Path) -> None:
-    report = _synth_build("icebreaker", tiny.replace(**ICEBREAKER_SMOKE), tmp_path)
-    assert report["clocking"]["kind"] == "divider" and report["uart"]["baud"] == 1_000_000
+def test_icebreaker_build_says_it_does_not_fit(tiny: Config, tmp_path: Path) -> None:
+    from modsnn.boards.build import BuildError
+
+    with pytest.raises(BuildError, match=r"^the design does not fit the device: it needs [\d,]+ ICESTORM_LC of 5,280"):
+        build(BOARDS["icebreaker"], tiny.replace(**ICEBREAKER_SMOKE), out=tmp_path / "icebreaker")
 
 
 @pytest.mark.synthesis
