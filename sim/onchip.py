@@ -24,7 +24,7 @@ def train_on_chip(cfg: Config, *, train_samples: int, test_samples: int, simulat
         raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`, "
                                "or use the default simulator (SIM=verilator)")
     run = run_dir("train")
-    report = report or run / "report.json"
+    report = (report or run / "report.json").resolve()          # the testbench runs in the run directory
     report.parent.mkdir(parents=True, exist_ok=True)
     if report.exists():
         report.unlink()

@@ -10,11 +10,12 @@ import pytest
 from modsnn.cli import main
 
 
-def test_sim_trains_on_chip_bit_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    report = tmp_path / "report.json"
+def test_sim_trains_on_chip_bit_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)                  # a report path relative to where the user is, in a new folder
     assert main(["sim", "--samples", "4", "--test-samples", "3", "--set", "lanes=2", "--set", "cores=2",
-                 "--report", str(report)]) == 0
-    result = json.loads(report.read_text())
+                 "--report", "out/report.json"]) == 0
+    result = json.loads((tmp_path / "out" / "report.json").read_text())
     assert result["bit_exact"] and result["weights_match"] and result["train_samples"] == 4
     assert result["cycles_per_train_sample"]["total"] > 0
     assert "bit-exact with the golden model: YES" in capsys.readouterr().out
