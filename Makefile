@@ -19,7 +19,7 @@ BOARD  ?= ulx3s-85f
 BUILD_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train clean
+.PHONY: help install sim test test-slow test-synthesis test-gatelevel lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
@@ -53,6 +53,9 @@ test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (te
 
 test-synthesis: $(STAMP) ## real bitstream builds: iCEBreaker and ULX3S-85F smoke tests (~10 min on 2 cores)
 	$(PY) -m pytest -n 2 -m synthesis $(PYTEST_ARGS)
+
+test-gatelevel: $(STAMP) ## on-chip training of `tiny` on the Yosys iCE40 and ECP5 netlists, bit-exact (20 samples each)
+	$(PY) -m pytest -n 2 -m gatelevel $(PYTEST_ARGS)
 
 build: $(STAMP) ## bitstream and JSON report for BOARD (icebreaker, ulx3s-85f, ecpix5-85f, orangecrab); CONFIG=… overrides its preset
 	$(VENV)/bin/modsnn build --board $(BOARD) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG)) $(BUILD_ARGS)
