@@ -38,7 +38,8 @@ from typing import Any
 from ..golden_model.config import Config
 from .runner import SIMULATORS, SimulatorMissing, _locked, icarus_available, run_cocotb, run_dir, sim_root, verilog_text
 
-__all__ = ["FAMILIES", "Family", "SynthesisError", "cell_models", "gate_build", "train_on_gates", "yosys_share"]
+__all__ = ["FAMILIES", "Family", "SynthesisError", "cell_models", "gate_build", "netlist_cells", "train_on_gates",
+           "unconnected_defaults", "yosys_share"]
 
 TOP = "top"
 
