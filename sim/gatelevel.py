@@ -32,6 +32,7 @@ import json
 import re
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from ..golden_model.config import Config
 from .runner import SIMULATORS, SimulatorMissing, _locked, icarus_available, run_cocotb, run_dir, sim_root, verilog_text
 
 __all__ = ["FAMILIES", "Family", "SynthesisError", "cell_models", "gate_build", "netlist_cells", "train_on_gates",
-           "unconnected_defaults", "yosys_share"]
+           "unconnected_defaults", "unmodelled_cells", "yosys_share"]
 
 TOP = "top"
 
@@ -148,6 +149,13 @@ def unconnected_defaults(netlist: str, models: str) -> list[str]:
     return sorted(missing)
 
 
+def unmodelled_cells(cells: Iterable[str], models: str) -> list[str]:
+    """The cell types among ``cells`` that ``models`` has no module for (``$scopeinfo``, which only
+    names the flattened scopes and is not written to the netlist, excepted)."""
+    modelled = set(re.findall(r"^module\s+(\w+)", models, re.MULTILINE)) | {"$scopeinfo"}
+    return sorted(set(cells) - modelled)
+
+
 def netlist_cells(directory: Path) -> dict[str, int]:
     """Cell counts of the netlist in build directory ``directory`` (from Yosys ``stat -json``)."""
     stat: dict[str, Any] = json.loads((directory / "stat.json").read_text())
@@ -175,9 +183,8 @@ def gate_build(component: Any, family: str, simulator: str) -> tuple[Path, Path]
             stamp.unlink(missing_ok=True)
             (directory / "rtl.v").write_text(rtl)
             _synthesise(directory / "rtl.v", fam, directory)
-            cells = netlist_cells(directory)     # ($scopeinfo only names flattened scopes; not written)
-            modelled = set(re.findall(r"^module\s+(\w+)", models, re.MULTILINE))
-            left = sorted(name for name in cells if name not in modelled and name != "$scopeinfo")
+            cells = netlist_cells(directory)
+            left = unmodelled_cells(cells, models)
             if left:
                 raise SynthesisError(f"the {family} netlist has cells without a simulation model in the Yosys wheel "
                                      f"({', '.join(left)}); see {directory / 'synth.log'}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from modsnn.golden_model.config import load_config
-from modsnn.sim.gatelevel import FAMILIES, cell_models, train_on_gates, unconnected_defaults
+from modsnn.sim.gatelevel import FAMILIES, cell_models, train_on_gates, unconnected_defaults, unmodelled_cells
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -34,6 +34,13 @@ def test_unconnected_default_ports_are_refused() -> None:
     assert unconnected_defaults(ram, models) == []
     assert unconnected_defaults(ram.replace("    .RCLKE(1'h1),\n", ""), models) == ["SB_RAM40_4K.RCLKE"]
     assert unconnected_defaults(ff, models) == ["SB_DFFE.E"]
+
+
+def test_cells_without_a_model_are_found() -> None:
+    """Yosys ships no model of the ECP5 multiplier: a netlist using it cannot be simulated."""
+    cells = {"LUT4": 10, "DP16KD": 2, "MULT18X18D": 1, "$scopeinfo": 3, "$mul": 1}
+    assert unmodelled_cells(cells, cell_models("ecp5")) == ["$mul", "MULT18X18D"]
+    assert unmodelled_cells({"SB_LUT4": 1, "SB_MAC16": 2, "$scopeinfo": 1}, cell_models("ice40")) == []
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
