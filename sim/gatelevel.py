@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import importlib.resources
 import json
+import os
 import re
 import subprocess
 import time
@@ -53,13 +54,16 @@ class Family:
     synth: str                   # the Yosys synthesis command (``-top`` is added)
     models: tuple[str, ...]      # cell simulation models, relative to the Yosys share directory
     memory_cell: str             # the block-RAM primitive the memories must map to
+    cxx_opt: str = "-Os"         # Verilator's C++ optimisation of the model (its default: -Os)
 
 
 FAMILIES: dict[str, Family] = {
     "ice40": Family("ice40", "synth_ice40 -dsp", ("ice40/cells_sim.v",), "SB_RAM40_4K"),
     # Yosys ships no simulation model of the ECP5 multiplier (MULT18X18D is a black box in
     # cells_bb.v), so the ECP5 netlist builds its multipliers from LUTs and carry chains.
-    "ecp5": Family("ecp5", "synth_ecp5 -nodsp", ("ecp5/cells_sim.v",), "DP16KD"),
+    # The ECP5 netlist verilates to ~120 MB of C++ (iCE40: ~80 MB), which takes hours at -Os on
+    # two shared cores: it is compiled without optimisation.
+    "ecp5": Family("ecp5", "synth_ecp5 -nodsp", ("ecp5/cells_sim.v",), "DP16KD", cxx_opt="-O0"),
 }
 
 
@@ -227,12 +231,21 @@ def train_on_gates(cfg: Config, family: str = "ice40", *, train_samples: int, te
     config_file.write_text(cfg.to_toml())
     env = {"MODSNN_TB_CONFIG": str(config_file), "MODSNN_TB_SET": "[]", "MODSNN_SIM_TRAIN": str(train_samples),
            "MODSNN_SIM_TEST": str(test_samples), "MODSNN_SIM_REPORT": str(report)}
+    flags = os.environ.get("MAKEFLAGS")
+    if simulator == "verilator":            # make takes variable assignments from MAKEFLAGS
+        opt = FAMILIES[family].cxx_opt
+        os.environ["MAKEFLAGS"] = f"{flags or ''} OPT_FAST={opt} OPT_SLOW={opt}".strip()
     try:
         run_cocotb(verilog=source, toplevel=TOP, test_module="modsnn.sim.tb_train", build=build, run=run,
                    simulator=simulator, env=env)
     except AssertionError:
         if not report.exists():
             raise
+    finally:
+        if flags is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = flags
     result: dict[str, Any] = json.loads(report.read_text())
     result.update(family=family, simulator=simulator, cells=netlist_cells(build), netlist=str(source),
                   synth_seconds=synthesised - started, run_seconds=time.perf_counter() - started,
