@@ -17,6 +17,7 @@ JOBS   ?= 2
 BASELINE ?=
 BOARD  ?= ulx3s-85f
 BUILD_ARGS ?=
+FAMILY ?= ice40
 
 .DEFAULT_GOAL := help
 .PHONY: help install sim test test-slow test-synthesis test-gatelevel lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train clean
@@ -24,7 +25,7 @@ BUILD_ARGS ?=
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) BOARD=$(BOARD) PYTEST_ARGS='$(PYTEST_ARGS)'"
+	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) BOARD=$(BOARD) FAMILY=$(FAMILY) PYTEST_ARGS='$(PYTEST_ARGS)'"
 	@echo "           STUDY=$(STUDY) JOBS=$(JOBS) BASELINE=$(BASELINE)"
 
 $(STAMP): pyproject.toml
@@ -54,8 +55,8 @@ test-slow: $(STAMP) ## the long runs: accuracy targets, full training parity (te
 test-synthesis: $(STAMP) ## real bitstream builds: iCEBreaker and ULX3S-85F smoke tests (~10 min on 2 cores)
 	$(PY) -m pytest -n 2 -m synthesis $(PYTEST_ARGS)
 
-test-gatelevel: $(STAMP) ## on-chip training of `tiny` on the Yosys iCE40 and ECP5 netlists, bit-exact (20 samples each)
-	$(PY) -m pytest -n 2 -m gatelevel $(PYTEST_ARGS)
+test-gatelevel: $(STAMP) ## on-chip training of `tiny` on its Yosys netlist, bit-exact, 20 samples (FAMILY=ice40 or ecp5; ice40 ~30 min first time)
+	$(PY) -m pytest -m gatelevel -k "$(FAMILY)" $(PYTEST_ARGS)
 
 build: $(STAMP) ## bitstream and JSON report for BOARD (icebreaker, ulx3s-85f, ecpix5-85f, orangecrab); CONFIG=… overrides its preset
 	$(VENV)/bin/modsnn build --board $(BOARD) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG)) $(BUILD_ARGS)
