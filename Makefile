@@ -20,14 +20,15 @@ BOARD  ?= ulx3s-85f
 BUILD_ARGS ?=
 PORT   ?=
 FORMAL ?=
+FAMILY ?= ice40
 
 .DEFAULT_GOAL := help
-.PHONY: help install sim test test-slow parity-long mutants formal test-synthesis lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
+.PHONY: help install sim test test-slow parity-long mutants formal test-synthesis test-gatelevel lint typecheck train bench bench-peers study studies link-rate link-fuzz build flash synth-report board-train board-eval clean
 
 help: ## list the targets
 	@echo "modsnn — make targets (each creates $(VENV) and installs on first use):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) BOARD=$(BOARD) PORT=$(PORT) PYTEST_ARGS='$(PYTEST_ARGS)'"
+	@echo "Variables: CONFIG=$(CONFIG) RUN=$(RUN) SIM=$(SIM) SAMPLES=$(SAMPLES) LINK=$(LINK) FRAMES=$(FRAMES) BOARD=$(BOARD) PORT=$(PORT) FAMILY=$(FAMILY) PYTEST_ARGS='$(PYTEST_ARGS)'"
 	@echo "           STUDY=$(STUDY) JOBS=$(JOBS) BASELINE=$(BASELINE)"
 
 $(STAMP): pyproject.toml
@@ -68,6 +69,9 @@ mutants: $(STAMP) ## mutation testing: ≥ 40 mutants of hw/ against the RTL tes
 
 test-synthesis: $(STAMP) ## real bitstream builds: iCEBreaker and ULX3S-85F smoke tests (~10 min on 2 cores)
 	$(PY) -m pytest -n 2 -m synthesis $(PYTEST_ARGS)
+
+test-gatelevel: $(STAMP) ## on-chip training of `tiny` on its Yosys netlist, bit-exact, 20 samples (FAMILY=ice40 or ecp5; ice40 ~30 min first time)
+	$(PY) -m pytest -m gatelevel -k "$(FAMILY)" $(PYTEST_ARGS)
 
 build: $(STAMP) ## bitstream and JSON report for BOARD (icebreaker, ulx3s-85f, ecpix5-85f, orangecrab); CONFIG=… overrides its preset
 	$(VENV)/bin/modsnn build --board $(BOARD) $(if $(filter command line,$(origin CONFIG)),--config $(CONFIG)) $(BUILD_ARGS)
