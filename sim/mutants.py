@@ -11,10 +11,11 @@ an FSM transition.
 runs the RTL part of the default suite on it (``pytest -x``, the test files of :data:`SUITES`;
 the package on ``PYTHONPATH`` wins over the editable install) in the :data:`STAGES`: first a
 screen of the most sensitive RTL tests on Icarus, then, for the survivors, the RTL part of the
-default suite as it runs there (Verilator). The mutant is *killed* when a test fails, *survives*
-when all pass in both stages, and counts as killed when the mutated gateware does not even
-elaborate (a test fails then too). Before the mutants, the screen must pass on the unmutated
-gateware. Builds are shared by RTL hash under
+default suite as it runs there (Verilator). The mutant is *killed* when a check fails (an
+``AssertionError`` in a test: a comparison with the golden model, an RTL ``Assert``, an elaboration
+refusal a test checks), *survives* when all pass in both stages; any other failure (the harness
+itself, a timeout) is reported as ``error``/``timeout``, not as a kill. Before the mutants, the
+screen must pass on the unmutated gateware. Builds are shared by RTL hash under
 ``build/mutants/build`` (unmutated configurations reuse theirs); run sequentially.
 
     python -m modsnn.sim.mutants [--only NAME ...] [--list] [--out build/mutants]    # make mutants
@@ -224,8 +225,9 @@ def run_mutant(mutant: Mutant, out: Path, timeout: float = 1800) -> dict[str, ob
         code, output = _pytest(files[mutant.suite], layout, out, env, work / f"pytest-{stage}.log", timeout)
         failed = [line.split(" ", 1)[1].split(" - ")[0] for line in output.splitlines()
                   if line.startswith(("FAILED tests/", "ERROR tests/"))]
-        if code != 0:
-            status = "killed" if code in (1, 2) else "timeout" if code == -1 else "error"
+        if code != 0:          # a kill is a failed check (AssertionError), not a broken harness
+            status = ("killed" if code == 1 and "AssertionError" in output else "timeout" if code == -1
+                      else "error")
             break
     return {"name": mutant.name, "kind": mutant.kind, "path": mutant.path, "status": status,
             "stage": stage if status != "survived" else "", "test": failed[0] if failed else "",
@@ -233,8 +235,10 @@ def run_mutant(mutant: Mutant, out: Path, timeout: float = 1800) -> dict[str, ob
 
 
 def table(results: list[dict[str, object]]) -> str:
-    killed = sum(r["status"] != "survived" for r in results)
-    lines = [f"{killed} of {len(results)} mutants killed ({100 * killed / max(1, len(results)):.1f} %)", "",
+    killed = sum(r["status"] == "killed" for r in results)
+    other = [f"{r['name']} ({r['status']})" for r in results if r["status"] in ("error", "timeout")]
+    lines = [f"{killed} of {len(results)} mutants killed ({100 * killed / max(1, len(results)):.1f} %)"
+             + (f"; not a verdict (harness error or timeout): {', '.join(other)}" if other else ""), "",
              "| mutant | file | class | status | stage | first failing test | s |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['name']} | `{r['path']}` | {r['kind']} | {r['status']} | {r['stage'] or '—'} | "
               f"{r['test'] or '—'} | {r['seconds']} |" for r in results]
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in chosen:
             print(f"{m.name:30s} {m.path:22s} {m.kind:11s} {m.find!r} → {m.replace!r}")
         return 0
-    out = Path(args.out)
+    out = Path(args.out).resolve()          # MODSNN_BUILD must be absolute (the benches run elsewhere)
     out.mkdir(parents=True, exist_ok=True)
     if not args.no_baseline:
         for suite in sorted({m.suite for m in chosen}):
@@ -275,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "mutants.json").write_text(json.dumps(results, indent=2) + "\n")
         (out / "mutants.md").write_text(table(results))
     print(table(results))
-    return 0 if all(r["status"] != "survived" for r in results) else 1
+    return 0 if all(r["status"] == "killed" for r in results) else 1
 
 
 if __name__ == "__main__":
