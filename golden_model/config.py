@@ -29,7 +29,7 @@ from typing import Any
 
 __all__ = ["PRESETS", "Config", "ConfigError", "load_config", "preset_path"]
 
-PRESETS = ("tiny", "digits", "mnist", "fashion", "icebreaker", "ecp5-85f")
+PRESETS = ("tiny", "digits", "mnist", "fashion", "icebreaker", "ecp5-85f", "mnist-ecp5")
 DATASETS = ("digits", "mnist5k", "fashion", "idx")
 ELIGIBILITY_MODES = ("factored", "synaptic")
 TEACHING_MODES = ("v1", "margin")

@@ -154,6 +154,28 @@ def test_presets_fit_their_boards() -> None:
         assert BOARDS[name].preset == "ecp5-85f" and check_fit(cfg, BOARDS[name]).bram <= 208
 
 
+def test_mnist_ecp5_fits_the_ulx3s_85f_with_room() -> None:
+    # 784 → 240 → 10×20 with 9-bit weights over 16 banks: 179 of 208 DP16KD, ≥ 10 % left for routing.
+    cfg = load_config("mnist-ecp5")
+    assert cfg.lanes * cfg.cores == 16 and cfg.n_inputs == 784 and cfg.weight_bits == 9
+    report = check_fit(cfg, BOARDS["ulx3s-85f"])
+    assert report.bram == 179 and report.bram <= 0.9 * 208
+    weights = sum(blocks for mem, where, blocks in report.rows if mem.name.startswith("weights"))
+    assert weights == 16 * 8                   # (784 + 240) · 240 / 16 = 15,360 words of 9 bits: 8 × 2K×9 per bank
+    with pytest.raises(FitError, match=r"ulx3s-85f: configuration 'mnist' \(lanes=16\) needs \d+ DP16KD"):
+        check_fit(load_config("mnist", ["lanes=16"]), BOARDS["ulx3s-85f"])   # the 12-bit, 320-neuron network
+
+
+def test_mnist_ecp5_is_refused_by_a_device_too_small(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(FitError, match=r"^icebreaker: configuration 'mnist-ecp5' \(lanes=16\) needs 1046 SB_RAM40_4K "
+                                       r"block RAMs, iCE40UP5K has 30 \(largest: weights0, 1 × 15360×9 bits"):
+        check_fit(load_config("mnist-ecp5"), BOARDS["icebreaker"])
+    assert main(["build", "--board", "icebreaker", "--config", "mnist-ecp5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("modsnn: error: icebreaker: configuration 'mnist-ecp5' (lanes=16) needs 1046 SB_RAM40_4K")
+    assert "iCE40UP5K has 30" in err[-1]
+
+
 # ----------------------------------------------------------------------------- reports
 
 def test_parse_reports_on_captured_nextpnr_report() -> None:

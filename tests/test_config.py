@@ -90,3 +90,14 @@ def test_derived_quantities() -> None:
     assert cfg.target_count == 40 and cfg.n_readout == 100
     assert cfg.boxcar(0) == (16, 48)
     assert cfg.eligibility_shift == 4 and Config(eligibility="synaptic").eligibility_shift == 0
+
+
+def test_mnist_ecp5_is_the_mnist_network_narrowed_for_the_ecp5() -> None:
+    """What the preset's header says differs from `mnist`, and nothing else."""
+    ecp5 = load_config("mnist-ecp5")
+    narrowed = load_config("mnist").replace(
+        name="mnist-ecp5", hidden=(240,), weight_bits=9, weight_frac=3, readout_density=0.25,
+        lr_shift_out=11, lr_shift_hidden=(14,), lanes=16)
+    assert ecp5 == narrowed
+    # the forward rates of `mnist`: stored LSB · 2^-(lr_shift + weight_frac) is unchanged
+    assert ecp5.lr_shift_out + ecp5.weight_frac == 10 + 4 and ecp5.lr_shift_hidden[0] + ecp5.weight_frac == 13 + 4
