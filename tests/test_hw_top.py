@@ -37,6 +37,9 @@ ALL_CORNERS = "w_max,w_min,v_max,v_min,x_max,m_max,m_min,count_max"
     pytest.param(["mod_shift=8"], id="gated-off"),                 # every m_c = 0: no plasticity pass
     pytest.param(["learn_hidden=false", "lanes=2", "readout_density=1.0"], id="readout-only-dense"),
     pytest.param([*THREE_LAYERS, "lanes=2", "cores=2"], id="three-layers"),
+    # one word per hidden population: consecutive recurrent events accumulate into the same
+    # addresses one and two cycles apart, so both forwarded writes match and the newer must win
+    pytest.param(["hidden=[8]", "lanes=8", "threshold=[16]"], id="one-word-layer"),
 ])
 def test_top_matches_golden(overrides: list[str]) -> None:
     run_testbench("top", Accelerator, overrides, samples=4)
