@@ -1,7 +1,8 @@
 """cocotb testbench: the whole :class:`modsnn.hw.top.Accelerator` against the golden model.
 
 Parameters in the environment (:mod:`modsnn.sim.tbparams`). The bench loads the golden network's
-initial weights, then for every sample (every third one inference only, the others a training step)
+initial weights, then for every sample (every third one inference only, the others a training step;
+samples 3 and 4 with the learning-rate offset ``LR_EXTRA`` = 1, the next epochs' halved rates)
 compares with exact equality:
 
 * every hidden and readout spike of every step (the ``mon`` port);
@@ -92,13 +93,14 @@ async def top_matches_golden(dut) -> None:
     for sample in range(samples):
         u, label = data.x[sample], int(data.y[sample])
         train = sample % 3 != 2
+        lr_extra = (sample // 3) % 2             # samples 3, 4: learning rates halved (LR_EXTRA = 1)
         reference = Reference(net.cfg, net)
         ref = reference.forward([int(v) for v in u])
         reference.run_readout(ref)
         await acc.load_sample(u)
         spikes.events.clear()
         states.words.clear()
-        prediction = await acc.run(Command.TRAIN if train else Command.INFER, label=label)
+        prediction = await acc.run(Command.TRAIN if train else Command.INFER, label=label, lr_extra=lr_extra)
         fwd = net.forward(u.reshape(1, -1))
         for t in range(cfg.timesteps):
             populations = [(Population.HIDDEN, l, fwd.spikes[l][t, 0]) for l in range(D)]
@@ -118,7 +120,7 @@ async def top_matches_golden(dut) -> None:
                 assert state[name] == want.tolist(), f"sample {sample}: final {name} of layer {layer} differs"
         assert await acc.read_readout_membranes() == fwd.readout_membrane[0].tolist(), \
             f"sample {sample}: final readout membranes differ"
-        report = net.learn(fwd, label) if train else None
+        report = net.learn(fwd, label, lr_extra) if train else None
         levels = await acc.levels()
         if report is not None:
             assert levels == report.modulation.tolist(), f"sample {sample}: modulatory levels differ"
