@@ -49,7 +49,9 @@ def train_on_chip(cfg: Config, *, train_samples: int, test_samples: int, simulat
     return result
 
 
-def print_summary(result: dict[str, Any], stream: Any = sys.stdout) -> None:
+def print_summary(result: dict[str, Any], stream: Any = None) -> None:
+    """The human summary of a ``make sim`` report on ``stream`` (default: the current ``sys.stdout``,
+    looked up at call time, not at import: pytest swaps and closes captured streams)."""
     c = result["cycles_per_train_sample"]
     lines = [
         "",
@@ -68,4 +70,4 @@ def print_summary(result: dict[str, Any], stream: Any = sys.stdout) -> None:
     ]
     lines += [f"  mismatch: {m}" for m in result["mismatches"]]
     lines.append(f"  report: {result['report']}")
-    print("\n".join(lines), file=stream)
+    print("\n".join(lines), file=stream or sys.stdout)
