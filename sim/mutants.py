@@ -179,7 +179,8 @@ SCREENS = {
     "core": ["tests/test_hw_top.py::test_corners_all_fire", "tests/test_hw_top.py::test_top_icarus",
              "tests/test_hw_top.py::test_top_matches_golden[three-layers]",
              "tests/test_hw_top.py::test_top_matches_golden[readout-only-dense]",
-             "tests/test_hw_top.py::test_top_matches_golden[one-word-layer]"],
+             "tests/test_hw_top.py::test_top_matches_golden[one-word-layer]",
+             "tests/test_hw_top.py::test_top_matches_golden[very-sparse-readout]"],
     "link": ["tests/test_link_framing.py::test_framing_icarus", "tests/test_link_uart.py::test_uart_icarus",
              "tests/test_link_core.py"],
 }

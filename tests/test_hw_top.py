@@ -40,6 +40,8 @@ ALL_CORNERS = "w_max,w_min,v_max,v_min,x_max,m_max,m_min,count_max"
     # one word per hidden population: consecutive recurrent events accumulate into the same
     # addresses one and two cycles apart, so both forwarded writes match and the newer must win
     pytest.param(["hidden=[8]", "lanes=8", "threshold=[16]"], id="one-word-layer"),
+    # 5 % readout: many hidden neurons reach no readout neuron (events without words)
+    pytest.param(["readout_density=0.05", "lanes=2"], id="very-sparse-readout"),
 ])
 def test_top_matches_golden(overrides: list[str]) -> None:
     run_testbench("top", Accelerator, overrides, samples=4)
