@@ -41,6 +41,7 @@ from modsnn.sim.accelerator import SimAccelerator, SpikeMonitor, StateMonitor
 from modsnn.sim.streams import start
 from modsnn.sim.tbparams import golden_config, tb_params
 
+CLOCK_NS = 10                                # the clock of sim.streams.start
 INPUTS = ("bus__addr", "bus__wdata", "bus__we", "bus__re")
 CORNERS = ("w_max", "w_min", "v_max", "v_min", "x_max", "m_max", "m_min", "count_max")
 
@@ -100,8 +101,11 @@ async def top_matches_golden(dut) -> None:
         await acc.load_sample(u)
         spikes.events.clear()
         states.words.clear()
-        prediction = await acc.run(Command.TRAIN if train else Command.INFER, label=label, lr_extra=lr_extra)
-        fwd = net.forward(u.reshape(1, -1))
+        fwd = net.forward(u.reshape(1, -1))      # forward only: the weights change in net.learn below
+        # a hang fails fast: 10× the sample's inference cycles plus 100,000 (the plasticity pass included)
+        budget_us = (10 * sample_cycles(cfg, fwd).total + 100_000) * CLOCK_NS // 1000
+        prediction = await acc.run(Command.TRAIN if train else Command.INFER, label=label, lr_extra=lr_extra,
+                                   timeout_us=budget_us)
         for t in range(cfg.timesteps):
             populations = [(Population.HIDDEN, l, fwd.spikes[l][t, 0]) for l in range(D)]
             populations.append((Population.READOUT, 0, fwd.readout_spikes[t, 0]))
