@@ -8,15 +8,13 @@ run and the link fuzzer (:mod:`modsnn.sim.tb_link_fuzz`).
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from ..golden_model.config import Config
 from .link_harness import SIM_CLOCK_HZ, LinkHarness
-from .runner import SimulatorMissing, icarus_available, rtl_build, run_cocotb, run_dir
+from .runner import SimulatorMissing, bench_report, icarus_available, rtl_build, run_cocotb, run_dir
 
 __all__ = ["SYSTEM_DIVISOR", "print_link_summary", "run_system_bench", "train_through_link"]
 
@@ -43,24 +41,15 @@ def train_through_link(cfg: Config, *, train_samples: int, test_samples: int, si
     """Train ``train_samples`` and test ``test_samples`` through the simulated link; returns the
     report of :mod:`modsnn.sim.tb_link_train` (``bit_exact`` says whether it matched)."""
     run = run_dir("link_train")
-    report = (report or run / "report.json").resolve()          # the testbench runs in the run directory
-    report.parent.mkdir(parents=True, exist_ok=True)
-    if report.exists():
-        report.unlink()
-    started = time.perf_counter()
     print(f"modsnn sim --link: building the host link and the accelerator for {cfg.name!r} (lanes={cfg.lanes}) "
           f"for {simulator} ...", flush=True)
-    try:
+
+    def bench(path: Path) -> None:
         run_system_bench(cfg, "modsnn.sim.tb_link_train", {
             "MODSNN_SIM_TRAIN": str(train_samples), "MODSNN_SIM_TEST": str(test_samples),
-            "MODSNN_SIM_REPORT": str(report)}, simulator=simulator, run=run)
-    except AssertionError:
-        if not report.exists():
-            raise
-    result: dict[str, Any] = json.loads(report.read_text())
-    result["run_seconds"] = time.perf_counter() - started
-    result["report"] = str(report)
-    return result
+            "MODSNN_SIM_REPORT": str(path)}, simulator=simulator, run=run)
+
+    return bench_report(run, report, bench)
 
 
 def print_link_summary(result: dict[str, Any], stream: Any = None) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from ..golden_model.config import Config
-from .runner import SimulatorMissing, icarus_available, rtl_build, run_cocotb, run_dir
+from .runner import SimulatorMissing, bench_report, icarus_available, rtl_build, run_cocotb, run_dir
 
 __all__ = ["print_summary", "train_on_chip"]
 
@@ -24,29 +22,20 @@ def train_on_chip(cfg: Config, *, train_samples: int, test_samples: int, simulat
         raise SimulatorMissing("Icarus Verilog is missing: install it with `apt-get install iverilog`, "
                                "or use the default simulator (SIM=verilator)")
     run = run_dir("train")
-    report = (report or run / "report.json").resolve()          # the testbench runs in the run directory
-    report.parent.mkdir(parents=True, exist_ok=True)
-    if report.exists():
-        report.unlink()
-    started = time.perf_counter()
     print(f"modsnn sim: building the accelerator for {cfg.name!r} (hidden={list(cfg.hidden)}, lanes={cfg.lanes}, "
           f"cores={cfg.cores}) for {simulator} ...",
           flush=True)
     verilog, build = rtl_build(Accelerator(cfg), "top", simulator)
     config_file = run / "config.toml"
     config_file.write_text(cfg.to_toml())
-    env = {"MODSNN_TB_CONFIG": str(config_file), "MODSNN_TB_SET": "[]", "MODSNN_SIM_TRAIN": str(train_samples),
-           "MODSNN_SIM_TEST": str(test_samples), "MODSNN_SIM_REPORT": str(report)}
-    try:
+
+    def bench(path: Path) -> None:
+        env = {"MODSNN_TB_CONFIG": str(config_file), "MODSNN_TB_SET": "[]", "MODSNN_SIM_TRAIN": str(train_samples),
+               "MODSNN_SIM_TEST": str(test_samples), "MODSNN_SIM_REPORT": str(path)}
         run_cocotb(verilog=verilog, toplevel="top", test_module="modsnn.sim.tb_train", build=build, run=run,
                    simulator=simulator, env=env)
-    except AssertionError:
-        if not report.exists():
-            raise
-    result: dict[str, Any] = json.loads(report.read_text())
-    result["run_seconds"] = time.perf_counter() - started
-    result["report"] = str(report)
-    return result
+
+    return bench_report(run, report, bench)
 
 
 def print_summary(result: dict[str, Any], stream: Any = None) -> None:

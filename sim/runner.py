@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,23 @@ def run_testbench(kind: str, make_dut: Any, overrides: list[str], *, simulator: 
     return run_cocotb(verilog=verilog, toplevel=kind, test_module=test_module or f"modsnn.sim.tb_{kind}",
                       build=build, run=run or run_dir(kind), simulator=simulator,
                       env={**tb_env(preset, overrides, samples, golden_overrides), **(env or {})})
+
+
+def bench_report(run: Path, report: Path | None, bench: Any) -> dict[str, Any]:
+    """Run ``bench(report)`` (a testbench that writes its JSON report to the absolute path it is
+    given) and return the report with ``run_seconds`` and ``report`` added. ``report`` defaults to
+    ``run/report.json``; a relative path is taken from where the command runs (the testbench runs in
+    ``run``). A failing bench that wrote its report returns it (``bit_exact`` says what failed)."""
+    path = (report or run / "report.json").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    try:
+        bench(path)
+    except AssertionError:
+        if not path.exists():
+            raise
+    result: dict[str, Any] = json.loads(path.read_text())
+    result["run_seconds"] = time.perf_counter() - started
+    result["report"] = str(path)
+    return result
