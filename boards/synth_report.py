@@ -114,7 +114,8 @@ class Harness(wiring.Component):
         inputs: list[Value] = []
         outputs: list[Value] = []
         for _path, member, value in dut.signature.flatten(dut):
-            (inputs if member.flow == In else outputs).append(Value.cast(value))
+            if isinstance(value, Signal):                   # not an always-ready stream's constant ``ready``
+                (inputs if member.flow == In else outputs).append(value)
         width = sum(len(v) for v in inputs)
         if width:
             chain = Signal(width)
@@ -154,6 +155,11 @@ def _fmax(report: dict[str, Any]) -> float | None:
     return round(min(float(c["achieved"]) for c in clocks.values()), 2) if clocks else None
 
 
+def _signal_ports(block: wiring.Component) -> list[Value]:
+    """The block's ports that are signals (an always-ready stream's ``ready`` is a constant)."""
+    return [value for _path, _member, value in block.signature.flatten(block) if isinstance(value, Signal)]
+
+
 def synth_block(name: str, block: wiring.Component, target: Target, directory: Path, seed: int = 1,
                 env: dict[str, str] | None = None) -> dict[str, Any]:
     """Synthesise ``block`` for ``target`` in ``directory``; resources and Fmax (see module doc)."""
@@ -164,7 +170,7 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
     start = time.monotonic()
     wrapped = target.family == "ice40"
     top = Harness(block) if wrapped else block
-    text = rtlil.convert(top, name="top")
+    text = rtlil.convert(top, name="top", ports=None if wrapped else _signal_ports(block))
     cached = directory / "result.json"
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     key = f"{digest} {target.family} {target.nextpnr} {target.freq_mhz} seed {seed}"
@@ -188,7 +194,7 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
         note = "synthesised in the harness (Yosys failed on the bare block): resources include it"
     stat = json.loads((directory / "top.stat.json").read_text())
     if wrapped and not note:        # resources of the bare block (the harness is flattened into "top")
-        (directory / "bare.il").write_text(rtlil.convert(block, name="top"))
+        (directory / "bare.il").write_text(rtlil.convert(block, name="top", ports=_signal_ports(block)))
         try:
             _run([env["YOSYS"], "-q", "-l", "bare.log", "-p",
                   f"read_rtlil bare.il; {synth} -top top; tee -q -o bare.stat.json stat -json"], directory,

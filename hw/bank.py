@@ -9,7 +9,8 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
 **Accumulate** (``acc``, one word per cycle, latency :data:`ACC_LATENCY` to the write)::
 
     s0  read weight word `waddr` (and, for OUT, route entry `waddr`)
-    s2  target t = base + (DENSE ? a : route.addr);  valid = DENSE | route.valid;  read I[t]
+    s2  the weight word arrives from the memory's chunk registers (READ_LATENCY 2)
+        target t = base + (DENSE ? a : route.addr);  valid = DENSE | route.valid;  read I[t]
     s4  I[t] ← I[t] + (w >> weight_frac)        exact (acc_bits); the two writes still in
                                                  flight are forwarded, so back-to-back words
                                                  to one address accumulate correctly
@@ -53,6 +54,7 @@ from .hash import HASH_LATENCY, hash32_stages
 from .neuron import membrane_update, spike_and_boxcar, trace_update
 from .params import checked_params, rejected
 from .spram import SinglePortMemory
+from .weight_memory import WeightMemory
 
 __all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SIGN_STAGE", "SWEEP_LATENCY", "Bank",
            "delay"]
@@ -87,15 +89,15 @@ class _Port:
         self.addr, self.data, self.en = addr, data, en
 
 
-def _weight_memory(kind: type, width: int, depth: int) -> Memory | SinglePortMemory:
+def _weight_memory(kind: type, width: int, depth: int, chunk_depth: int) -> WeightMemory | SinglePortMemory:
     if kind is SinglePortMemory:
         return SinglePortMemory(width, depth)
-    return Memory(shape=signed(width), depth=depth, init=[])
+    return WeightMemory(width, depth, chunk_depth)
 
 
-def _ports_of(mem: Memory | SinglePortMemory, writable: bool) -> tuple[object, object]:
+def _ports_of(mem: Memory | WeightMemory | SinglePortMemory, writable: bool) -> tuple[object, object]:
     """``(read port, write port)`` of a memory (``None`` for a ROM's write port)."""
-    if isinstance(mem, SinglePortMemory):
+    if isinstance(mem, WeightMemory | SinglePortMemory):
         return _Port(mem.raddr, mem.rdata, Signal(name="unused_en")), _Port(mem.waddr, mem.wdata, mem.we)
     return mem.read_port(), (mem.write_port() if writable else None)
 
@@ -148,7 +150,7 @@ class Bank(wiring.Component):
         return m
 
     # ------------------------------------------------------------------ memories
-    def _memories(self, m: Module) -> dict[str, Memory | SinglePortMemory]:
+    def _memories(self, m: Module) -> dict[str, Memory | WeightMemory | SinglePortMemory]:
         cfg, p, fmt, b = self._cfg, self._p, self._fmt, self._bank
         entries = []
         for l, routes in enumerate(p.routes):
@@ -158,10 +160,12 @@ class Bank(wiring.Component):
                                                       "cls": (addr * p.banks + b) % cfg.n_classes}))
             del l
         entries = entries or [fmt.route_entry.const({"valid": 0, "addr": 0, "cls": 0})]
-        weights: type[Memory] | type[SinglePortMemory] = SinglePortMemory if cfg.weight_ports == 1 else Memory
-        mems: dict[str, Memory | SinglePortMemory] = {
-            "weights": _weight_memory(weights, cfg.weight_bits, p.weight_depth),
-            "out": _weight_memory(weights, cfg.weight_bits, p.out_depth),
+        weights: type[WeightMemory] | type[SinglePortMemory] = (SinglePortMemory if cfg.weight_ports == 1
+                                                                 else WeightMemory)
+        chunk = p.weight_chunk_depth
+        mems: dict[str, Memory | WeightMemory | SinglePortMemory] = {
+            "weights": _weight_memory(weights, cfg.weight_bits, p.weight_depth, chunk),
+            "out": _weight_memory(weights, cfg.weight_bits, p.out_depth, chunk),
             "acc": Memory(shape=signed(p.acc_bits), depth=p.state_depth, init=[]),
             "state": Memory(shape=fmt.state_word, depth=p.state_depth, init=[]),
             "key0": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
@@ -232,7 +236,8 @@ class Bank(wiring.Component):
         cmd1 = delay(m, cmd, 1, "acc_cmd")
         # s2: the weight word and route entry (output-registered)
         valid2, cmd2 = delay(m, valid1, 1, "acc_v1"), delay(m, cmd1, 1, "acc_cmd1")
-        weight2 = delay(m, Mux(cmd1.kind == AccKind.OUT, ports["out"][0].data, ports["weights"][0].data), 1, "acc_w")
+        weight2 = Signal(signed(cfg.weight_bits), name="acc_w")    # from the weight memories' chunk registers
+        m.d.comb += weight2.eq(Mux(cmd2.kind == AccKind.OUT, ports["out"][0].data, ports["weights"][0].data))
         route2 = delay(m, route1, 1, "acc_route1")
         out2 = cmd2.kind == AccKind.OUT
         target = Signal(p.state_addr_bits, name="acc_target")
@@ -329,8 +334,8 @@ class Bank(wiring.Component):
         self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.waddr)            # P7
         self._read("out", sr7 & (j7.matrix == Matrix.OUT), j7.waddr)
         v9, j9 = delay(m, v7, 2, "pj_v7"), delay(m, j7, 2, "pj_l7")
-        old9 = delay(m, Mux(delay(m, j7.matrix == Matrix.OUT, 1, "pj_isout"),
-                            ports["out"][0].data, ports["weights"][0].data), 1, "pj_old")
+        old9 = Signal(signed(cfg.weight_bits), name="pj_old")      # from the weight memories' chunk registers
+        m.d.comb += old9.eq(Mux(j9.matrix == Matrix.OUT, ports["out"][0].data, ports["weights"][0].data))
         en9, h9 = delay(m, en3, 6, "pj_en"), delay(m, h3, 6, "pj_h3")
         self._rowkey_and_sign(m, v9, j9, word, h9)
         # P10-P12: SR
@@ -399,11 +404,10 @@ class Bank(wiring.Component):
             self._read(name, hit & cmd.re, cmd.addr)
             if name != "state":
                 self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
-        # the block RAM outputs are registered before the multiplexer (they are slow, and a deep
-        # memory's output is already a multiplexer of its cascaded blocks)
+        # the weight memories answer from their chunk registers (READ_LATENCY 2); the state memory's
+        # block RAM output is registered before use (it is slow)
         out2 = delay(m, cmd.target == HostTarget.OUT, 2, "host_out")
-        weights2, out_w2 = delay(m, ports["weights"][0].data, 1, "host_w"), delay(m, ports["out"][0].data, 1, "host_o")
-        m.d.sync += [self.host_rdata.eq(Mux(out2, out_w2, weights2)),
+        m.d.sync += [self.host_rdata.eq(Mux(out2, ports["out"][0].data, ports["weights"][0].data)),
                      self.host_state.eq(delay(m, ports["state"][0].data, 1, "host_s"))]
         # X read-back for the plasticity column walker
         self._read("state", self.x_en, self.x_addr)

@@ -14,7 +14,8 @@ import dataclasses
 
 from ..golden_model.config import Config
 from .formats import formats_for
-from .params import hw_params
+from .params import HwParams, hw_params
+from .weight_memory import chunk_depths
 
 __all__ = ["MemoryUse", "memory_inventory"]
 
@@ -44,6 +45,16 @@ class MemoryUse:
         return self.depth * self.width * self.copies
 
 
+def _weight_memories(name: str, path: str, depth: int, width: int, p: HwParams, single: bool) -> list[MemoryUse]:
+    """A weight memory: one single-port memory, or the chunks of a
+    :class:`~modsnn.hw.weight_memory.WeightMemory`."""
+    if single:
+        return [MemoryUse(name, depth, width, role="weights", path=f"{path}.mem", single_port=True)]
+    depths = chunk_depths(depth, p.weight_chunk_depth)
+    return [MemoryUse(name if len(depths) == 1 else f"{name} chunk {n}", d, width, role="weights",
+                      path=f"{path}.chunk{n}") for n, d in enumerate(depths)]
+
+
 def memory_inventory(cfg: Config) -> list[MemoryUse]:
     """Every memory of the accelerator RTL for ``cfg``."""
     from .learner import FIFO_DEPTH, Learner
@@ -59,10 +70,8 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
     for b in range(p.banks):
         where = f"core{b // L}.bank{b % L}"
         mems += [
-            MemoryUse(f"weights{b}", p.weight_depth, cfg.weight_bits, role="weights",
-                      path=f"{where}.weights{'.mem' if single else ''}", single_port=single),
-            MemoryUse(f"readout weights{b}", p.out_depth, cfg.weight_bits, role="weights",
-                      path=f"{where}.out{'.mem' if single else ''}", single_port=single),
+            *_weight_memories(f"weights{b}", f"{where}.weights", p.weight_depth, cfg.weight_bits, p, single),
+            *_weight_memories(f"readout weights{b}", f"{where}.out", p.out_depth, cfg.weight_bits, p, single),
             *([] if p.dense_readout else
               [MemoryUse(f"routing entries{b}", p.out_depth, route_bits, role="rom", path=f"{where}.route")]),
             MemoryUse(f"currents{b}", p.state_depth, p.acc_bits, path=f"{where}.acc"),

@@ -45,6 +45,9 @@ from ..golden_model.topology import LaneRoutes, lane_routes, small_world_mask
 
 __all__ = ["LR_EXTRA_MAX", "HwParams", "bits_for", "checked_params", "hw_params", "rejected"]
 
+#: (width, depth) of an ECP5 ``DP16KD`` block RAM's true-dual-port geometries (and 512 × 36 pseudo-dual-port).
+DP16KD_GEOMETRIES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+
 #: Largest learning-rate decay (``LR_EXTRA``) the hardware accepts; larger values saturate.
 LR_EXTRA_MAX = 7
 
@@ -110,6 +113,16 @@ class HwParams:
     def weight_depth(self) -> int:
         _, rec = self.weight_base[-1]
         return rec + self.cfg.hidden[-1] * self.words[-1]
+
+    @property
+    def weight_chunk_depth(self) -> int:
+        """Words per chunk of a :class:`~modsnn.hw.weight_memory.WeightMemory`: the depth of the
+        ECP5 ``DP16KD`` geometry (:data:`DP16KD_GEOMETRIES`) that stores the most weight words per
+        block at ``weight_bits`` (ties: the fewest blocks per chunk), so that a chunk is blocks side
+        by side, never a cascade: 2048 for 8 and 9 bits (one 2048 × 9 block), 4096 for 12 (three
+        4096 × 4), 1024 for 16–18 (one 1024 × 18), 16384 for 7 or 11 (that many 16384 × 1)."""
+        w = self.cfg.weight_bits
+        return max(DP16KD_GEOMETRIES, key=lambda g: (g[1] / -(-w // g[0]), g[0]))[1]
 
     @functools.cached_property
     def out_base(self) -> tuple[int, ...]:

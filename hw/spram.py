@@ -5,9 +5,10 @@ UP5K) it is built from ``SB_SPRAM256KA`` blocks (16K × 16 bits each, cascaded b
 bits; words narrower than 16 bits use the low bits and are sign-extended on the way out), which
 have no initial contents: the host loads the weights, as it does on every board. Elsewhere (and in
 simulation) it is an Amaranth memory with a shared address. In both, a read at ``raddr`` in a
-cycle without a write (``we`` low) answers on ``rdata`` in the next cycle, and ``rdata`` is not
-valid in the cycle after a write; the accelerator never reads and writes in one cycle (the bank
-asserts it).
+cycle without a write (``we`` low) answers on ``rdata`` :data:`~modsnn.hw.weight_memory.READ_LATENCY`
+(2) cycles later, like a :class:`~modsnn.hw.weight_memory.WeightMemory`: each block's output is
+registered before the block multiplexer. ``rdata`` is not valid two cycles after a write; the
+accelerator never reads and writes in one cycle (the bank asserts it).
 
 Ports: ``raddr``, ``rdata`` (signed ``width``), ``waddr``, ``wdata``, ``we``.
 """
@@ -59,13 +60,15 @@ class SinglePortMemory(wiring.Component):
             m.submodules.mem = mem = Memory(shape=signed(self._width), depth=self._depth, init=[])
             rd, wr = mem.read_port(), mem.write_port()
             m.d.comb += [rd.addr.eq(addr), rd.en.eq(~self.we), wr.addr.eq(addr), wr.data.eq(self.wdata),
-                         wr.en.eq(self.we), self.rdata.eq(rd.data)]
+                         wr.en.eq(self.we)]
+            m.d.sync += self.rdata.eq(rd.data)
             return m
         select = Signal(range(max(2, self.blocks)))
         m.d.comb += select.eq(addr >> 14)
-        read_select = Signal.like(select)
+        read_select, out_select = Signal.like(select), Signal.like(select)
         with m.If(~self.we):
             m.d.sync += read_select.eq(select)
+        m.d.sync += out_select.eq(read_select)
         wide = Signal(SPRAM_WIDTH)
         m.d.comb += wide.eq(self.wdata.as_unsigned())
         outputs = []
@@ -75,9 +78,11 @@ class SinglePortMemory(wiring.Component):
                 "SB_SPRAM256KA", i_ADDRESS=addr[:14], i_DATAIN=wide, i_MASKWREN=Const(0b1111, 4),
                 i_WREN=self.we & (select == n), i_CHIPSELECT=Const(1, 1), i_CLOCK=ClockSignal("sync"),
                 i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1), i_POWEROFF=Const(1, 1), o_DATAOUT=data)
-            outputs.append(data)
+            registered = Signal(SPRAM_WIDTH, name=f"spram{n}_data")
+            m.d.sync += registered.eq(data)
+            outputs.append(registered)
         value = outputs[0]
         for n, data in enumerate(outputs[1:], start=1):
-            value = Mux(read_select == n, data, value)
+            value = Mux(out_select == n, data, value)
         m.d.comb += self.rdata.eq(value[:self._width].as_signed())
         return m

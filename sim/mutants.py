@@ -55,7 +55,7 @@ class Mutant:
 
 #: The test files each suite runs, fastest-failing first.
 SUITES = {
-    "core": ["tests/test_hw_hash.py", "tests/test_formats.py", "tests/test_hw_params.py", "tests/test_hw_top.py",
+    "core": ["tests/test_hw_weight_memory.py", "tests/test_hw_hash.py", "tests/test_formats.py", "tests/test_hw_params.py", "tests/test_hw_top.py",
              "tests/test_sim_onchip.py", "tests/test_link_system.py"],
     "link": ["tests/test_link_framing.py", "tests/test_link_uart.py", "tests/test_link_core.py",
              "tests/test_link_host.py", "tests/test_link_system.py"],
@@ -74,6 +74,12 @@ MUTANTS: tuple[Mutant, ...] = (
     _M("trace-decay-floor", "hw/neuron.py", "operator", "((x + ((1 << k) - 1)) >> k)", "(x >> k)"),
     _M("trace-saturation-dropped", "hw/neuron.py", "saturation", "Mux(x_wide > cfg.x_max, cfg.x_max, x_wide)",
        "x_wide"),
+    # ---- the weight memories (hw/weight_memory.py, hw/spram.py)
+    _M("chunk-select-early", "hw/weight_memory.py", "off-by-one", "Array(outputs)[select2]", "Array(outputs)[select1]"),
+    _M("chunk-write-all", "hw/weight_memory.py", "stuck", "wr.en.eq(self.we & ((self.waddr >> row_bits) == n))",
+       "wr.en.eq(self.we)"),
+    _M("single-port-unregistered", "hw/spram.py", "off-by-one", "m.d.sync += self.rdata.eq(rd.data)",
+       "m.d.comb += self.rdata.eq(rd.data)"),
     # ---- the bank: accumulate, sweep, plasticity (hw/bank.py)
     _M("weight-clamp-quarter", "hw/bank.py", "bound", "Mux(wide11 > cfg.w_max, cfg.w_max,",
        "Mux(wide11 > cfg.w_max // 4, cfg.w_max // 4,"),
@@ -176,7 +182,7 @@ def _layout(mutant: Mutant, into: Path) -> Path:
 #: bank asserts "weights read and written in one cycle" on a zero-time glitch of the shared address
 #: (event-driven scheduling; Verilator, which evaluates settled values, does not).
 SCREENS = {
-    "core": ["tests/test_hw_top.py::test_corners_all_fire", "tests/test_hw_top.py::test_top_icarus",
+    "core": ["tests/test_hw_weight_memory.py", "tests/test_hw_top.py::test_corners_all_fire", "tests/test_hw_top.py::test_top_icarus",
              "tests/test_hw_top.py::test_top_matches_golden[three-layers]",
              "tests/test_hw_top.py::test_top_matches_golden[readout-only-dense]",
              "tests/test_hw_top.py::test_top_matches_golden[one-word-layer]",

@@ -24,7 +24,8 @@ from ..params import rejected
 from .protocol import CRC_ALGORITHM, CRC_BYTES, HEADER_BYTES, Status
 from .uart import RX_BYTE
 
-__all__ = ["FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature", "FrameReceiver"]
+__all__ = ["FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature", "FrameReceiver",
+           "StreamRegister"]
 
 FRAME_TOKEN = data.StructLayout({"data": 8, "end": 1, "error": 1})
 
@@ -138,6 +139,25 @@ class CobsEncoder(wiring.Component):
             m.d.sync += r.eq(r + 1)
         with m.Else():
             m.d.comb += rd.addr.eq(r[:8])
+        return m
+
+
+class StreamRegister(wiring.Component):
+    """A register stage on a stream of :data:`FRAME_TOKEN` (it cuts the combinational path from
+    the command executor's reply multiplexer into the CRC and COBS logic).
+
+    Ports: ``i``, ``o``. Latency 1; throughput 1 token per cycle (``i.ready = ~o.valid | o.ready``);
+    tokens leave in the order they came, unchanged.
+    """
+
+    i: In(stream.Signature(FRAME_TOKEN))
+    o: Out(stream.Signature(FRAME_TOKEN))
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.i.ready):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
         return m
 
 

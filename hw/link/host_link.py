@@ -19,7 +19,7 @@ from ...golden_model.config import Config
 from ..formats import formats_for
 from ..params import rejected
 from .command import CommandExecutor, control_bus
-from .framing import CobsDecoder, CobsEncoder, CrcAppender, FrameReceiver
+from .framing import CobsDecoder, CobsEncoder, CrcAppender, FrameReceiver, StreamRegister
 from .protocol import LinkLimits, identity_bytes, link_limits
 from .uart import RX_BYTE, UartRx, UartTx, baud_divisor
 
@@ -39,7 +39,8 @@ class LinkCore(wiring.Component):
     the accelerator's), ``error`` (out, the last reply was an error).
 
     Latency of a reply: the request's last byte, 1 cycle to the receive buffer, the command layer's
-    time (:class:`~modsnn.hw.link.command.CommandExecutor`), then COBS staging: the reply's bytes
+    time (:class:`~modsnn.hw.link.command.CommandExecutor`), one register stage
+    (:class:`~modsnn.hw.link.framing.StreamRegister`), then CRC and COBS staging: the reply's bytes
     leave when their COBS block closes. Throughput: the command layer works on one frame while the
     receiver fills the other buffers, so back-to-back requests run at the rate of the slower of
     the link and the accelerator.
@@ -87,7 +88,9 @@ class LinkCore(wiring.Component):
         wiring.connect(m, wiring.flipped(self.rx), decoder.i)
         wiring.connect(m, decoder.o, receiver.i)
         wiring.connect(m, receiver.frame, executor.frame)
-        wiring.connect(m, executor.reply, appender.i)
+        m.submodules.reply = reply = StreamRegister()
+        wiring.connect(m, executor.reply, reply.i)
+        wiring.connect(m, reply.o, appender.i)
         wiring.connect(m, appender.o, encoder.i)
         wiring.connect(m, encoder.o, wiring.flipped(self.tx))
         wiring.connect(m, executor.bus, wiring.flipped(self.bus))

@@ -1,0 +1,74 @@
+"""A deep weight memory read in two cycles, with a register on every chunk's output.
+
+A memory deeper than one block RAM is a cascade: the synthesiser stacks blocks and multiplexes
+their outputs by the high address bits. On ECP5 a ``DP16KD``'s clock-to-output alone is 5.8 ns
+(Yosys maps to the unregistered ``NOREG`` mode and cannot absorb an output register), so a
+20-block-deep weight memory followed by its multiplexer and one more multiplexer does not reach
+100 MHz. :class:`WeightMemory` splits the ``depth`` words into *chunks* of ``chunk_depth`` words
+(one block RAM deep at the weight width: :attr:`~modsnn.hw.params.HwParams.weight_chunk_depth`),
+registers each chunk's read data, and multiplexes the registers::
+
+    cycle t      raddr = c·chunk_depth + r      every chunk reads its row r; sel₁ ← c
+    cycle t+1    d_k ← chunk_k[r]               (each chunk's output, registered); sel₂ ← sel₁
+    cycle t+2    rdata = d_{sel₂}               (combinational from registers)
+
+so ``rdata`` is ``mem[raddr]`` two cycles after ``raddr`` (the bank registers what it computes
+from it). A write (``we``) lands in chunk ``waddr div chunk_depth`` at the end of its cycle; a read
+of the same address in that cycle returns the old word. The read port is always enabled.
+
+Ports: ``raddr``, ``rdata`` (signed ``width``, :data:`READ_LATENCY` cycles later), ``waddr``,
+``wdata``, ``we``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Array, Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .params import bits_for, rejected
+
+__all__ = ["READ_LATENCY", "WeightMemory", "chunk_depths"]
+
+READ_LATENCY = 2        # raddr → rdata
+
+
+def chunk_depths(depth: int, chunk_depth: int) -> list[int]:
+    """The depths of the chunks of a ``depth``-word memory cut every ``chunk_depth`` words."""
+    full, rest = divmod(depth, chunk_depth)
+    return [chunk_depth] * full + ([rest] if rest else [])
+
+
+class WeightMemory(wiring.Component):
+    """``depth`` signed words of ``width`` bits in chunks of ``chunk_depth`` (see the module docstring)."""
+
+    def __init__(self, width: int, depth: int, chunk_depth: int) -> None:
+        for name, value in (("width", width), ("depth", depth), ("chunk_depth", chunk_depth)):
+            if not isinstance(value, int) or value < 1:
+                raise rejected(self, ValueError(f"{name} must be a positive integer, not {value!r}"))
+        if chunk_depth & (chunk_depth - 1):
+            raise rejected(self, ValueError(f"chunk_depth must be a power of two, not {chunk_depth}"))
+        self._width, self._depth, self._chunk = width, depth, chunk_depth
+        self.depths = chunk_depths(depth, chunk_depth)
+        super().__init__({"raddr": In(bits_for(depth)), "rdata": Out(signed(width)), "waddr": In(bits_for(depth)),
+                          "wdata": In(signed(width)), "we": In(1)})
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        row_bits = bits_for(self._chunk) if len(self.depths) > 1 else bits_for(self._depth)
+        select1, select2 = Signal(range(len(self.depths)), name="sel1"), Signal(range(len(self.depths)), name="sel2")
+        m.d.sync += [select1.eq(self.raddr >> row_bits), select2.eq(select1)]
+        outputs = []
+        for n, depth in enumerate(self.depths):
+            m.submodules[f"chunk{n}"] = mem = Memory(shape=signed(self._width), depth=depth, init=[])
+            rd, wr = mem.read_port(), mem.write_port()
+            registered = Signal(signed(self._width), name=f"chunk{n}_data")
+            m.d.comb += [rd.addr.eq(self.raddr[:row_bits]), wr.addr.eq(self.waddr[:row_bits]),
+                         wr.data.eq(self.wdata), wr.en.eq(self.we & ((self.waddr >> row_bits) == n))]
+            m.d.sync += registered.eq(rd.data)
+            outputs.append(registered)
+        m.d.comb += self.rdata.eq(Array(outputs)[select2])         # a balanced multiplexer, not a chain
+        return m
