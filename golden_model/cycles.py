@@ -64,7 +64,7 @@ class CycleCosts:
     finish: int = 1
     learn_overhead: int = 28       # learner: prefix keys (2 result latencies, 3 jobs, hand-overs), done
     key_gap: int = 9               # row keys written before they are read
-    walk_overhead: int = 20        # walker → X read → FIFO → issuer (5), drain to the last write (15)
+    walk_overhead: int = 21        # walker → X read → FIFO → issuer (6), drain to the last write (15)
     sign_overhead: int = 13        # the last gate bit back at the learner
 
 

@@ -129,7 +129,7 @@ class Bank(wiring.Component):
             "spike": Out(1),                                  # sweep stage D
             "mon": Out(fmt.state_word),                       # sweep stage D: the written state
             "x_addr": In(p.state_addr_bits), "x_en": In(1),
-            "x_data": Out(p.xsum_bits),                       # X of state word x_addr, 1 cycle later
+            "x_data": Out(p.xsum_bits),                       # X of state word x_addr, 2 cycles later
             "prefix": Out(32),                                # PREFIX result (P9)
             "gated": Out(1), "gated_valid": Out(1),           # SIGN, last class: G ≠ 0 (P9)
         })
@@ -409,6 +409,7 @@ class Bank(wiring.Component):
         out2 = delay(m, cmd.target == HostTarget.OUT, 2, "host_out")
         m.d.sync += [self.host_rdata.eq(Mux(out2, ports["out"][0].data, ports["weights"][0].data)),
                      self.host_state.eq(delay(m, ports["state"][0].data, 1, "host_s"))]
-        # X read-back for the plasticity column walker
+        # X read-back for the plasticity column walker, registered here at the block RAM (the lane
+        # multiplexer that follows is in the learner, a long route away)
         self._read("state", self.x_en, self.x_addr)
-        m.d.comb += self.x_data.eq(ports["state"][0].data.xs)
+        m.d.sync += self.x_data.eq(ports["state"][0].data.xs)

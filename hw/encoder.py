@@ -11,8 +11,8 @@ and hands each word's spike bits to its :class:`~modsnn.hw.serializer.SpikeSeria
 events (ascending ``j``) go out on ``spikes``. ``busy`` is high from the ``step`` until the last
 event; a step costs :data:`ENCODE_LATENCY` + ``Σ_words max(1, spikes in the word)`` cycles.
 ``clear`` zeroes ``a, x, X`` (not ``u``) in ``ceil(n_in / B)`` cycles. ``u`` is written through
-``u_addr``/``u_data``/``u_we``; ``x_addr``/``x_en`` read ``X`` of all lanes at an address one cycle
-later on ``x_data`` (the plasticity engine's column walker).
+``u_addr``/``u_data``/``u_we``; ``x_addr``/``x_en`` read ``X`` of all lanes at an address two cycles
+later on ``x_data`` (registered at the block RAM) (the plasticity engine's column walker).
 """
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
@@ -85,7 +85,7 @@ class InputEncoder(wiring.Component):
             with m.If(clearing):
                 m.d.comb += [st_wr.addr.eq(index), st_wr.data.eq(0), st_wr.en.eq(1)]
             m.d.sync += spikes_d[lane].eq(valid_c & s)
-            m.d.comb += self.x_data[lane].eq(st_rd.data.xs)
+            m.d.sync += self.x_data[lane].eq(st_rd.data.xs)             # registered at the block RAM
         m.d.comb += [ser.word.valid.eq(delay(m, valid_c, 1, "enc_vd")), ser.word.payload.eq(spikes_d),
                      ser.words.eq(q)]
         with m.FSM(init="idle"):

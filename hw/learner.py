@@ -45,8 +45,12 @@ RESULT_LATENCY = CORE_LATENCY + ROWKEY_STAGE + 1      # PREFIX result visible at
 GATE_LATENCY = CORE_LATENCY + SIGN_STAGE              # SIGN gate bit visible at the learner
 KEY_GAP = CORE_LATENCY + ROWKEY_STAGE - 1             # last ROWKEY job → first job that reads the keys
 DRAIN = CORE_LATENCY + JOB_WRITE_STAGE + 1            # last SR job → its write has landed
-X_LATENCY = CORE_LATENCY + 1                          # x_addr → x_data
+X_LATENCY = CORE_LATENCY + 2                          # x_addr → x_data (the bank registers it)
 WALK_LATENCY = X_LATENCY + 2                          # walker position → bank mux, registered → entry in the FIFO
+#: ``tick`` at the walk's start: with single-port weights the issue slots are every other cycle, phased
+#: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
+#: model's ``walk_overhead`` is the same for ``r`` = 1 and 2)
+FIRST_SLOT = int(WALK_LATENCY % 2 == 0)
 FIFO_DEPTH = 8
 STREAMS = (Stream.ROUND_OUT, Stream.ROUND_FF, Stream.ROUND_REC)
 
@@ -237,7 +241,8 @@ class Learner(wiring.Component):
     def _start_walk(self, m: Module, readout: bool) -> None:
         cfg, p = self._cfg, self._p
         lr = Mux(readout, cfg.lr_shift_out, Array(s + cfg.eligibility_shift for s in cfg.lr_shift_hidden)[self.layer])
-        m.d.sync += [self.w_active.eq(1), self.w_readout.eq(readout), self.w_j.eq(0), self.w_a.eq(0), self.tick.eq(1),
+        m.d.sync += [self.w_active.eq(1), self.w_readout.eq(readout), self.w_j.eq(0), self.w_a.eq(0),
+                     self.tick.eq(FIRST_SLOT if cfg.weight_ports == 1 else 1),
                      self.w_waddr.eq(0 if readout else Array(b[0] for b in p.weight_base)[self.layer]),
                      self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0),
                      self.major.eq(0), self.minor.eq(0)]

@@ -55,7 +55,8 @@ class Mutant:
 
 #: The test files each suite runs, fastest-failing first.
 SUITES = {
-    "core": ["tests/test_hw_weight_memory.py", "tests/test_hw_hash.py", "tests/test_formats.py", "tests/test_hw_params.py", "tests/test_hw_top.py",
+    "core": ["tests/test_hw_weight_memory.py", "tests/test_hw_hash.py", "tests/test_formats.py",
+             "tests/test_hw_params.py", "tests/test_hw_top.py",
              "tests/test_sim_onchip.py", "tests/test_link_system.py"],
     "link": ["tests/test_link_framing.py", "tests/test_link_uart.py", "tests/test_link_core.py",
              "tests/test_link_host.py", "tests/test_link_system.py"],
@@ -182,7 +183,8 @@ def _layout(mutant: Mutant, into: Path) -> Path:
 #: bank asserts "weights read and written in one cycle" on a zero-time glitch of the shared address
 #: (event-driven scheduling; Verilator, which evaluates settled values, does not).
 SCREENS = {
-    "core": ["tests/test_hw_weight_memory.py", "tests/test_hw_top.py::test_corners_all_fire", "tests/test_hw_top.py::test_top_icarus",
+    "core": ["tests/test_hw_weight_memory.py", "tests/test_hw_top.py::test_corners_all_fire",
+             "tests/test_hw_top.py::test_top_icarus",
              "tests/test_hw_top.py::test_top_matches_golden[three-layers]",
              "tests/test_hw_top.py::test_top_matches_golden[readout-only-dense]",
              "tests/test_hw_top.py::test_top_matches_golden[one-word-layer]",
