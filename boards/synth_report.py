@@ -114,8 +114,8 @@ class Harness(wiring.Component):
         inputs: list[Value] = []
         outputs: list[Value] = []
         for _path, member, value in dut.signature.flatten(dut):
-            if isinstance(value, Signal):                   # not an always-ready stream's constant ``ready``
-                (inputs if member.flow == In else outputs).append(value)
+            if isinstance(Value.cast(value), Signal):       # not an always-ready stream's constant ``ready``
+                (inputs if member.flow == In else outputs).append(Value.cast(value))
         width = sum(len(v) for v in inputs)
         if width:
             chain = Signal(width)
@@ -157,7 +157,8 @@ def _fmax(report: dict[str, Any]) -> float | None:
 
 def _signal_ports(block: wiring.Component) -> list[Value]:
     """The block's ports that are signals (an always-ready stream's ``ready`` is a constant)."""
-    return [value for _path, _member, value in block.signature.flatten(block) if isinstance(value, Signal)]
+    ports = (Value.cast(value) for _path, _member, value in block.signature.flatten(block))
+    return [value for value in ports if isinstance(value, Signal)]
 
 
 def synth_block(name: str, block: wiring.Component, target: Target, directory: Path, seed: int = 1,

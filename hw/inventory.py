@@ -28,7 +28,10 @@ class MemoryUse:
     keys, lists) or ``rom`` (routing tables, initialised by the bitstream); ``read`` is ``sync``
     (block-RAM capable) or ``async`` (combinational read: logic only); ``single_port`` says the
     memory is read and written through one address (``weight_ports = 1``: SPRAM-capable); ``path``
-    is the memory's place in the elaborated :class:`~modsnn.hw.top.Accelerator`.
+    is the memory's place in the elaborated :class:`~modsnn.hw.top.Accelerator`;
+    ``merged_register`` says the RTL reads it through an asynchronous port with a register right
+    after it, which Yosys merges into a synchronous block-RAM read (``read`` is then ``sync``; see
+    :class:`~modsnn.hw.weight_memory.WeightMemory`).
     """
 
     name: str
@@ -39,6 +42,7 @@ class MemoryUse:
     read: str = "sync"
     path: str = ""
     single_port: bool = False
+    merged_register: bool = False
 
     @property
     def bits(self) -> int:
@@ -52,7 +56,7 @@ def _weight_memories(name: str, path: str, depth: int, width: int, p: HwParams, 
         return [MemoryUse(name, depth, width, role="weights", path=f"{path}.mem", single_port=True)]
     depths = chunk_depths(depth, p.weight_chunk_depth)
     return [MemoryUse(name if len(depths) == 1 else f"{name} chunk {n}", d, width, role="weights",
-                      path=f"{path}.chunk{n}") for n, d in enumerate(depths)]
+                      path=f"{path}.chunk{n}", merged_register=True) for n, d in enumerate(depths)]
 
 
 def memory_inventory(cfg: Config) -> list[MemoryUse]:

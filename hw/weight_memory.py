@@ -13,8 +13,13 @@ registers each chunk's read data, and multiplexes the registers::
     cycle t+2    rdata = d_{sel₂}               (combinational from registers)
 
 so ``rdata`` is ``mem[raddr]`` two cycles after ``raddr`` (the bank registers what it computes
-from it). A write (``we``) lands in chunk ``waddr div chunk_depth`` at the end of its cycle; a read
-of the same address in that cycle returns the old word. The read port is always enabled.
+from it). A write (``we``) lands in chunk ``waddr div chunk_depth`` at the end of its cycle. A read
+of the address written in the same cycle is undefined on the FPGA (the chunks carry Yosys'
+``no_rw_check``: without it Yosys emulates read-before-write with a comparator and multiplexer in
+front of every chunk register, the slowest path at 100 MHz); the accelerator never does it (the
+accumulate pass only reads; the plasticity jobs of a pass write distinct synapses; the host
+accesses the weights while the accelerator is idle), and simulation returns the old word. The read
+port is always enabled.
 
 Ports: ``raddr``, ``rdata`` (signed ``width``, :data:`READ_LATENCY` cycles later), ``waddr``,
 ``wdata``, ``we``.
@@ -63,12 +68,16 @@ class WeightMemory(wiring.Component):
         m.d.sync += [select1.eq(self.raddr >> row_bits), select2.eq(select1)]
         outputs = []
         for n, depth in enumerate(self.depths):
-            m.submodules[f"chunk{n}"] = mem = Memory(shape=signed(self._width), depth=depth, init=[])
-            rd, wr = mem.read_port(), mem.write_port()
-            registered = Signal(signed(self._width), name=f"chunk{n}_data")
+            m.submodules[f"chunk{n}"] = mem = Memory(shape=signed(self._width), depth=depth, init=[],
+                                                     attrs={"no_rw_check": 1})
+            # an asynchronous read port and a register: Yosys merges the two into the block RAM's
+            # synchronous read, and only there does it honour ``no_rw_check``
+            rd, wr = mem.read_port(domain="comb"), mem.write_port()
+            read = Signal(signed(self._width), name=f"chunk{n}_read", reset_less=True)
+            registered = Signal(signed(self._width), name=f"chunk{n}_data", reset_less=True)   # data only
             m.d.comb += [rd.addr.eq(self.raddr[:row_bits]), wr.addr.eq(self.waddr[:row_bits]),
                          wr.data.eq(self.wdata), wr.en.eq(self.we & ((self.waddr >> row_bits) == n))]
-            m.d.sync += registered.eq(rd.data)
+            m.d.sync += [read.eq(rd.data), registered.eq(read)]
             outputs.append(registered)
         m.d.comb += self.rdata.eq(Array(outputs)[select2])         # a balanced multiplexer, not a chain
         return m

@@ -117,7 +117,9 @@ def test_inventory_is_the_rtl_memory_layout(tiny: Config, overrides: list[str]) 
         assert mem.width <= width, path                   # routing words: constant bits not counted
         ports = inst._read_ports
         assert mem.copies <= len(ports), path
-        assert (mem.read == "async") == any(p._domain == "comb" for p in ports), path
+        combinational = any(p._domain == "comb" for p in ports)
+        assert (mem.read == "async") == (combinational and not mem.merged_register), path
+        assert not mem.merged_register or (combinational and mem.read == "sync"), path
 
 
 def test_blocks_for_picks_the_cheapest_geometry() -> None:

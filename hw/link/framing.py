@@ -143,11 +143,13 @@ class CobsEncoder(wiring.Component):
 
 
 class StreamRegister(wiring.Component):
-    """A register stage on a stream of :data:`FRAME_TOKEN` (it cuts the combinational path from
-    the command executor's reply multiplexer into the CRC and COBS logic).
+    """A skid buffer on a stream of :data:`FRAME_TOKEN`: registers in both directions (it cuts the
+    combinational paths between the command executor and the CRC and COBS logic: the reply
+    multiplexer forward, the ``ready`` chain backward).
 
-    Ports: ``i``, ``o``. Latency 1; throughput 1 token per cycle (``i.ready = ~o.valid | o.ready``);
-    tokens leave in the order they came, unchanged.
+    Ports: ``i``, ``o``. ``o`` is a register; ``i.ready`` is a register (``¬skid.valid``). Latency 1;
+    throughput 1 token per cycle; a token offered while ``o`` is stalled waits in the skid register.
+    Tokens leave in the order they came, unchanged.
     """
 
     i: In(stream.Signature(FRAME_TOKEN))
@@ -155,9 +157,16 @@ class StreamRegister(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
-        with m.If(self.i.ready):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
+        skid_valid = Signal()
+        skid = Signal(FRAME_TOKEN)
+        m.d.comb += self.i.ready.eq(~skid_valid)
+        with m.If(~self.o.valid | self.o.ready):                # o moves on: from the skid first
+            with m.If(skid_valid):
+                m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(skid), skid_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
+        with m.Elif(self.i.valid & ~skid_valid):                # o stalled: keep the offered token
+            m.d.sync += [skid_valid.eq(1), skid.eq(self.i.payload)]
         return m
 
 
