@@ -113,8 +113,16 @@ def fit_report(cfg: Config, board: Board, spram_weights: bool | None = None) -> 
 
 
 def _largest(report: FitReport, where: str) -> str:
-    mem, _, blocks = max((r for r in report.rows if r[1] == where), key=lambda r: r[2])
-    return f"largest: {mem.name}, {mem.copies} × {mem.depth}×{mem.width} bits = {blocks} blocks"
+    """The memory that takes the most blocks (a weight memory's chunks counted together)."""
+    groups: dict[str, list[tuple[MemoryUse, int]]] = {}
+    for mem, placed, blocks in report.rows:
+        if placed == where:
+            groups.setdefault(mem.name.split(" chunk ")[0], []).append((mem, blocks))
+    name, parts = max(groups.items(), key=lambda g: sum(blocks for _, blocks in g[1]))
+    mem = parts[0][0]
+    chunks = f" in {len(parts)} chunks" if len(parts) > 1 else ""
+    return (f"largest: {name}, {mem.copies} × {sum(m.depth for m, _ in parts)}×{mem.width} bits = "
+            f"{sum(blocks for _, blocks in parts)} blocks{chunks}")
 
 
 def check_fit(cfg: Config, board: Board, spram_weights: bool | None = None) -> FitReport:

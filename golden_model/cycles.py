@@ -57,7 +57,7 @@ class CycleCosts:
 
     clear_overhead: int = 1        # sequencer: the clear phase's hand-over
     encode_overhead: int = 6       # encoder: step → first word in the serializer, and done
-    run_overhead: int = 9          # dispatcher: fetch (3), hand-over (1), drain to the last write (5)
+    run_overhead: int = 10         # dispatcher: fetch (4), hand-over (1), drain to the last write (5)
     empty_run: int = 2             # dispatcher: start, and the look at the (live) list lengths
     sweep_overhead: int = 7        # sweeper: issue (1), core and bank pipeline (5), serializer (1)
     decide_overhead: int = 4       # modulator: the last count lands (2), the walk's pipeline (2)

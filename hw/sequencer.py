@@ -3,7 +3,7 @@
 ::
 
     clear     zero every state word and accumulator (one per cycle, all banks), the encoder, the
-              class counts and the spike lists
+              class counts and the spike lists (``mod_clear``, ``lists_clear``: the first cycle)
     per step t = 0 … T−1:
       encode    the encoder sweeps step t while the dispatcher plays run 0 (REC_0)
       run 1     FF_0;  sweep layer 0
@@ -84,13 +84,17 @@ class Sequencer(wiring.Component):
             m.d.comb += [self.sweep_start.eq(1), self.pop.eq(population)]
             m.d.sync += pop.eq(population)
 
+        m.d.sync += [self.mod_clear.eq(0), self.lists_clear.eq(0)]
         with m.FSM(init="idle"):
             with m.State("idle"):
                 m.d.comb += self.phase.eq(Phase.IDLE)
                 with m.If(self.start):
                     m.d.sync += [train.eq(self.train), index.eq(0), self.step.eq(0)]
                     m.d.sync += [self.cycles[n].eq(0) for n in range(4)]
-                    m.d.comb += [self.enc_clear.eq(1), self.mod_clear.eq(1), self.lists_clear.eq(1)]
+                    m.d.comb += self.enc_clear.eq(1)
+                    # the class counts and the spike lists are cleared in the first CLEAR cycle (a
+                    # registered strobe: the command write's path ends here, not across the chip)
+                    m.d.sync += [self.mod_clear.eq(1), self.lists_clear.eq(1)]
                     m.next = "clear"
             with m.State("clear"):
                 m.d.comb += [self.phase.eq(Phase.CLEAR), self.clear.valid.eq(index < p.state_depth),

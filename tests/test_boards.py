@@ -169,12 +169,12 @@ def test_mnist_ecp5_fits_the_ulx3s_85f_with_room() -> None:
 
 
 def test_mnist_ecp5_is_refused_by_a_device_too_small(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(FitError, match=r"^icebreaker: configuration 'mnist-ecp5' \(lanes=16\) needs 1046 SB_RAM40_4K "
+    with pytest.raises(FitError, match=r"^icebreaker: configuration 'mnist-ecp5' \(lanes=16\) needs 1014 SB_RAM40_4K "
                                        r"block RAMs, iCE40UP5K has 30 \(largest: weights0, 1 × 15360×9 bits"):
         check_fit(load_config("mnist-ecp5"), BOARDS["icebreaker"])
     assert main(["build", "--board", "icebreaker", "--config", "mnist-ecp5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("modsnn: error: icebreaker: configuration 'mnist-ecp5' (lanes=16) needs 1046 SB_RAM40_4K")
+    assert err[-1].startswith("modsnn: error: icebreaker: configuration 'mnist-ecp5' (lanes=16) needs 1014 SB_RAM40_4K")
     assert "iCE40UP5K has 30" in err[-1]
 
 

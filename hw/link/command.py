@@ -21,6 +21,7 @@ from ..control_port import Command, Csr
 from ..formats import Region, formats_for
 from ..memory_map import address_windows, mmio_address
 from ..params import rejected
+from ..spram import is_ice40_up
 from .framing import FRAME_TOKEN, FrameBufferSignature
 from .protocol import (
     ARGS_BYTES,
@@ -91,7 +92,7 @@ class CommandExecutor(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         v = SimpleNamespace(cfg=self._cfg, limits=self._limits, fmt=self._fmt, layout=self._fmt.mmio_address,
-                            frame=self.frame, reply=self.reply, bus=self.bus)
+                            frame=self.frame, reply=self.reply, bus=self.bus, ice40=is_ice40_up(platform))
         self._checks(m, v)
         self._step_table(m, v)
         self._word_engine(m, v)
@@ -238,10 +239,11 @@ class CommandExecutor(wiring.Component):
             Mux(size_code == 0, sign.replicate(8), wword[8:16]),
             Mux(size_code == 2, wword[16:], sign.replicate(16))))]
 
-        # the IDENTIFY reply: a block-RAM ROM (on the iCE40 UP5K, LUTs are scarcer than block RAM once
-        # the weights live in SPRAM; as logic it would take about 32 LUT4)
+        # the IDENTIFY reply: a ROM, in block RAM on the iCE40 UP5K (LUTs are scarcer than block RAM
+        # once the weights live in SPRAM; as logic it would take about 32 LUT4), in logic elsewhere (a
+        # lone block RAM is placed far from the reply path, and its 5.6 ns clock-to-output is slow)
         m.submodules.identity = rom = Memory(shape=unsigned(8), depth=len(self._identity), init=self._identity,
-                                             attrs={"ram_style": "block"})
+                                             attrs={"ram_style": "block"} if v.ice40 else {})
         rom_rd = rom.read_port()                   # synchronous: data of `rom_rd.addr` one cycle later
 
         def finished() -> None:
