@@ -9,8 +9,8 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
 **Accumulate** (``acc``, one word per cycle, latency :data:`ACC_LATENCY` to the write)::
 
     s0  read weight word `waddr` (and, for OUT, route entry `waddr`)
-    s2  the weight word arrives from the memory's chunk registers (READ_LATENCY 2)
-        target t = base + (DENSE ? a : route.addr);  valid = DENSE | route.valid;  read I[t]
+    s2  target t = base + (DENSE ? a : route.addr);  valid = DENSE | route.valid;  read I[t]
+    s3  the weight word arrives from the memory's chunk registers (READ_LATENCY 3)
     s4  I[t] ← I[t] + (w >> weight_frac)        exact (acc_bits); the two writes still in
                                                  flight are forwarded, so back-to-back words
                                                  to one address accumulate correctly
@@ -30,7 +30,7 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
     P2  the data, registered
     P3  word = H(key ^ operand)  (6 stages → P9);  factor = (OUT ? m_class(route) : G_a)
     P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8)
-    P7  read the old weight (arrives P9)
+    P7  read the old weight (arrives P10, from the chunk registers)
     P9  ROWKEY: keys[field][a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
     P10 SIGN (last class): G_a = L·H (P11: into the gate RAM);  SR: w' = w + (t >> 32)
     P11 w' ← clamp(w', −w_max, w_max)
@@ -61,7 +61,7 @@ __all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SI
 
 ACC_LATENCY = 4         # s0 → write at s4
 SWEEP_LATENCY = 4       # A → D
-HOST_LATENCY = 3        # host.re → host_rdata / host_state
+HOST_LATENCY = 4        # host.re → host_rdata / host_state
 KEY_STAGE = 3           # hash input
 ROWKEY_STAGE = KEY_STAGE + HASH_LATENCY          # P9: key RAM write, SIGN accumulate, SR sum
 SIGN_STAGE = ROWKEY_STAGE + 2                    # P11: gate RAM write, gate bit out
@@ -236,8 +236,10 @@ class Bank(wiring.Component):
         cmd1 = delay(m, cmd, 1, "acc_cmd")
         # s2: the weight word and route entry (output-registered)
         valid2, cmd2 = delay(m, valid1, 1, "acc_v1"), delay(m, cmd1, 1, "acc_cmd1")
-        weight2 = Signal(signed(cfg.weight_bits), name="acc_w")    # from the weight memories' chunk registers
-        m.d.comb += weight2.eq(Mux(cmd2.kind == AccKind.OUT, ports["out"][0].data, ports["weights"][0].data))
+        # s3: the weight word, from the weight memories' chunk registers (READ_LATENCY 3)
+        weight3 = Signal(signed(cfg.weight_bits), name="acc_w")
+        m.d.comb += weight3.eq(Mux(delay(m, cmd2.kind == AccKind.OUT, 1, "acc_out"), ports["out"][0].data,
+                                   ports["weights"][0].data))
         route2 = delay(m, route1, 1, "acc_route1")
         out2 = cmd2.kind == AccKind.OUT
         target = Signal(p.state_addr_bits, name="acc_target")
@@ -248,7 +250,7 @@ class Bank(wiring.Component):
         # s4: add and write, forwarding the two writes still in flight
         live4 = delay(m, live, 2, "acc_live")
         target4 = delay(m, target, 2, "acc_target")
-        weight4 = delay(m, (weight2 >> cfg.weight_frac).as_signed(), 2, "acc_fwd")
+        weight4 = delay(m, (weight3 >> cfg.weight_frac).as_signed(), 1, "acc_fwd")
         data4 = delay(m, ports["acc"][0].data, 1, "acc_data")
         history = [(Signal(name=f"acc_h{n}_v"), Signal(p.state_addr_bits, name=f"acc_h{n}_a"),
                     Signal(signed(p.acc_bits), name=f"acc_h{n}_d")) for n in range(2)]
@@ -334,13 +336,13 @@ class Bank(wiring.Component):
         self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.waddr)            # P7
         self._read("out", sr7 & (j7.matrix == Matrix.OUT), j7.waddr)
         v9, j9 = delay(m, v7, 2, "pj_v7"), delay(m, j7, 2, "pj_l7")
-        old9 = Signal(signed(cfg.weight_bits), name="pj_old")      # from the weight memories' chunk registers
-        m.d.comb += old9.eq(Mux(j9.matrix == Matrix.OUT, ports["out"][0].data, ports["weights"][0].data))
+        old10 = Signal(signed(cfg.weight_bits), name="pj_old")     # P10, from the weight memories' chunk registers
+        m.d.comb += old10.eq(Mux(delay(m, j9.matrix == Matrix.OUT, 1, "pj_isout"), ports["out"][0].data,
+                                 ports["weights"][0].data))
         en9, h9 = delay(m, en3, 6, "pj_en"), delay(m, h3, 6, "pj_h3")
         self._rowkey_and_sign(m, v9, j9, word, h9)
         # P10-P12: SR
         total10 = delay(m, shifted9 + word, 1, "pj_t")
-        old10 = delay(m, old9, 1, "pj_old9")
         wide = Signal(signed(len(total10) - 32 + 1), name="pj_wide")
         m.d.comb += wide.eq(old10 + (total10 >> 32))
         wide11 = delay(m, wide, 1, "pj_wide")
@@ -404,11 +406,11 @@ class Bank(wiring.Component):
             self._read(name, hit & cmd.re, cmd.addr)
             if name != "state":
                 self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
-        # the weight memories answer from their chunk registers (READ_LATENCY 2); the state memory's
+        # the weight memories answer from their chunk registers (READ_LATENCY 3); the state memory's
         # block RAM output is registered before use (it is slow)
-        out2 = delay(m, cmd.target == HostTarget.OUT, 2, "host_out")
-        m.d.sync += [self.host_rdata.eq(Mux(out2, ports["out"][0].data, ports["weights"][0].data)),
-                     self.host_state.eq(delay(m, ports["state"][0].data, 1, "host_s"))]
+        out3 = delay(m, cmd.target == HostTarget.OUT, 3, "host_out")
+        m.d.sync += [self.host_rdata.eq(Mux(out3, ports["out"][0].data, ports["weights"][0].data)),
+                     self.host_state.eq(delay(m, ports["state"][0].data, 2, "host_s"))]
         # X read-back for the plasticity column walker, registered here at the block RAM (the lane
         # multiplexer that follows is in the learner, a long route away)
         self._read("state", self.x_en, self.x_addr)

@@ -6,8 +6,9 @@ bits; words narrower than 16 bits use the low bits and are sign-extended on the 
 have no initial contents: the host loads the weights, as it does on every board. Elsewhere (and in
 simulation) it is an Amaranth memory with a shared address. In both, a read at ``raddr`` in a
 cycle without a write (``we`` low) answers on ``rdata`` :data:`~modsnn.hw.weight_memory.READ_LATENCY`
-(2) cycles later, like a :class:`~modsnn.hw.weight_memory.WeightMemory`: each block's output is
-registered before the block multiplexer. ``rdata`` is not valid two cycles after a write; the
+(3) cycles later, like a :class:`~modsnn.hw.weight_memory.WeightMemory`: the request is registered,
+and each block's output is registered before the block multiplexer. ``rdata`` is not valid three
+cycles after a write; the
 accelerator never reads and writes in one cycle (the bank asserts it).
 
 Ports: ``raddr``, ``rdata`` (signed ``width``), ``waddr``, ``wdata``, ``we``.
@@ -54,29 +55,30 @@ class SinglePortMemory(wiring.Component):
 
     def elaborate(self, platform: Any) -> Module:
         m = Module()
-        addr = Signal(bits_for(self._depth))
-        m.d.comb += addr.eq(Mux(self.we, self.waddr, self.raddr))
+        # the request, registered (as in a WeightMemory: reads and writes delayed alike)
+        addr, we = Signal(bits_for(self._depth), name="addr_r"), Signal(name="we_r")
+        wdata = Signal.like(self.wdata, name="wdata_r")
+        m.d.sync += [addr.eq(Mux(self.we, self.waddr, self.raddr)), we.eq(self.we), wdata.eq(self.wdata)]
         if not is_ice40_up(platform):
             m.submodules.mem = mem = Memory(shape=signed(self._width), depth=self._depth, init=[])
             rd, wr = mem.read_port(), mem.write_port()
-            m.d.comb += [rd.addr.eq(addr), rd.en.eq(~self.we), wr.addr.eq(addr), wr.data.eq(self.wdata),
-                         wr.en.eq(self.we)]
+            m.d.comb += [rd.addr.eq(addr), rd.en.eq(~we), wr.addr.eq(addr), wr.data.eq(wdata), wr.en.eq(we)]
             m.d.sync += self.rdata.eq(rd.data)
             return m
         select = Signal(range(max(2, self.blocks)))
         m.d.comb += select.eq(addr >> 14)
         read_select, out_select = Signal.like(select), Signal.like(select)
-        with m.If(~self.we):
+        with m.If(~we):
             m.d.sync += read_select.eq(select)
         m.d.sync += out_select.eq(read_select)
         wide = Signal(SPRAM_WIDTH)
-        m.d.comb += wide.eq(self.wdata.as_unsigned())
+        m.d.comb += wide.eq(wdata.as_unsigned())
         outputs = []
         for n in range(self.blocks):
             data = Signal(SPRAM_WIDTH, name=f"spram{n}_out")
             m.submodules[f"spram{n}"] = Instance(
                 "SB_SPRAM256KA", i_ADDRESS=addr[:14], i_DATAIN=wide, i_MASKWREN=Const(0b1111, 4),
-                i_WREN=self.we & (select == n), i_CHIPSELECT=Const(1, 1), i_CLOCK=ClockSignal("sync"),
+                i_WREN=we & (select == n), i_CHIPSELECT=Const(1, 1), i_CLOCK=ClockSignal("sync"),
                 i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1), i_POWEROFF=Const(1, 1), o_DATAOUT=data)
             registered = Signal(SPRAM_WIDTH, name=f"spram{n}_data")
             m.d.sync += registered.eq(data)

@@ -1,4 +1,4 @@
-"""A deep weight memory read in two cycles, with a register on every chunk's output.
+"""A deep weight memory read in three cycles, with registers on its request and on every chunk's output.
 
 A memory deeper than one block RAM is a cascade: the synthesiser stacks blocks and multiplexes
 their outputs by the high address bits. On ECP5 a ``DP16KD``'s clock-to-output alone is 5.8 ns
@@ -8,12 +8,15 @@ their outputs by the high address bits. On ECP5 a ``DP16KD``'s clock-to-output a
 (one block RAM deep at the weight width: :attr:`~modsnn.hw.params.HwParams.weight_chunk_depth`),
 registers each chunk's read data, and multiplexes the registers::
 
-    cycle t      raddr = c·chunk_depth + r      every chunk reads its row r; sel₁ ← c
-    cycle t+1    d_k ← chunk_k[r]               (each chunk's output, registered); sel₂ ← sel₁
-    cycle t+2    rdata = d_{sel₂}               (combinational from registers)
+    cycle t      raddr = c·chunk_depth + r      the request (addresses, data, per-chunk write
+                                                enables) is registered; sel₁ ← c
+    cycle t+1    every chunk reads its row r    (the block RAM); sel₂ ← sel₁
+    cycle t+2    d_k ← chunk_k[r]               (each chunk's output, registered); sel₃ ← sel₂
+    cycle t+3    rdata = d_{sel₃}               (combinational from registers)
 
-so ``rdata`` is ``mem[raddr]`` two cycles after ``raddr`` (the bank registers what it computes
-from it). A write (``we``) lands in chunk ``waddr div chunk_depth`` at the end of its cycle. A read
+so ``rdata`` is ``mem[raddr]`` three cycles after ``raddr`` (the bank registers what it computes
+from it). A write (``we``) lands in chunk ``waddr div chunk_depth`` at the end of the next cycle
+(reads and writes are delayed alike, so their order is kept). A read
 of the address written in the same cycle is undefined on the FPGA (the chunks carry Yosys'
 ``no_rw_check``: without it Yosys emulates read-before-write with a comparator and multiplexer in
 front of every chunk register, the slowest path at 100 MHz); the accelerator never does it (the
@@ -38,7 +41,7 @@ from .params import bits_for, rejected
 
 __all__ = ["READ_LATENCY", "WeightMemory", "chunk_depths"]
 
-READ_LATENCY = 2        # raddr → rdata
+READ_LATENCY = 3        # raddr → rdata
 
 
 def chunk_depths(depth: int, chunk_depth: int) -> list[int]:
@@ -64,8 +67,13 @@ class WeightMemory(wiring.Component):
     def elaborate(self, platform: Any) -> Module:
         m = Module()
         row_bits = bits_for(self._chunk) if len(self.depths) > 1 else bits_for(self._depth)
-        select1, select2 = Signal(range(len(self.depths)), name="sel1"), Signal(range(len(self.depths)), name="sel2")
-        m.d.sync += [select1.eq(self.raddr >> row_bits), select2.eq(select1)]
+        # the request, registered (the chunks are spread over the block RAM columns: the address and
+        # the per-chunk write enables fan out from flip-flops, not from the bank's multiplexers)
+        raddr, waddr = Signal.like(self.raddr, name="raddr_r"), Signal.like(self.waddr, name="waddr_r")
+        wdata = Signal.like(self.wdata, name="wdata_r")
+        m.d.sync += [raddr.eq(self.raddr), waddr.eq(self.waddr), wdata.eq(self.wdata)]
+        selects = [Signal(range(len(self.depths)), name=f"sel{n}") for n in range(3)]
+        m.d.sync += [selects[0].eq(self.raddr >> row_bits), selects[1].eq(selects[0]), selects[2].eq(selects[1])]
         outputs = []
         for n, depth in enumerate(self.depths):
             m.submodules[f"chunk{n}"] = mem = Memory(shape=signed(self._width), depth=depth, init=[],
@@ -75,9 +83,11 @@ class WeightMemory(wiring.Component):
             rd, wr = mem.read_port(domain="comb"), mem.write_port()
             read = Signal(signed(self._width), name=f"chunk{n}_read", reset_less=True)
             registered = Signal(signed(self._width), name=f"chunk{n}_data", reset_less=True)   # data only
-            m.d.comb += [rd.addr.eq(self.raddr[:row_bits]), wr.addr.eq(self.waddr[:row_bits]),
-                         wr.data.eq(self.wdata), wr.en.eq(self.we & ((self.waddr >> row_bits) == n))]
+            write = Signal(name=f"chunk{n}_we")
+            m.d.sync += write.eq(self.we & ((self.waddr >> row_bits) == n))
+            m.d.comb += [rd.addr.eq(raddr[:row_bits]), wr.addr.eq(waddr[:row_bits]), wr.data.eq(wdata),
+                         wr.en.eq(write)]
             m.d.sync += [read.eq(rd.data), registered.eq(read)]
             outputs.append(registered)
-        m.d.comb += self.rdata.eq(Array(outputs)[select2])         # a balanced multiplexer, not a chain
+        m.d.comb += self.rdata.eq(Array(outputs)[selects[2]])      # a balanced multiplexer, not a chain
         return m
