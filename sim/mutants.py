@@ -76,9 +76,10 @@ MUTANTS: tuple[Mutant, ...] = (
     _M("trace-saturation-dropped", "hw/neuron.py", "saturation", "Mux(x_wide > cfg.x_max, cfg.x_max, x_wide)",
        "x_wide"),
     # ---- the weight memories (hw/weight_memory.py, hw/spram.py)
-    _M("chunk-select-early", "hw/weight_memory.py", "off-by-one", "Array(outputs)[select2]", "Array(outputs)[select1]"),
-    _M("chunk-write-all", "hw/weight_memory.py", "stuck", "wr.en.eq(self.we & ((self.waddr >> row_bits) == n))",
-       "wr.en.eq(self.we)"),
+    _M("chunk-select-early", "hw/weight_memory.py", "off-by-one", "Array(outputs)[selects[2]]",
+       "Array(outputs)[selects[1]]"),
+    _M("chunk-write-all", "hw/weight_memory.py", "stuck", "write.eq(self.we & ((self.waddr >> row_bits) == n))",
+       "write.eq(self.we)"),
     _M("single-port-unregistered", "hw/spram.py", "off-by-one", "m.d.sync += self.rdata.eq(rd.data)",
        "m.d.comb += self.rdata.eq(rd.data)"),
     # ---- the bank: accumulate, sweep, plasticity (hw/bank.py)
@@ -86,7 +87,7 @@ MUTANTS: tuple[Mutant, ...] = (
        "Mux(wide11 > cfg.w_max // 4, cfg.w_max // 4,"),
     _M("weight-clamp-low-dropped", "hw/bank.py", "saturation", "Mux(wide11 < -cfg.w_max, -cfg.w_max, wide11)",
        "wide11"),
-    _M("weight-frac-1", "hw/bank.py", "shift", "(weight2 >> cfg.weight_frac)", "(weight2 >> (cfg.weight_frac - 1))"),
+    _M("weight-frac-1", "hw/bank.py", "shift", "(weight3 >> cfg.weight_frac)", "(weight3 >> (cfg.weight_frac - 1))"),
     _M("forwarding-older-wins", "hw/bank.py", "swap", "for valid, addr, value in reversed(history):",
        "for valid, addr, value in history:"),
     _M("forwarding-second-stuck", "hw/bank.py", "stuck", "history[1][0].eq(history[0][0])", "history[1][0].eq(0)"),
