@@ -33,9 +33,9 @@ from .params import HwParams, bits_for, checked_params
 
 __all__ = ["EMPTY_RUN_CYCLES", "RUN_OVERHEAD", "Dispatcher", "Segment", "runs", "segments"]
 
-#: fetch (list read, list data registered, pointer read, hand-over) before the first word, and the
-#: drain after the last
-RUN_OVERHEAD = 5 + CORE_LATENCY + ACC_LATENCY
+#: fetch (position registered, list read, list data registered, pointer read, hand-over) before the
+#: first word, and the drain after the last
+RUN_OVERHEAD = 6 + CORE_LATENCY + ACC_LATENCY
 EMPTY_RUN_CYCLES = 2
 
 
@@ -130,14 +130,19 @@ class Dispatcher(wiring.Component):
             m.d.sync += [seg.eq(first[self.run]), end.eq(last[self.run]), k.eq(0), running.eq(1)]
         with m.Elif(running & ~stall):
             m.d.sync += [seg.eq(f_seg), k.eq(f_k + 1), running.eq(f_valid)]
-        m.d.comb += [self.list_sel.eq(Array(s.source for s in segs)[f_seg]), self.list_addr.eq(f_k),
+        # ---- A: the list position is registered before it addresses the list memory (the search
+        # for the next non-empty segment and a LUT-RAM read do not fit one cycle at 100 MHz)
+        a_valid, a_seg, a_k = Signal(), Signal(range(n_seg)), Signal.like(k)
+        with m.If(~stall):
+            m.d.sync += [a_valid.eq(f_valid), a_seg.eq(f_seg), a_k.eq(f_k)]
+        m.d.comb += [self.list_sel.eq(Array(s.source for s in segs)[a_seg]), self.list_addr.eq(a_k),
                      self.list_en.eq(~stall), self.ptr_en.eq(~stall)]
         # ---- P: the source j is on list_data (a block RAM); registered before it addresses the
         # pointer ROM (another block RAM)
         p_valid, p_seg = Signal(), Signal(range(n_seg))
         q_valid, q_seg, q_j = Signal(), Signal(range(n_seg)), Signal.like(self.list_data)
         with m.If(~stall):
-            m.d.sync += [p_valid.eq(f_valid), p_seg.eq(f_seg), q_valid.eq(p_valid), q_seg.eq(p_seg),
+            m.d.sync += [p_valid.eq(a_valid), p_seg.eq(a_seg), q_valid.eq(p_valid), q_seg.eq(p_seg),
                          q_j.eq(self.list_data)]
         # ---- Q: read the readout pointer of j
         m.d.comb += self.ptr_addr.eq(Array(p.pointer_base[s.layer] for s in segs)[q_seg] + q_j)
@@ -169,9 +174,9 @@ class Dispatcher(wiring.Component):
                          kind.eq(Mux(is_out, AccKind.OUT, AccKind.DENSE)),
                          base.eq(Array(s.acc_base for s in segs)[e_seg])]
         # ---- done: nothing left to fetch or issue, and the last write has landed
-        idle = ~running & ~p_valid & ~q_valid & ~e_valid & (remaining == 0)
+        idle = ~running & ~a_valid & ~p_valid & ~q_valid & ~e_valid & (remaining == 0)
         drain = Signal(range(CORE_LATENCY + ACC_LATENCY + 2))
-        with m.If(p_valid | q_valid | e_valid | (remaining != 0)):   # an event is under way
+        with m.If(a_valid | p_valid | q_valid | e_valid | (remaining != 0)):   # an event is under way
             m.d.sync += drain.eq(CORE_LATENCY + ACC_LATENCY)
         with m.Elif(drain != 0):
             m.d.sync += drain.eq(drain - 1)

@@ -3,7 +3,7 @@
 Counts the readout spike events per class (neuron ``k`` belongs to class ``k mod C``; one event per
 cycle, counted :data:`COUNT_LATENCY` cycles later), then, :data:`COUNT_LATENCY` cycles after ``start``
 (so that an event in the cycle of ``start`` is counted), walks the classes ``c = 0 … C−1`` one per
-cycle through a two-stage pipeline (label ``y``, ``R = target_count``)::
+cycle through a three-stage pipeline (label ``y``, ``R = target_count``)::
 
     prediction = argmax_c n_c                         ties → lowest class index (strict >)
     e_c = R·[c = y] − n_c                             exact
@@ -11,7 +11,7 @@ cycle through a two-stage pipeline (label ``y``, ``R = target_count``)::
     m_c = clamp((e_c + 2^(mod_shift−1)) >> mod_shift, −K, K)       round half up, K = mod_levels
 
 ``m`` holds the modulatory levels (the spike counts of the ±populations) until the next ``start``;
-``any_m`` says whether some ``m_c ≠ 0``. ``clear`` zeroes the counts. ``done`` rises ``C + 4``
+``any_m`` says whether some ``m_c ≠ 0``. ``clear`` zeroes the counts. ``done`` rises ``C + 5``
 cycles after ``start`` (cycle model: ``C + decide_overhead``).
 """
 
@@ -56,7 +56,7 @@ class Modulator(wiring.Component):
             m.d.sync += [self.counts[c].eq(0) for c in range(C)]
         with m.Elif(hit):
             m.d.sync += counts[cls].eq(counts[cls] + 1)
-        # decision walk: stage 1 reads n_c, stage 2 computes e_c, m_c and the running argmax
+        # decision walk: stage 1 reads n_c, stage 2 computes e_c and the running argmax
         c1 = Signal(range(C + 1))
         walking = Signal()
         n_y = Signal(unsigned(p.count_bits))
@@ -79,17 +79,20 @@ class Modulator(wiring.Component):
             m.d.comb += e.eq(cfg.target_count - n2)
         with m.Elif(taught):
             m.d.comb += e.eq(-n2)
-        half = (1 << (cfg.mod_shift - 1)) if cfg.mod_shift > 0 else 0
-        q = Signal(signed(p.count_bits + 2))
-        m.d.comb += q.eq((e + half) >> cfg.mod_shift)
         best = Signal(unsigned(p.count_bits))
         with m.If(begin):
             m.d.sync += [best.eq(0), self.prediction.eq(0)]
         with m.Elif(valid2):
-            m.d.sync += levels[c2].eq(Mux(q > K, K, Mux(q < -K, -K, q)))
             with m.If(n2 > best):
                 m.d.sync += [best.eq(n2), self.prediction.eq(c2)]
-        m.d.comb += [self.done.eq(~waiting & ~walking & ~valid2),
+        # stage 3: e_c registered, then rounded, clamped and written to m_c
+        valid3, c3, e3 = delay(m, valid2, 1, "valid3"), delay(m, c2, 1, "c3"), delay(m, e, 1, "e3")
+        half = (1 << (cfg.mod_shift - 1)) if cfg.mod_shift > 0 else 0
+        q = Signal(signed(p.count_bits + 2))
+        m.d.comb += q.eq((e3 + half) >> cfg.mod_shift)
+        with m.If(valid3):
+            m.d.sync += levels[c3].eq(Mux(q > K, K, Mux(q < -K, -K, q)))
+        m.d.comb += [self.done.eq(~waiting & ~walking & ~valid2 & ~valid3),
                      self.any_m.eq(Cat(*(self.m[c] != 0 for c in range(C))).any())]
         return m
 
