@@ -74,7 +74,7 @@ class UartPins(_Receiver):
         self.host_bit_ps = round(bit_ps * (1 + skew))
         self.rx.value = 1
         self.framing_errors = 0
-        self.starts: list[int] = []                  # simulated time (ps) of every start bit seen
+        self.starts: list[float] = []                # simulated time (ps) of every start bit seen
         cocotb.start_soon(self._monitor())
 
     async def send(self, data: bytes) -> None:

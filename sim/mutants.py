@@ -209,7 +209,10 @@ def _pytest(files: list[str], layout: Path | None, out: Path, env_extra: dict[st
         result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         output, code = result.stdout + result.stderr, result.returncode
     except subprocess.TimeoutExpired as error:
-        output, code = f"{error.stdout or ''}\n{error.stderr or ''}\nTIMEOUT after {timeout:.0f} s", -1
+        # On POSIX the partial output of a timed-out run() comes as bytes even with text=True.
+        partial = [out.decode(errors="replace") if isinstance(out, bytes) else out or ""
+                   for out in (error.stdout, error.stderr)]
+        output, code = f"{partial[0]}\n{partial[1]}\nTIMEOUT after {timeout:.0f} s", -1
     log.write_text(output)
     return code, output
 

@@ -13,7 +13,6 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
@@ -30,7 +29,7 @@ def stimulus_random(log: Any) -> random.Random:
 async def start(dut: Any, inputs: Iterable[str]) -> None:
     """Start a 100 MHz clock on ``clk``, drive every input in ``inputs`` to 0 (Icarus starts
     undriven inputs at X, Verilator at 0) and hold ``rst`` for two cycles."""
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    Clock(dut.clk, 10, unit="ns").start()  # cocotb 2: start() schedules the clock's own task
     dut.rst.value = 1
     for name in inputs:
         getattr(dut, name).value = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cocotb
 
 from modsnn.golden_model.rng import hash32_int
@@ -11,7 +13,7 @@ KNOWN = [0, 1, 2, 0xDEADBEEF, 0xFFFFFFFF, 12345, 0x80000000]
 
 
 @cocotb.test()
-async def hash_matches_golden_under_backpressure(dut) -> None:
+async def hash_matches_golden_under_backpressure(dut: Any) -> None:
     await start(dut, ("i__valid", "i__payload", "o__ready"))
     rnd = stimulus_random(dut._log)
     for idle, backpressure in ((0.0, 0.0), (0.5, 0.5), (0.2, 0.8)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+from typing import Any
 
 import cocotb
 from cocotb.triggers import ClockCycles
@@ -56,15 +57,24 @@ class Target:
     window: Window
     bank: int
 
-    def __getattr__(self, name: str) -> object:          # region, layer, size, readable, writable …
-        return getattr(self.window, name)
+    @property
+    def region(self) -> Region:
+        return self.window.region
+
+    @property
+    def layer(self) -> int:
+        return self.window.layer
+
+    @property
+    def size(self) -> int:
+        return self.window.size
 
     def address(self, offset: int) -> int:
         return self.window.address(self.cfg, offset, self.bank)
 
 
 class Bench:
-    def __init__(self, dut, cfg: Config, limits: LinkLimits, rnd: random.Random) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, dut: Any, cfg: Config, limits: LinkLimits, rnd: random.Random) -> None:
         self.dut, self.cfg, self.limits, self.rnd = dut, cfg, limits, rnd
         self.port = StreamBytes(dut, rnd, idle=0.3, backpressure=0.4)
         self.link = RawLink(self.port, TIMEOUT_S)
@@ -127,7 +137,7 @@ class Bench:
         return [int.from_bytes(payload[i:i + size], "little") for i in range(0, len(payload), size)]
 
 
-async def setup(dut):  # type: ignore[no-untyped-def]
+async def setup(dut: Any) -> tuple[Bench, int, int]:
     cfg, samples = tb_params(30)
     latency, slots = int(os.environ["MODSNN_TB_LATENCY"]), int(os.environ["MODSNN_TB_SLOTS"])
     await start(dut, INPUTS)
@@ -137,7 +147,7 @@ async def setup(dut):  # type: ignore[no-untyped-def]
 
 
 @cocotb.test()
-async def identify_and_status(dut) -> None:
+async def identify_and_status(dut: Any) -> None:
     bench, _, latency = await setup(dut)
     _, payload = await bench.exchange(bench.body(Opcode.IDENTIFY))
     assert payload == identity_bytes(bench.cfg, bench.limits, clock_hz=SIM_CLOCK_HZ, divisor=4, read_latency=latency)
@@ -146,7 +156,7 @@ async def identify_and_status(dut) -> None:
 
 
 @cocotb.test()
-async def writes_and_reads(dut) -> None:
+async def writes_and_reads(dut: Any) -> None:
     """Random blocks of every word size, signed and unsigned, written and read back (also with
     another word size: a read returns each word's low bytes, a signed write sign-extends)."""
     bench, samples, _ = await setup(dut)
@@ -166,7 +176,7 @@ async def writes_and_reads(dut) -> None:
 
 
 @cocotb.test()
-async def refused_frames_change_nothing(dut) -> None:
+async def refused_frames_change_nothing(dut: Any) -> None:
     """Every class of bad frame gets its status, writes nothing, and the next good frame works."""
     bench, samples, _ = await setup(dut)
     rnd, cfg, limits = bench.rnd, bench.cfg, bench.limits
@@ -230,7 +240,7 @@ def formats_address_of_bad_region(cfg: Config) -> int:
 
 
 @cocotb.test()
-async def samples_run_and_reply(dut) -> None:
+async def samples_run_and_reply(dut: Any) -> None:
     """A SAMPLE writes its inputs, label and command (n_inputs + 2 writes, or 2 without inputs),
     waits for the run and replies with the registers asked for; a refused command times out
     after START_TIMEOUT cycles with the refused bit set; back-to-back samples are pipelined."""
@@ -284,7 +294,7 @@ async def samples_run_and_reply(dut) -> None:
 
 
 @cocotb.test()
-async def busy_accelerator(dut) -> None:
+async def busy_accelerator(dut: Any) -> None:
     """While a run started by a WRITE to COMMAND is going, only IDENTIFY, STATUS and register reads
     are served; everything else is refused BUSY and writes nothing."""
     bench, _, _ = await setup(dut)

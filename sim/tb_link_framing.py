@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+from typing import Any
 
 import cocotb
 from cobs import cobs
@@ -59,7 +60,7 @@ def first_difference(got: bytes | list[int], want: bytes | list[int]) -> int:
 
 
 @cocotb.test()
-async def encoder_matches_cobs(dut) -> None:
+async def encoder_matches_cobs(dut: Any) -> None:
     count, idle, backpressure = params()
     await start(dut, INPUTS)
     rnd = stimulus_random(dut._log)
@@ -78,7 +79,7 @@ async def encoder_matches_cobs(dut) -> None:
 
 
 @cocotb.test()
-async def decoder_matches_reference(dut) -> None:
+async def decoder_matches_reference(dut: Any) -> None:
     """Well-formed frames decode as ``cobs.decode``; truncated frames, stray code bytes, empty frames
     and bytes with the UART error flag end in an end token with ``error`` set, and the next frame
     decodes cleanly."""
@@ -115,7 +116,7 @@ async def decoder_matches_reference(dut) -> None:
 
 
 @cocotb.test()
-async def appender_adds_crc(dut) -> None:
+async def appender_adds_crc(dut: Any) -> None:
     count = int(os.environ.get("MODSNN_TB_SAMPLES", "40"))
     await start(dut, INPUTS)
     rnd = stimulus_random(dut._log)
@@ -132,7 +133,7 @@ async def appender_adds_crc(dut) -> None:
 
 
 @cocotb.test()
-async def receiver_checks_and_buffers(dut) -> None:
+async def receiver_checks_and_buffers(dut: Any) -> None:
     count, slots = int(os.environ.get("MODSNN_TB_SAMPLES", "40")), int(os.environ["MODSNN_TB_SLOTS"])
     await start(dut, INPUTS)
     rnd = stimulus_random(dut._log)
@@ -158,7 +159,7 @@ async def receiver_checks_and_buffers(dut) -> None:
                   int.from_bytes(frame[-2:], "big") else Status.BAD_CRC)
         want.append((status, frame[:SLOT]))
     cocotb.start_soon(StreamSource(dut, "rcv_i", dut.clk, rnd, idle=0.2).send(tokens))
-    got = []
+    got: list[tuple[Status, bytes]] = []
     while len(got) < len(want):
         await FallingEdge(dut.clk)
         if not int(dut.frame__valid.value):

@@ -121,8 +121,9 @@ class Fuzzer:
         bank = self.rnd.randrange(self.cfg.lanes * self.cfg.cores) if window.banked else 0
         return window.region, bank, window.layer, window.size
 
-    def valid_body(self) -> tuple[bytes, tuple[Region, int, int, int] | None]:
-        """A valid request to mutate, and the block it targets (for read-back)."""
+    def valid_body(self) -> tuple[bytes, tuple[Region, int, int, int, int] | None]:
+        """A valid request to mutate, and the block it targets (``(region, offset, bank, layer, count)``,
+        for read-back)."""
         rnd, cfg = self.rnd, self.cfg
         kind = rnd.randrange(4)
         if kind == 0:
@@ -176,7 +177,7 @@ class Fuzzer:
         return rnd.choice(choices)()
 
     # ---------------------------------------------------------------- one fuzz item
-    def item(self) -> tuple[str, bytes, tuple[Region, int, int, int] | None]:
+    def item(self) -> tuple[str, bytes, tuple[Region, int, int, int, int] | None]:
         """``(kind, wire bytes, targeted block)`` of one refused item (the wire ends in a delimiter
         unless the item is garbage that the next request's leading delimiter closes)."""
         rnd = self.rnd
@@ -388,10 +389,10 @@ def host_fuzz(dut: Any, cfg: Config, rnd: random.Random, byte_port: HarnessBytes
             resume_call(send_bad_stop, pins, wire, rnd.randrange(len(wire)))
         elif kind == "flip":
             body, _ = fuzzer.valid_body()
-            wire = bytearray(encode_frame(body))
-            pos = rnd.randrange(1, len(wire))
-            wire[pos] ^= 1 << rnd.randrange(8)
-            transport.write(bytes(wire))
+            flipped = bytearray(encode_frame(body))
+            pos = rnd.randrange(1, len(flipped))
+            flipped[pos] ^= 1 << rnd.randrange(8)
+            transport.write(bytes(flipped))
         else:
             pins.host_bit_ps = round(pins.bit_ps * (1 + rnd.choice([-0.015, 0.015])))
             fuzzer.valid_request()
@@ -436,7 +437,7 @@ async def send_bad_stop(pins: UartPins, wire: bytes, bad: int) -> None:
 
 
 @cocotb.test()
-async def fuzz_link(dut) -> None:
+async def fuzz_link(dut: Any) -> None:
     cfg, _ = tb_params(0)
     frames = int(os.environ.get("MODSNN_FUZZ_FRAMES", "200"))
     bit_items = int(os.environ.get("MODSNN_FUZZ_BITS", "20"))

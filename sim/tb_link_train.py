@@ -58,7 +58,7 @@ def host_session(cfg: Config, golden: Config, transport: SimTransport, n_train: 
 
 
 @cocotb.test()
-async def train_through_link(dut) -> None:
+async def train_through_link(dut: Any) -> None:
     cfg, _ = tb_params(0)
     n_train = int(os.environ.get("MODSNN_SIM_TRAIN", "50"))
     n_test = int(os.environ.get("MODSNN_SIM_TEST", "20"))

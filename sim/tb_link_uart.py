@@ -8,6 +8,7 @@ Parameters in the environment: ``MODSNN_TB_DIVISOR`` (clock cycles per bit of th
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import cocotb
 from cocotb.triggers import ClockCycles, RisingEdge, Timer
@@ -24,7 +25,7 @@ def params() -> tuple[int, float, int]:
             int(os.environ.get("MODSNN_TB_SAMPLES", "64")))
 
 
-async def setup(dut):  # type: ignore[no-untyped-def]
+async def setup(dut: Any) -> tuple[int, int, UartPins]:
     divisor, skew, count = params()
     await start(dut, INPUTS)
     dut.rx.value = 1
@@ -33,7 +34,7 @@ async def setup(dut):  # type: ignore[no-untyped-def]
 
 
 @cocotb.test()
-async def receiver_decodes_bytes(dut) -> None:
+async def receiver_decodes_bytes(dut: Any) -> None:
     """Random bytes with random gaps, from a line whose baud rate is off by the skew, arrive intact
     and unflagged, under random back-pressure that never lasts a byte time."""
     divisor, count, pins = await setup(dut)
@@ -54,7 +55,7 @@ async def receiver_decodes_bytes(dut) -> None:
 
 
 @cocotb.test()
-async def receiver_flags_errors_and_recovers(dut) -> None:
+async def receiver_flags_errors_and_recovers(dut: Any) -> None:
     """A zero stop bit and a break are flagged (one byte each); a glitch shorter than half a bit
     is no start bit; an unread byte is overwritten and the new one flagged (overrun); after each,
     the next byte is clean."""
@@ -83,7 +84,7 @@ async def receiver_flags_errors_and_recovers(dut) -> None:
 
 
 @cocotb.test()
-async def receiver_overrun(dut) -> None:
+async def receiver_overrun(dut: Any) -> None:
     divisor, _, pins = await setup(dut)
     dut.o__ready.value = 0
     await pins.send(b"\x01\x02")
@@ -99,7 +100,7 @@ async def receiver_overrun(dut) -> None:
 
 
 @cocotb.test()
-async def transmitter_sends_bytes(dut) -> None:
+async def transmitter_sends_bytes(dut: Any) -> None:
     """Random bytes with random idle decode on the line (sampled at the middle of the bits of a
     line off by the skew); back to back, n bytes take n·(10·divisor + 1) cycles."""
     divisor, count, pins = await setup(dut)

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from typing import Any
 
 import cocotb
 import numpy as np
 
+from modsnn.golden_model.config import Config
 from modsnn.golden_model.cycles import sample_cycles
 from modsnn.golden_model.data import load_dataset
 from modsnn.golden_model.network import Network
@@ -54,7 +56,7 @@ def assert_weights(sample: int, got: tuple, net: Network) -> None:
                                     f"{diff[0].tolist()}: RTL {rtl[tuple(diff[0])]} golden {gold[tuple(diff[0])]}")
 
 
-def check_steps(sample: int, cfg, states: StateMonitor, ref: dict, corners: Counter) -> None:
+def check_steps(sample: int, cfg: Config, states: StateMonitor, ref: dict, corners: Counter) -> None:
     """Per-step state of every hidden layer and the readout membranes, against the reference."""
     D = cfg.n_hidden_layers
     for t in range(cfg.timesteps):
@@ -74,7 +76,7 @@ def check_steps(sample: int, cfg, states: StateMonitor, ref: dict, corners: Coun
 
 
 @cocotb.test()
-async def top_matches_golden(dut) -> None:
+async def top_matches_golden(dut: Any) -> None:
     cfg, samples = tb_params(4)
     wanted = [c for c in os.environ.get("MODSNN_TB_CORNERS", "").split(",") if c]
     unknown = set(wanted) - set(CORNERS)
@@ -148,11 +150,12 @@ async def top_matches_golden(dut) -> None:
     missed = [c for c in wanted if corners[c] == 0]
     assert not missed, f"corners never reached: {missed} (counts {dict(corners)})"
     if os.environ.get("MODSNN_TB_TRACE"):
-        np.savez(os.environ["MODSNN_TB_TRACE"], **trace)
+        # allow_pickle given (its default) so that mypy does not match **trace against it
+        np.savez(os.environ["MODSNN_TB_TRACE"], allow_pickle=True, **trace)
 
 
 @cocotb.test()
-async def bad_commands_are_refused(dut) -> None:
+async def bad_commands_are_refused(dut: Any) -> None:
     """A command that is not INFER/TRAIN, or TRAIN with a label ≥ n_classes, starts nothing, sets
     the error bit and changes no weight; the next good command clears the bit."""
     cfg, _ = tb_params(1)

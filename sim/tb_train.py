@@ -14,6 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import cocotb
 import numpy as np
@@ -31,7 +32,7 @@ INPUTS = ("bus__addr", "bus__wdata", "bus__we", "bus__re")
 
 
 @cocotb.test()
-async def train_on_chip(dut) -> None:
+async def train_on_chip(dut: Any) -> None:
     cfg, _ = tb_params(0)
     n_train = int(os.environ.get("MODSNN_SIM_TRAIN", "200"))
     n_test = int(os.environ.get("MODSNN_SIM_TEST", "100"))

@@ -30,6 +30,10 @@ from .properties import handshake_rules, no_reset, past
 
 __all__ = ["CHECKS", "TOY_CHECKS", "check_named"]
 
+# The wrappers declare their ports the Amaranth way, as annotations that wiring.Component evaluates
+# (`i: In(stream.Signature(...))`): a call, which mypy cannot read as a type, hence the
+# `# type: ignore[valid-type]` on those lines (amaranth has no type information; see pyproject).
+
 #: cycles within which the sequencer's environment answers (done, ~enc_busy) once a phase waits on it
 SEQUENCER_ENV_BOUND = 3
 
@@ -41,7 +45,7 @@ def _tiny() -> Config:
 def _elaborated(dut: wiring.Component, platform: object) -> Module:
     """``dut`` elaborated here, so that the wrapper can reach its named submodules (the returned
     module replaces ``dut`` in the hierarchy; ``dut`` itself is marked as used)."""
-    dut._MustUse__silence = True  # type: ignore[attr-defined]
+    dut._MustUse__silence = True
     inner = dut.elaborate(platform)
     assert isinstance(inner, Module)
     return inner
@@ -67,8 +71,8 @@ def _mirror(m: Module, wrapper: wiring.Component, dut: wiring.Component) -> None
 class CrcAppenderCheck(wiring.Component):
     """:class:`~modsnn.hw.link.framing.CrcAppender` between a free input stream and a free ``ready``."""
 
-    i: In(stream.Signature(FRAME_TOKEN))
-    o: Out(stream.Signature(FRAME_TOKEN))
+    i: In(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
+    o: Out(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -100,8 +104,8 @@ class CrcAppenderCheck(wiring.Component):
 class CobsDecoderCheck(wiring.Component):
     """:class:`~modsnn.hw.link.framing.CobsDecoder` between a free byte stream and a free ``ready``."""
 
-    i: In(stream.Signature(RX_BYTE))
-    o: Out(stream.Signature(FRAME_TOKEN))
+    i: In(stream.Signature(RX_BYTE))  # type: ignore[valid-type]
+    o: Out(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -122,8 +126,8 @@ class CobsDecoderCheck(wiring.Component):
 class CobsEncoderCheck(wiring.Component):
     """:class:`~modsnn.hw.link.framing.CobsEncoder` between a free token stream and a free ``ready``."""
 
-    i: In(stream.Signature(FRAME_TOKEN))
-    o: Out(stream.Signature(8))
+    i: In(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
+    o: Out(stream.Signature(8))  # type: ignore[valid-type]
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -151,9 +155,9 @@ class CobsRoundTripCheck(wiring.Component):
     the solver picks, the ``n``-th token out equals the ``n``-th token in (data and end; an end
     token's data is not compared) and carries no error."""
 
-    i: In(stream.Signature(FRAME_TOKEN))
-    o: Out(stream.Signature(FRAME_TOKEN))
-    n: In(8)            # the token followed (held constant by assumption)
+    i: In(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
+    o: Out(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
+    n: In(8)  # type: ignore[valid-type]  # the token followed (held constant by assumption)
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -472,8 +476,8 @@ class ToyBuffer(wiring.Component):
     drops ``valid`` after one cycle of back-pressure). Used to show that the harness reports a
     failing property with a counterexample."""
 
-    i: In(stream.Signature(8))
-    o: Out(stream.Signature(8))
+    i: In(stream.Signature(8))  # type: ignore[valid-type]
+    o: Out(stream.Signature(8))  # type: ignore[valid-type]
 
     def __init__(self, broken: bool) -> None:
         self._broken = broken
