@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from amaranth.hdl import Array, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Array, Assert, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -164,7 +164,14 @@ class Dispatcher(wiring.Component):
         waddr, a = Signal.like(e_start), Signal.like(self.acc.payload.a)
         kind, base = Signal(AccKind), Signal.like(self.acc.payload.base)
         accept = Signal()
-        m.d.comb += [accept.eq(remaining <= 1), stall.eq(e_valid & ~accept)]
+        m.d.comb += accept.eq(remaining <= 1)
+        # stall = e_valid & ~accept, kept in a register (it enables every fetch stage and the list
+        # memory: as logic it is a high-fan-out path at 100 MHz), loaded from the next values of
+        # e_valid and remaining
+        e_valid_next = Mux(stall, e_valid, q_valid)
+        more_next = Mux(e_valid & accept, e_words > 1, remaining > 2)
+        m.d.sync += stall.eq(e_valid_next & more_next)
+        m.d.sync += Assert(stall == (e_valid & ~accept), "dispatcher: the stall register = e_valid & remaining > 1")
         m.d.comb += [self.acc.valid.eq((remaining != 0) & live), self.acc.payload.kind.eq(kind),
                      self.acc.payload.waddr.eq(waddr), self.acc.payload.a.eq(a), self.acc.payload.base.eq(base)]
         with m.If(remaining != 0):
