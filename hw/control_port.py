@@ -17,8 +17,10 @@ READOUT    readout neuron ``k``: its membrane ``v``
 
 Memories and inputs may be written and read only while ``busy`` is low; writes while busy are
 ignored (reads return whatever the memory holds). Writing ``COMMAND`` while idle starts a sample
-(``start`` strobe with ``train``) unless it is refused — not a :class:`Command`, or ``TRAIN`` with
-``LABEL ≥ n_classes`` — which sets the error bit and starts nothing. ``LABEL`` saturates at ``2^label_bits − 1``
+(``start`` strobe with ``train``, registered: the sequencer starts two cycles after the bus write,
+and ``busy``, as read and as the bus sees it, includes the strobe's cycle) unless it is refused —
+not a :class:`Command`, or ``TRAIN`` with ``LABEL ≥ n_classes`` — which sets the error bit and
+starts nothing. ``LABEL`` saturates at ``2^label_bits − 1``
 (``label_bits`` = ``bits_for(n_classes)``) and ``LR_EXTRA`` at :data:`~modsnn.hw.params.LR_EXTRA_MAX`.
 """
 
@@ -103,7 +105,13 @@ class ControlPort(wiring.Component):
         cfg = self._cfg
         error = Signal()
         self._error = error
-        csr_we = we & (addr.region == Region.CSR) & ~self.busy
+        # `start` and `train` are registered (the sequencer's phase → busy → command decode → next
+        # phase crossed the chip in one cycle); until the sequencer is busy, `start` counts as busy
+        start, train_r = Signal(), Signal()
+        self._busy = busy = self.busy | start
+        m.d.sync += start.eq(0)
+        m.d.comb += [self.start.eq(start), self.train.eq(train_r)]
+        csr_we = we & (addr.region == Region.CSR) & ~busy
         with m.If(self.trained):
             m.d.sync += self.sample.eq(self.sample + 1)
         with m.If(csr_we):
@@ -111,8 +119,7 @@ class ControlPort(wiring.Component):
                 with m.Case(Csr.COMMAND):
                     train = wdata == Command.TRAIN
                     ok = (wdata == Command.INFER) | (train & (self.label < cfg.n_classes))
-                    m.d.sync += error.eq(~ok)
-                    m.d.comb += [self.start.eq(ok), self.train.eq(train)]
+                    m.d.sync += [error.eq(~ok), start.eq(ok), train_r.eq(train)]
                 with m.Case(Csr.LABEL):
                     m.d.sync += self.label.eq(Mux(wdata >= 2**len(self.label), 2**len(self.label) - 1, wdata))
                 with m.Case(Csr.LR_EXTRA):
@@ -124,7 +131,7 @@ class ControlPort(wiring.Component):
         cfg, p = self._cfg, self._p
         B, D = p.banks, p.layers
         lane_bits = (B - 1).bit_length()
-        idle = ~self.busy
+        idle = ~self._busy
         m.d.comb += [self.u_addr.eq(addr.offset), self.u_data.eq(wdata),
                      self.u_we.eq(we & idle & (addr.region == Region.INPUT) & (addr.offset < cfg.n_inputs))]
         cmd = self.host.payload
@@ -153,7 +160,7 @@ class ControlPort(wiring.Component):
         csr = Signal(32)
         with m.Switch(addr.offset):
             with m.Case(Csr.COMMAND):
-                m.d.comb += csr.eq(Cat(self.busy, self._error))
+                m.d.comb += csr.eq(Cat(self._busy, self._error))
             for reg, sig in ((Csr.LABEL, self.label), (Csr.LR_EXTRA, self.lr_extra), (Csr.SAMPLE, self.sample),
                              (Csr.PREDICTION, self.prediction)):
                 with m.Case(reg):

@@ -75,7 +75,7 @@ class Accelerator(wiring.Component):
         m.submodules.sequencer = seq = Sequencer(cfg)
         m.submodules.control = ctl = ControlPort(cfg)
         wiring.connect(m, wiring.flipped(self.bus), ctl.bus)
-        m.d.comb += self.busy.eq(seq.busy)
+        m.d.comb += self.busy.eq(seq.busy | ctl.start)
         self._broadcast(m, cores, disp, sweeper, seq, learner, mod, ctl)
         sweep_pop = Signal(range(D + 1))                       # the population being swept
         with m.If(seq.sweep_start):
