@@ -153,6 +153,13 @@ class CommandExecutor(wiring.Component):
                 m.d.comb += [known.eq(1),
                              length_ok.eq(body_is(fixed[Opcode.SAMPLE]) | body_is(fixed[Opcode.SAMPLE] + cfg.n_inputs)),
                              bad_argument.eq(~mode_ok | (sample.flags.reserved != 0)), needs_idle.eq(1)]
+        # the checks are registered before the verdict (a window match, a size multiplexer and a
+        # comparator in one cycle with the verdict's priority chain limited the clock): the request
+        # is complete in `settle`, the verdict is taken in `check`
+        checks = Cat(known, length_ok, bad_argument, bad_address, needs_idle)
+        checked = Signal.like(checks)
+        m.d.sync += checked.eq(checks)
+        known, length_ok, bad_argument, bad_address, needs_idle = checked
         verdict = Signal(Status)
         with m.If(frame.status != Status.OK):
             m.d.comb += verdict.eq(frame.status)
@@ -257,7 +264,7 @@ class CommandExecutor(wiring.Component):
                           finished=finished)
 
     def _request_states(self, m: Module, v: SimpleNamespace) -> None:
-        """idle → parse → check → header; ``IDENTIFY``; the ``SAMPLE`` step sequencer."""
+        """idle → parse → settle → check → header; ``IDENTIFY``; the ``SAMPLE`` step sequencer."""
         frame, reply, head = v.frame, v.reply, v.head
         block, opcode, status, count = v.block, v.opcode, v.status, v.count
         start, fixed, verdict, status_step, step, kind = v.start, v.fixed, v.verdict, v.status_step, v.step, v.kind
@@ -273,7 +280,9 @@ class CommandExecutor(wiring.Component):
             with m.If(index != 0):
                 m.d.sync += head.eq(Cat(head.as_value()[8:], frame.data))
             with m.If(index == REQUEST.size // 8):
-                m.next = "check"
+                m.next = "settle"
+        with m.State("settle"):                 # the request's checks are registered
+            m.next = "check"
         with m.State("check"):
             m.d.sync += [status.eq(verdict), self.error.eq(verdict != Status.OK), index.eq(0), step.eq(0),
                          signed.eq(0)]
