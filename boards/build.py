@@ -204,9 +204,15 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
     return time.monotonic() - start
 
 
+#: nextpnr's routers: ``router1`` (its default; the builds in docs/builds.json) and ``router2``
+#: (negotiated congestion; routes the block-RAM-dense ``mnist-ecp5`` where router1 stalls)
+ROUTERS = ("router1", "router2")
+
+
 def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 1,
-          out: Path | None = None, allow_timing_fail: bool = False) -> BuildResult:
-    """Build ``cfg`` for ``board`` at ``clock_hz`` (default: the board's ``default_clock``).
+          out: Path | None = None, allow_timing_fail: bool = False, router: str = "router1") -> BuildResult:
+    """Build ``cfg`` for ``board`` at ``clock_hz`` (default: the board's ``default_clock``) with
+    nextpnr's ``router`` (one of :data:`ROUTERS`).
 
     Raises :class:`~modsnn.boards.fit.FitError` before any tool runs when the memories do not
     fit, :class:`BuildError` when a tool fails, and :class:`TimingError` (after writing the
@@ -214,6 +220,8 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
     """
     from .top import BoardTop
 
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     started = time.monotonic()
     fit = check_fit(cfg, board)
     top = BoardTop(board, cfg, clock_hz)
@@ -225,7 +233,7 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
     platform = board.platform()
     synth_opts = ["-dsp"] if board.family == "ice40" else []
     nextpnr_opts = ["--seed", str(seed), "--report", "nextpnr-report.json", "--timing-allow-fail",
-                    "--freq", f"{clock / 1e6:.6g}"]
+                    "--freq", f"{clock / 1e6:.6g}", "--router", router]
     plan = platform.prepare(top, name=NAME, synth_opts=synth_opts, nextpnr_opts=nextpnr_opts,
                             script_after_synth=f"tee -q -o {NAME}.stat.json stat -json")
     plan.extract(str(directory))
@@ -243,7 +251,7 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
         "clock_requested_mhz": round((clock_hz or board.default_clock) / 1e6, 4),
         "clocking": top.clocking.describe(),
         **parsed,
-        "seed": seed, "tools": tool_versions(board.family, env),
+        "seed": seed, "router": router, "tools": tool_versions(board.family, env),
         "fit_check": {"bram_predicted": fit.bram, "spram_predicted": fit.spram,
                       "bram_inferred_by_yosys": yosys_memory_blocks(stat, board.device)},
         "uart": {"resource": list(board.uart), "baud": top.baud, "divisor": top.divisor},

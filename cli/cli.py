@@ -538,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", type=float, default=None,
                    help="sync clock in MHz (default: the board's default clock, which today's RTL meets)")
     p.add_argument("--seed", dest="nextpnr_seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--router", choices=("router1", "router2"), default="router1",
+                   help="nextpnr router (router2 routes the block-RAM-dense mnist-ecp5, where router1 stalls)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a configuration field")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=cmd_build)

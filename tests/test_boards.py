@@ -208,6 +208,18 @@ def test_cli_build_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
     assert time.monotonic() - started < 30                 # refused before any tool ran
     assert main(["build", "--board", "icebreaker", "--config", "tiny", "--clock", "20"]) == 2
     assert "SB_PLL40 cannot make 20 MHz from 12 MHz" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["build", "--board", "ulx3s-85f", "--router", "router3"])
+    assert refused.value.code == 2
+    assert "--router: invalid choice: 'router3' (choose from 'router1', 'router2')" in capsys.readouterr().err
+
+
+def test_build_refuses_an_unknown_router_before_any_tool(tiny: Config, tmp_path: Path) -> None:
+    from modsnn.boards.registry import BOARDS
+
+    with pytest.raises(ValueError, match="router must be one of router1, router2, not 'fast'"):
+        build(BOARDS["ulx3s-85f"], tiny, out=tmp_path, router="fast")
+    assert not any(tmp_path.iterdir())
 
 
 def test_cli_build_timing_failure_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
