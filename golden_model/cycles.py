@@ -57,8 +57,8 @@ class CycleCosts:
 
     clear_overhead: int = 1        # sequencer: the clear phase's hand-over
     encode_overhead: int = 6       # encoder: step → first word in the serializer, and done
-    run_overhead: int = 11         # dispatcher: fetch (5), hand-over (1), drain to the last write (5)
-    empty_run: int = 2             # dispatcher: start, and the look at the (live) list lengths
+    run_overhead: int = 12         # dispatcher: start registered (1), fetch (5), hand-over (1), drain (5)
+    empty_run: int = 3             # dispatcher: start, start registered, and the look at the (live) list lengths
     sweep_overhead: int = 7        # sweeper: issue (1), core and bank pipeline (5), serializer (1)
     decide_overhead: int = 5       # modulator: the last count lands (2), the walk's pipeline (3)
     finish: int = 1

@@ -33,10 +33,10 @@ from .params import HwParams, bits_for, checked_params
 
 __all__ = ["EMPTY_RUN_CYCLES", "RUN_OVERHEAD", "Dispatcher", "Segment", "runs", "segments"]
 
-#: fetch (position registered, list read, list data registered, pointer read, hand-over) before the
-#: first word, and the drain after the last
-RUN_OVERHEAD = 6 + CORE_LATENCY + ACC_LATENCY
-EMPTY_RUN_CYCLES = 2
+#: start registered, fetch (position registered, list read, list data registered, pointer read,
+#: hand-over) before the first word, and the drain after the last
+RUN_OVERHEAD = 7 + CORE_LATENCY + ACC_LATENCY
+EMPTY_RUN_CYCLES = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +115,7 @@ class Dispatcher(wiring.Component):
         # ---- F: the position (seg, k) is resolved in the same cycle to the next event that exists
         # (k past the end of its list, or an empty list, moves on to the next non-empty segment), so
         # empty segments and segment boundaries cost nothing. The list lengths are read live from
-        # the cycle after `start`: the sweep that wrote the last spike may have finished in the very
+        # the second cycle after `start`: the sweep that wrote the last spike may have finished in the very
         # cycle of the `start`.
         seg, k = Signal(range(n_seg)), Signal(range(max(p.cfg.n_inputs, *p.cfg.hidden) + 1))
         end = Signal(range(n_seg))
@@ -126,8 +126,14 @@ class Dispatcher(wiring.Component):
         f_seg, f_k, f_valid = Signal.like(seg), Signal.like(k), Signal()
         m.d.comb += [f_seg.eq(Mux(here, seg, next_seg)), f_k.eq(Mux(here, k, 0)),
                      f_valid.eq(running & (here | next_found))]
+        # `start` and `run` are registered first (`pending`): the sequencer's phase logic that
+        # raises `start` is not in front of the fetch registers
+        pending, run = Signal(), Signal.like(self.run)
+        m.d.sync += pending.eq(self.start)
         with m.If(self.start):
-            m.d.sync += [seg.eq(first[self.run]), end.eq(last[self.run]), k.eq(0), running.eq(1)]
+            m.d.sync += run.eq(self.run)
+        with m.If(pending):
+            m.d.sync += [seg.eq(first[run]), end.eq(last[run]), k.eq(0), running.eq(1)]
         with m.Elif(running & ~stall):
             m.d.sync += [seg.eq(f_seg), k.eq(f_k + 1), running.eq(f_valid)]
         # ---- A: the list position is registered before it addresses the list memory (the search
@@ -187,5 +193,5 @@ class Dispatcher(wiring.Component):
             m.d.sync += drain.eq(CORE_LATENCY + ACC_LATENCY)
         with m.Elif(drain != 0):
             m.d.sync += drain.eq(drain - 1)
-        m.d.comb += self.done.eq(idle & (drain == 0))
+        m.d.comb += self.done.eq(idle & (drain == 0) & ~pending)
         return m
