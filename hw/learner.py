@@ -19,13 +19,17 @@ hidden      per group ``a``: when some ``G_i ≠ 0``, ``n_{l−1} + n_l`` SR job
             with ``X_j``; else one slot (``c_a = 1``)
 ==========  ==========================================================================  ====================
 
-``R`` = :data:`RESULT_LATENCY` (a job's hash result back at the learner), ``G`` = :data:`KEY_GAP`
-(row keys written before they are read), ``F`` = :data:`WALK_LATENCY` + the last job's write
-(:data:`DRAIN`), ``r`` = 1 (dual-port weights) — jobs that touch the weights are issued every
+``R`` = :attr:`Latencies.result` (a job's hash result back at the learner), ``G`` =
+:attr:`Latencies.key_gap` (row keys written before they are read), ``F`` = :data:`WALK_LATENCY` +
+the last job's write (:attr:`Latencies.drain`); all but ``WALK_LATENCY`` grow by one cycle per
+register of the bank's hash (``hash_stages``, :class:`~modsnn.hw.bank.JobStages`). ``r`` = 1
+(dual-port weights) — jobs that touch the weights are issued every
 ``r`` cycles. Nothing runs when every ``m_c`` is 0. The shift of the SR passes (``shift = 32 − s``)
 is ``32 − (lr_shift_out + lr_extra)`` for the readout and ``32 − (lr_shift_hidden[l] +
 ceil(log2 T) + lr_extra)`` for layer ``l``.
 """
+
+import dataclasses
 
 from amaranth.hdl import Array, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
@@ -34,24 +38,55 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
 from ..golden_model.rng import Stream, key_int
-from .bank import JOB_WRITE_STAGE, ROWKEY_STAGE, SIGN_STAGE, delay
+from .bank import JobStages, delay
 from .core import CORE_LATENCY
 from .formats import JobOp, Matrix, formats_for
 from .params import LR_EXTRA_MAX, bits_for, checked_params, hw_params
 
-__all__ = ["DRAIN", "KEY_GAP", "RESULT_LATENCY", "WALK_LATENCY", "Learner"]
+__all__ = ["FIFO_DEPTH", "WALK_LATENCY", "Latencies", "Learner"]
 
-RESULT_LATENCY = CORE_LATENCY + ROWKEY_STAGE + 1      # PREFIX result visible at the learner
-GATE_LATENCY = CORE_LATENCY + SIGN_STAGE              # SIGN gate bit visible at the learner
-KEY_GAP = CORE_LATENCY + ROWKEY_STAGE - 1             # last ROWKEY job → first job that reads the keys
-DRAIN = CORE_LATENCY + JOB_WRITE_STAGE + 1            # last SR job → its write has landed
 X_LATENCY = CORE_LATENCY + 2                          # x_addr → x_data (the bank registers it)
 WALK_LATENCY = X_LATENCY + 2                          # walker position → bank mux, registered → entry in the FIFO
+#: The walker's FIFO: an entry holds a credit from the cycle after its position is walked until the
+#: cycle it is taken, ``X_LATENCY + 2`` cycles at the earliest, so ``X_LATENCY + 3`` entries let the
+#: walker produce one position per cycle while the issuer takes one per cycle (it never waits for
+#: the walker; a deeper FIFO changes no cycle count).
+FIFO_DEPTH = X_LATENCY + 3
 #: ``tick`` at the walk's start: with single-port weights the issue slots are every other cycle, phased
 #: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
 #: model's ``walk_overhead`` is the same for ``r`` = 1 and 2)
 FIRST_SLOT = int(WALK_LATENCY % 2 == 0)
-FIFO_DEPTH = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Latencies:
+    """The learner's waits, in cycles, for the bank pipeline of :class:`~modsnn.hw.bank.JobStages`
+    ``stages`` (with ``h = hash_stages``: result ``h + 5``, gate ``h + 6``, key gap ``h + 3``,
+    drain ``h + 8``)."""
+
+    stages: JobStages
+
+    @property
+    def result(self) -> int:
+        """A PREFIX job → its result visible at the learner."""
+        return CORE_LATENCY + self.stages.rowkey + 1
+
+    @property
+    def gate(self) -> int:
+        """A SIGN job → its gate bit visible at the learner."""
+        return CORE_LATENCY + self.stages.sign
+
+    @property
+    def key_gap(self) -> int:
+        """The last ROWKEY job → the first job that reads the keys."""
+        return CORE_LATENCY + self.stages.rowkey - 1
+
+    @property
+    def drain(self) -> int:
+        """The last SR job → its write has landed."""
+        return CORE_LATENCY + self.stages.write + 1
+
+
 STREAMS = (Stream.ROUND_OUT, Stream.ROUND_FF, Stream.ROUND_REC)
 
 
@@ -62,10 +97,11 @@ class Learner(wiring.Component):
         self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         self._cfg = cfg
+        self._lat = Latencies(JobStages.of(cfg))
         self._entry = self.entry_layout(cfg)
         super().__init__({
             "start": In(1), "done": Out(1),
-            "levels": In(data.ArrayLayout(fmt.job.members["m"], cfg.n_classes)),
+            "levels": In(data.ArrayLayout(fmt.job.members["args"].members["sign"].members["m"], cfg.n_classes)),
             "sample": In(32), "lr_extra": In(range(LR_EXTRA_MAX + 1)),
             "job": Out(fmt.stream(fmt.job)), "shift": Out(5),
             "x_addr": Out(p.state_addr_bits), "x_en": Out(1),
@@ -83,7 +119,8 @@ class Learner(wiring.Component):
         p, fmt = hw_params(cfg), formats_for(cfg)
         return data.StructLayout({"count": unsigned(bits_for(max(p.max_route_words, 1) + 1)), "matrix": Matrix,
                                   "j": unsigned(p.neuron_bits), "a": fmt.job.members["a"],
-                                  "waddr": fmt.job.members["waddr"], "x": unsigned(p.xsum_bits)})
+                                  "waddr": fmt.job.members["args"].members["sr"].members["waddr"],
+                                  "x": unsigned(p.xsum_bits)})
 
     # ------------------------------------------------------------------------------------------
     def elaborate(self, platform: object) -> Module:
@@ -132,17 +169,21 @@ class Learner(wiring.Component):
         """Put one job on ``job`` this cycle."""
         m = self._m
         m.d.comb += self.job.valid.eq(1)
+        job = self.job.payload
+        args = {JobOp.PREFIX: job.args.keyed, JobOp.ROWKEY: job.args.keyed, JobOp.SIGN: job.args.sign,
+                JobOp.SR: job.args.sr}[fields["op"]]
         for name, value in fields.items():
-            m.d.comb += getattr(self.job.payload, name).eq(value)
+            m.d.comb += getattr(job if name in ("op", "a", "matrix") else args, name).eq(value)
 
     def _prefix_logic(self, m: Module) -> None:
-        """PREFIX results come back RESULT_LATENCY cycles after their job, in order: a delay line
+        """PREFIX results come back ``Latencies.result`` cycles after their job, in order: a delay line
         of their destinations (0–2 the chains, 3 + s·D + l the prefix keys)."""
         D = self._p.layers
         self._chain = chain = Array(Signal(32, name=f"chain_{s.name}") for s in STREAMS)
         self._issued = issued = Signal(range(3 + 3 * D + 1))
-        valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), RESULT_LATENCY, "prefix_v")
-        dest_r = delay(m, issued, RESULT_LATENCY, "prefix_dest")
+        R = self._lat.result
+        valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), R, "prefix_v")
+        dest_r = delay(m, issued, R, "prefix_dest")
         with m.If(valid_r):
             with m.If(dest_r < 3):
                 m.d.sync += chain[dest_r].eq(self.prefix)
@@ -158,7 +199,7 @@ class Learner(wiring.Component):
                 self._issue(op=JobOp.PREFIX, key=consts[self.counter] ^ self.sample)
                 m.d.comb += issued.eq(self.counter)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == 3 + RESULT_LATENCY):
+            with m.If(self.counter == 3 + self._lat.result):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "prefix_layers"
         with m.State("prefix_layers"):       # P_{s,l} = H(chain_s ^ l): 3·D jobs, index s·D + l
@@ -167,7 +208,7 @@ class Learner(wiring.Component):
                 m.d.comb += issued.eq(3 + self.counter)
                 self._count2(m, D)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == 3 * D + RESULT_LATENCY):
+            with m.If(self.counter == 3 * D + self._lat.result):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "rowkeys"
 
@@ -180,7 +221,7 @@ class Learner(wiring.Component):
             with m.If(self.counter < q_out):
                 self._issue(op=JobOp.ROWKEY, key=self.prefix_keys[0 * D + self.layer], field=0, a=self.counter)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == q_out - 1 + KEY_GAP):
+            with m.If(self.counter == q_out - 1 + self._lat.key_gap):
                 self._start_walk(m, readout=True)
                 m.next = "readout"
         with m.State("hidden_keys"):         # per group: FB, FF, REC row keys (fields 0, 1, 2)
@@ -191,7 +232,7 @@ class Learner(wiring.Component):
                 self._issue(op=JobOp.ROWKEY, key=key, field=field, a=group)
                 self._count2(m, 3)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == Array(3 * q - 1 + KEY_GAP for q in p.words)[self.layer]):
+            with m.If(self.counter == Array(3 * q - 1 + self._lat.key_gap for q in p.words)[self.layer]):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "signs"
 
@@ -300,7 +341,7 @@ class Learner(wiring.Component):
         for name, readout in (("readout", True), ("hidden", False)):
             with m.State(name):
                 with m.If(idle & (self.counter == 0)):
-                    m.d.sync += self.counter.eq(DRAIN)
+                    m.d.sync += self.counter.eq(self._lat.drain)
                 with m.Elif(idle & (self.counter == 1)):
                     m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                     self._after_walk(m, readout)
@@ -331,7 +372,7 @@ class Learner(wiring.Component):
     def _issuer(self, m: Module, fifo: SyncFIFO) -> None:
         """One slot per ``r`` cycles (``r = 3 − weight_ports``; ``tick`` marks the slots): an entry of
         count c takes max(1, c) slots and issues c SR jobs. With a single-port weight memory the SR
-        jobs are two cycles apart, so each job's weight read (P6) and write (P11, odd distance) fall
+        jobs are two cycles apart, so each job's weight read (P1+h) and write (P6+h, odd distance) fall
         into cycles of their own."""
         head = self._entry(fifo.r_data)
         tick = self.tick
