@@ -63,11 +63,19 @@ from .params import checked_params, rejected
 from .spram import SinglePortMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["ACC_LATENCY", "HOST_LATENCY", "SWEEP_LATENCY", "Bank", "JobStages", "delay"]
+__all__ = ["ACC_LATENCY", "COLLISION_FREE", "HOST_LATENCY", "SWEEP_LATENCY", "Bank", "JobStages", "delay"]
 
 ACC_LATENCY = 4         # s0 → write at s4
 SWEEP_LATENCY = 4       # A → D
 HOST_LATENCY = 4        # host.re → host_rdata / host_state
+
+#: The bank memories whose read data is never used from a cycle in which the same address is
+#: written (state: each word is swept once per step and read otherwise only between sweeps; keys
+#: and gates: written by the ROWKEY and SIGN passes, read by the later SIGN and SR passes). Their
+#: read-during-write behaviour is irrelevant: :meth:`Bank._connect_ports` asserts it, and the iCE40
+#: build lets Yosys drop the read-first emulation (a register of the written word and address and
+#: a comparator and multiplexer per memory) that SB_RAM40_4K would otherwise need.
+COLLISION_FREE = ("state", "key0", "key1", "key2", "gate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +151,10 @@ def _ports_of(mem: Memory | WeightMemory | SinglePortMemory, writable: bool) -> 
 class Bank(wiring.Component):
     """Bank ``bank`` of the neuron array of ``cfg`` (ports: see the module docstring)."""
 
-    def __init__(self, cfg: Config, bank: int) -> None:
+    def __init__(self, cfg: Config, bank: int, schedule_asserts: bool = True) -> None:
+        """``schedule_asserts``: also assert what only the learner's schedule guarantees (the
+        :data:`COLLISION_FREE` memories); off for a proof of the bank alone under arbitrary jobs."""
+        self._schedule_asserts = schedule_asserts
         self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         if not isinstance(bank, int) or not 0 <= bank < p.banks:
@@ -249,7 +260,9 @@ class Bank(wiring.Component):
     def _connect_ports(self, m: Module, ports: dict) -> None:
         """Each memory port serves one user at a time (checked by ``Assert``). With
         ``weight_ports = 1`` the weight memories are :class:`~modsnn.hw.spram.SinglePortMemory`: a
-        read and a write never happen in the same cycle (checked)."""
+        read and a write never happen in the same cycle (checked). The memories of
+        :data:`COLLISION_FREE` are never read and written at one address in one cycle (checked
+        unless ``schedule_asserts`` is off)."""
         single = {"weights", "out"} if self._cfg.weight_ports == 1 else set()
         for name, users in self._read_muxes.items():
             rd = ports[name][0]
@@ -270,6 +283,10 @@ class Bank(wiring.Component):
             if name in single:
                 reading = sum(Value.cast(en).as_unsigned() for en, _ in self._read_muxes[name]) != 0
                 m.d.comb += Assert(~(reading & wr.en), f"bank {self._bank}: {name} read and written in one cycle")
+            if name in COLLISION_FREE and self._schedule_asserts:
+                reading = sum(Value.cast(en).as_unsigned() for en, _ in self._read_muxes[name]) != 0
+                m.d.comb += Assert(~(reading & wr.en & (ports[name][0].addr == wr.addr)),
+                                   f"bank {self._bank}: {name} read and written at one address in one cycle")
 
     # ---------------------------------------------------------------- accumulate
     def _accumulate(self, m: Module, ports: dict) -> None:
@@ -353,8 +370,9 @@ class Bank(wiring.Component):
         v1, j1 = delay(m, valid, 1, "pj_v"), delay(m, job, 1, "pj")                  # P1
         out1 = (j1.op == JobOp.SR) & (j1.matrix == Matrix.OUT)
         key_addr = Mux(out1, route1.addr, j1.a)
-        for name in ("key0", "key1", "key2", "gate"):
-            self._read(name, v1, key_addr if name != "gate" else j1.a)
+        for name in ("key0", "key1", "key2"):                    # SIGN and SR use the keys
+            self._read(name, v1 & ((j1.op == JobOp.SIGN) | (j1.op == JobOp.SR)), key_addr)
+        self._read("gate", v1 & (j1.op == JobOp.SR), j1.a)       # SR uses the gate
         self._read("state", v1 & (j1.op == JobOp.SIGN), j1.args.sign.haddr)
         # P2: the memories answer; their data is registered before use (block RAM outputs are slow)
         v3, j3 = delay(m, v1, 2, "pj_v1"), delay(m, j1, 2, "pj1")                   # P3
