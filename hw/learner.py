@@ -31,7 +31,7 @@ ceil(log2 T) + lr_extra)`` for layer ``l``.
 
 import dataclasses
 
-from amaranth.hdl import Array, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -238,10 +238,17 @@ class Learner(wiring.Component):
 
     # ------------------------------------------------------------------ signs and gates
     def _sign_logic(self, m: Module) -> None:
-        """Gate bits come back in the order of their groups."""
+        """Gate bits come back in the order of their groups and shift in at the top of ``gates`` (no
+        per-bit write enables): once layer ``l``'s ``q_l`` bits are in, group ``a``'s is bit
+        ``N − q_l + a`` (``N`` = the largest ``q``; :meth:`_gate`)."""
         self._results = results = Signal(range(max(self._p.words) + 1))
         with m.If(self.gated_valid):
-            m.d.sync += [self.gates.bit_select(results, 1).eq(self.gated), results.eq(results + 1)]
+            m.d.sync += [self.gates.eq(Cat(self.gates[1:], self.gated)), results.eq(results + 1)]
+
+    def _gate(self, group: Value) -> Value:
+        """The gate bit of ``group`` of the current layer (0 past its last group)."""
+        words = self._p.words
+        return self.gates.bit_select(Array(max(words) - q for q in words)[self.layer] + group, 1)
 
     def _sign_states(self, m: Module) -> None:
         cfg, p = self._cfg, self._p
@@ -288,7 +295,7 @@ class Learner(wiring.Component):
                      self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0),
                      self.major.eq(0), self.minor.eq(0)]
         if not readout:
-            with m.If(~self.gates[0]):
+            with m.If(~self._gate(0)):
                 m.d.sync += self.w_j.eq(Array(cfg.layer_inputs(l) + n for l, n in enumerate(cfg.hidden))[self.layer])
 
     def _walk_logic(self, m: Module) -> None:
@@ -306,7 +313,7 @@ class Learner(wiring.Component):
         position = Signal(self._entry)
         is_ff = ~self.w_readout & (self.w_j < n_pre)
         col = Mux(self.w_readout | is_ff, self.w_j, self.w_j - n_pre)
-        skip_group = ~self.w_readout & ~self.gates.bit_select(self.w_a, 1)
+        skip_group = ~self.w_readout & ~self._gate(self.w_a)
         from_encoder = is_ff & (self.layer == 0)
         x_pop = Mux(self.w_readout | ~is_ff, self.layer, self.layer - 1)
         m.d.comb += [walking.eq(self.w_active & (fifo.level + inflight < FIFO_DEPTH)),
@@ -353,8 +360,8 @@ class Learner(wiring.Component):
         ff_base = Array(b[0] for b in self._p.weight_base)[self.layer]
         rec_base = Array(b[1] for b in self._p.weight_base)[self.layer]
         last_col = n_pre + n_l - 1
-        gated = self.gates.bit_select(self.w_a, 1)
-        next_gated = self.gates.bit_select(self.w_a + 1, 1)
+        gated = self._gate(self.w_a)
+        next_gated = self._gate(self.w_a + 1)
         with m.If(self.w_readout):
             m.d.sync += self.w_j.eq(self.w_j + 1)
             with m.If(self.w_j == n_l - 1):
