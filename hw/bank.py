@@ -470,16 +470,19 @@ class Bank(wiring.Component):
     def _host(self, m: Module, ports: dict) -> None:
         cmd, valid = self.host.payload, self.host.valid
         mine = valid & (cmd.bank == self._bank)
-        for target, name in ((HostTarget.WEIGHTS, "weights"), (HostTarget.OUT, "out"), (HostTarget.STATE, "state")):
+        for target, name in ((HostTarget.WEIGHTS, "weights"), (HostTarget.OUT, "out")):
             hit = mine & (cmd.target == target)
             self._read(name, hit & cmd.re, cmd.addr)
-            if name != "state":
-                self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
-        # the weight memories answer from their chunk registers (READ_LATENCY 3); the state memory's
-        # block RAM output is registered before use (it is slow)
+            self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
+        # the weight memories answer from their chunk registers (READ_LATENCY 3, HOST_LATENCY − 1).
+        # The state memory answers in one cycle: its read is requested HOST_LATENCY − 2 cycles late
+        # (a register of the address, not of the wide state word: the host reads the state only
+        # while the accelerator is idle) and its block RAM output registered before use (it is slow)
+        state_re = delay(m, mine & (cmd.target == HostTarget.STATE) & cmd.re, HOST_LATENCY - 2, "host_sre")
+        self._read("state", state_re, delay(m, cmd.addr[:self._p.state_addr_bits], HOST_LATENCY - 2, "host_sa"))
         out3 = delay(m, cmd.target == HostTarget.OUT, 3, "host_out")
         m.d.sync += [self.host_rdata.eq(Mux(out3, ports["out"][0].data, ports["weights"][0].data)),
-                     self.host_state.eq(delay(m, ports["state"][0].data, 2, "host_s"))]
+                     self.host_state.eq(ports["state"][0].data)]
         # X read-back for the plasticity column walker, registered here at the block RAM (the lane
         # multiplexer that follows is in the learner, a long route away)
         self._read("state", self.x_en, self.x_addr)
