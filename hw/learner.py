@@ -33,7 +33,6 @@ import dataclasses
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
@@ -50,7 +49,9 @@ WALK_LATENCY = X_LATENCY + 2                          # walker position → bank
 #: The walker's FIFO: an entry holds a credit from the cycle after its position is walked until the
 #: cycle it is taken, ``X_LATENCY + 2`` cycles at the earliest, so ``X_LATENCY + 3`` entries let the
 #: walker produce one position per cycle while the issuer takes one per cycle (it never waits for
-#: the walker; a deeper FIFO changes no cycle count).
+#: the walker; a deeper FIFO changes no cycle count). A slot is reserved when its position is walked
+#: and the position written into it at once; the X read-back (and a readout source's pointer)
+#: completes the entry WALK_LATENCY cycles later, in order, and only then can it be taken.
 FIFO_DEPTH = X_LATENCY + 3
 #: ``tick`` at the walk's start: with single-port weights the issue slots are every other cycle, phased
 #: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
@@ -134,7 +135,6 @@ class Learner(wiring.Component):
         self.counter = Signal(range(max(p.readout_words, *p.words) * max(3, cfg.n_classes) + FIFO_DEPTH + 64))
         self.major = Signal(range(max(p.words) + 4))
         self.minor = Signal(range(max(3, cfg.n_classes, D)))
-        m.submodules.fifo = self._fifo = SyncFIFO(width=self._entry.size, depth=FIFO_DEPTH)
         self._walker_state(m)
         self._prefix_logic(m)
         self._sign_logic(m)
@@ -302,11 +302,16 @@ class Learner(wiring.Component):
         cfg, p = self._cfg, self._p
         D, B = p.layers, p.banks
         lane_bits = (B - 1).bit_length()
-        fifo = self._fifo
         n_l = Array(cfg.hidden)[self.layer]
         n_pre = Array(cfg.layer_inputs(l) for l in range(D))[self.layer]
         q_l = Array(p.words)[self.layer]
         pop_base = Array(p.pop_base)
+        # ---- the FIFO's slots: written at the walked position's reservation (its position) and at its
+        # completion (X; a readout entry's count and first word), taken in order by the issuer
+        # (data only, reset-less: on iCE40 a reset would cost a LUT in front of every enabled flip-flop)
+        slots = [Signal(self._entry, name=f"slot{n}", reset_less=True) for n in range(FIFO_DEPTH)]
+        reserve, complete, take = (Signal(range(FIFO_DEPTH), name=f"fifo_{n}") for n in ("reserve", "complete", "take"))
+        level = Signal(range(FIFO_DEPTH + 1), name="fifo_level")     # complete entries not yet taken
         # ---- walker: one position per cycle while the FIFO has room for it
         inflight = Signal(range(X_LATENCY + 3))
         walking = Signal()
@@ -316,7 +321,7 @@ class Learner(wiring.Component):
         skip_group = ~self.w_readout & ~self._gate(self.w_a)
         from_encoder = is_ff & (self.layer == 0)
         x_pop = Mux(self.w_readout | ~is_ff, self.layer, self.layer - 1)
-        m.d.comb += [walking.eq(self.w_active & (fifo.level + inflight < FIFO_DEPTH)),
+        m.d.comb += [walking.eq(self.w_active & (level + inflight < FIFO_DEPTH)),
                      self.x_addr.eq(pop_base[x_pop] + (col >> lane_bits)), self.x_en.eq(walking & ~from_encoder),
                      self.ptr_addr.eq(Array(p.pointer_base)[self.layer] + self.w_j), self.ptr_en.eq(1),
                      position.j.eq(col), position.a.eq(self.w_a), position.waddr.eq(self.w_waddr),
@@ -332,16 +337,33 @@ class Learner(wiring.Component):
         enc_x = delay(m, from_encoder, X_LATENCY, "walk_enc")
         x = delay(m, Mux(enc_x, self.enc_x_data[lane], self.x_data[lane]), 1, "walk_x")
         valid_x = delay(m, walking, X_LATENCY + 1, "walk_v")
-        pos_x = delay(m, position, X_LATENCY + 1, "walk_pos")
         ptr = delay(m, self.ptr_data, X_LATENCY, "walk_ptr")
-        entry = Signal(self._entry)
-        m.d.comb += [entry.eq(pos_x), entry.x.eq(x)]
-        with m.If(self.w_readout):
-            m.d.comb += [entry.count.eq(Mux(x != 0, ptr.words, 0)), entry.waddr.eq(ptr.start)]
-        m.d.comb += [fifo.w_data.eq(entry), fifo.w_en.eq(valid_x)]
-        m.d.sync += inflight.eq(inflight + walking - valid_x)
-        self._issuer(m, fifo)
-        self._walk_idle = ~self.w_active & (inflight == 0) & ~fifo.r_rdy & (self.i_remaining == 0)
+        # a walk is all readout or all hidden (the FIFO drains in between): a hidden entry's count
+        # and word are its position's, a readout entry's come with its pointer (one shared
+        # multiplexer in front of the slots, one write enable per slot)
+        count, waddr = Signal.like(position.count, name="fifo_count"), Signal.like(position.waddr, name="fifo_waddr")
+        m.d.comb += [count.eq(Mux(self.w_readout, Mux(x != 0, ptr.words, 0), position.count)),
+                     waddr.eq(Mux(self.w_readout, ptr.start, position.waddr))]
+        for n, slot in enumerate(slots):
+            with m.If(walking & (reserve == n)):
+                m.d.sync += [slot.j.eq(position.j), slot.a.eq(position.a), slot.matrix.eq(position.matrix)]
+            with m.If(valid_x & (complete == n)):
+                m.d.sync += slot.x.eq(x)
+            with m.If(Mux(self.w_readout, valid_x & (complete == n), walking & (reserve == n))):
+                m.d.sync += [slot.count.eq(count), slot.waddr.eq(waddr)]
+        head = Signal(self._entry, name="fifo_head")
+        with m.Switch(take):
+            for n, slot in enumerate(slots):
+                with m.Case(n):
+                    m.d.comb += head.eq(slot)
+        ready, taken = Signal(name="fifo_ready"), Signal(name="fifo_taken")
+        m.d.comb += ready.eq(level != 0)
+        for pointer, step in ((reserve, walking), (complete, valid_x), (take, taken)):
+            with m.If(step):
+                m.d.sync += pointer.eq(Mux(pointer == FIFO_DEPTH - 1, 0, pointer + 1))
+        m.d.sync += [inflight.eq(inflight + walking - valid_x), level.eq(level + valid_x - taken)]
+        self._issuer(m, head, ready, taken)
+        self._walk_idle = ~self.w_active & (inflight == 0) & ~ready & (self.i_remaining == 0)
 
     def _walk_states(self, m: Module) -> None:
         idle = self._walk_idle
@@ -376,15 +398,13 @@ class Learner(wiring.Component):
         with m.Else():
             m.d.sync += [self.w_j.eq(self.w_j + 1), self.w_waddr.eq(self.w_waddr + q_l)]
 
-    def _issuer(self, m: Module, fifo: SyncFIFO) -> None:
+    def _issuer(self, m: Module, head: Value, ready: Value, take: Signal) -> None:
         """One slot per ``r`` cycles (``r = 3 − weight_ports``; ``tick`` marks the slots): an entry of
         count c takes max(1, c) slots and issues c SR jobs. With a single-port weight memory the SR
         jobs are two cycles apart, so each job's weight read (P1+h) and write (P6+h, odd distance) fall
         into cycles of their own."""
-        head = self._entry(fifo.r_data)
         tick = self.tick
-        take = Signal()
-        m.d.comb += [take.eq(fifo.r_rdy & (self.i_remaining <= 1) & tick), fifo.r_en.eq(take)]
+        m.d.comb += take.eq(ready & (self.i_remaining <= 1) & tick)
         with m.If((self.i_remaining != 0) & tick):
             m.d.sync += [self.i_remaining.eq(self.i_remaining - 1), self.i_w.eq(self.i_w + 1),
                          self.i_k.eq(self.i_k + 1)]
