@@ -177,35 +177,35 @@ class Learner(wiring.Component):
 
     def _prefix_logic(self, m: Module) -> None:
         """PREFIX results come back ``Latencies.result`` cycles after their job, in order: a delay line
-        of their destinations (0–2 the chains, 3 + s·D + l the prefix keys)."""
+        of their destinations, indices into ``prefix_keys``. Stream ``s``'s chain ``H(key(seed, s) ^
+        sample)`` is kept in ``P_{s,0}``'s register (index ``s·D``): ``P_{s,0}`` replaces it
+        ``Latencies.result`` cycles after its job, when the last of the ``D`` jobs that read the chain
+        (``P_{s,l} = H(chain_s ^ l)``, issued on consecutive cycles) has been issued (``D ≤ result``)."""
         D = self._p.layers
-        self._chain = chain = Array(Signal(32, name=f"chain_{s.name}") for s in STREAMS)
-        self._issued = issued = Signal(range(3 + 3 * D + 1))
         R = self._lat.result
+        assert D <= R, f"{D} layers: the chains would be overwritten before their last use"
+        self._issued = issued = Signal(range(3 * D))
         valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), R, "prefix_v")
         dest_r = delay(m, issued, R, "prefix_dest")
         with m.If(valid_r):
-            with m.If(dest_r < 3):
-                m.d.sync += chain[dest_r].eq(self.prefix)
-            with m.Else():
-                m.d.sync += self.prefix_keys[dest_r - 3].eq(self.prefix)
+            m.d.sync += self.prefix_keys[dest_r].eq(self.prefix)
 
     def _prefix_states(self, m: Module) -> None:
-        cfg, D = self._cfg, self._p.layers
+        cfg = self._cfg
         consts = Array(key_int(cfg.seed, int(s)) for s in STREAMS)
-        chain, issued = self._chain, self._issued
+        issued, D = self._issued, self._p.layers
         with m.State("prefix"):              # H(key(seed, s) ^ sample) for s = OUT, FF, REC
             with m.If(self.counter < 3):
                 self._issue(op=JobOp.PREFIX, key=consts[self.counter] ^ self.sample)
-                m.d.comb += issued.eq(self.counter)
+                m.d.comb += issued.eq(self.counter * D)                              # chain_s in P_{s,0}
             m.d.sync += self.counter.eq(self.counter + 1)
             with m.If(self.counter == 3 + self._lat.result):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "prefix_layers"
         with m.State("prefix_layers"):       # P_{s,l} = H(chain_s ^ l): 3·D jobs, index s·D + l
             with m.If(self.counter < 3 * D):
-                self._issue(op=JobOp.PREFIX, key=chain[self.major] ^ self.minor)      # s = major, l = minor
-                m.d.comb += issued.eq(3 + self.counter)
+                self._issue(op=JobOp.PREFIX, key=self.prefix_keys[self.major * D] ^ self.minor)  # s, l
+                m.d.comb += issued.eq(self.counter)                                  # s·D + l
                 self._count2(m, D)
             m.d.sync += self.counter.eq(self.counter + 1)
             with m.If(self.counter == 3 * D + self._lat.result):
