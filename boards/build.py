@@ -204,6 +204,18 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
     return time.monotonic() - start
 
 
+def yosys_after_read(family: str) -> str:
+    """Yosys commands run on the design as read. iCE40: the read ports of the bank memories in
+    :data:`~modsnn.hw.bank.COLLISION_FREE` ignore read-during-write (``COLLISION_X_MASK``), so
+    ``memory_libmap`` maps them to SB_RAM40_4K without read-first emulation (≈ 70 flip-flops and 40
+    LUT4 per 128 × 32 key memory); the RTL asserts the collisions never happen. ECP5: nothing."""
+    from ..hw.bank import COLLISION_FREE
+
+    if family != "ice40":
+        return ""
+    return "\n".join(f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in COLLISION_FREE)
+
+
 #: nextpnr's routers: ``router1`` (its default; the builds in docs/builds.json) and ``router2``
 #: (negotiated congestion; routes the block-RAM-dense ``mnist-ecp5`` where router1 stalls)
 ROUTERS = ("router1", "router2")
@@ -235,6 +247,7 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
     nextpnr_opts = ["--seed", str(seed), "--report", "nextpnr-report.json", "--timing-allow-fail",
                     "--freq", f"{clock / 1e6:.6g}", "--router", router]
     plan = platform.prepare(top, name=NAME, synth_opts=synth_opts, nextpnr_opts=nextpnr_opts,
+                            script_after_read=yosys_after_read(board.family),
                             script_after_synth=f"tee -q -o {NAME}.stat.json stat -json")
     plan.extract(str(directory))
     env = tool_env()

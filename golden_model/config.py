@@ -99,6 +99,8 @@ class Config:
     lanes: int = 1
     cores: int = 1
     weight_ports: int = 2          # 2: dual-port weight RAM (block RAM); 1: single-port (iCE40 SPRAM)
+    hash_stages: int = 6           # registers in the plasticity engine's hash: 6, 3 or 2 (fewer: shorter
+                                   # pipelines and passes, a slower clock; 2 for the iCE40 UP5K)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -158,8 +160,12 @@ class Config:
                 for f in dataclasses.fields(self)}
 
     def hash(self) -> str:
-        """First 16 hex digits of the SHA-256 of the canonical JSON of every field."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """First 16 hex digits of the SHA-256 of the canonical JSON of every field (``hash_stages``
+        only when it is not its default 6, so the configurations that predate it keep their hash)."""
+        fields = self.to_dict()
+        if fields["hash_stages"] == 6:
+            del fields["hash_stages"]
+        blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_toml(self) -> str:
@@ -320,6 +326,9 @@ def _validate(cfg: Config) -> None:
     if cfg.cores & (cfg.cores - 1):
         raise ConfigError(f"config field cores = {cfg.cores!r} must be a power of two (1, 2, 4, ... 32)")
     _check_int(cfg, "weight_ports", 1, 2)
+    if cfg.hash_stages not in (2, 3, 6):
+        raise ConfigError(f"config field hash_stages = {cfg.hash_stages!r} must be 2, 3 or 6 (registers in the "
+                          f"six-stage hash)")
     # Feasibility across fields.
     for layer, n_post in enumerate(cfg.hidden):
         if round(cfg.readout_density * n_post) < 1:

@@ -67,6 +67,16 @@ class CycleCosts:
     walk_overhead: int = 21        # walker → X read → FIFO → issuer (6), drain to the last write (15)
     sign_overhead: int = 13        # the last gate bit back at the learner
 
+    @classmethod
+    def for_config(cls, cfg: Config) -> CycleCosts:
+        """The costs of ``cfg``'s RTL. The defaults are those of a plasticity hash with 6 registers;
+        each register fewer (``hash_stages``, :class:`modsnn.hw.bank.JobStages`) shortens the
+        result latency (2 per pass), the key gap, the drain and the gate latency by one cycle:
+        ``learn_overhead = 2h + 16``, ``key_gap = h + 3``, ``walk_overhead = h + 15``,
+        ``sign_overhead = h + 7``."""
+        h = cfg.hash_stages
+        return cls(learn_overhead=2 * h + 16, key_gap=h + 3, walk_overhead=h + 15, sign_overhead=h + 7)
+
 
 @dataclasses.dataclass(frozen=True)
 class PhaseCycles:
@@ -104,8 +114,10 @@ def _run(events: int, words: int, costs: CycleCosts) -> int:
 
 
 def sample_cycles(cfg: Config, fwd: ForwardResult, batch_index: int = 0, report: LearnReport | None = None,
-                  costs: CycleCosts = CycleCosts()) -> PhaseCycles:
-    """Cycles of one sample (``batch_index`` of ``fwd``); plasticity when ``report`` is given."""
+                  costs: CycleCosts | None = None) -> PhaseCycles:
+    """Cycles of one sample (``batch_index`` of ``fwd``); plasticity when ``report`` is given
+    (``costs``: :meth:`CycleCosts.for_config` of ``cfg`` unless given)."""
+    costs = costs or CycleCosts.for_config(cfg)
     T, C, D = cfg.timesteps, cfg.n_classes, cfg.n_hidden_layers
     B = cfg.lanes * cfg.cores
     q = [_ceil_div(n, B) for n in cfg.hidden]

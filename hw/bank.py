@@ -23,18 +23,23 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
     C   h = [lo ≤ v' < hi];  s = [v' ≥ θ];  v ← v' − θ·s;  x ← trace(x, s);  H += h;  X += x
     D   write state[addr];  `spike` = s;  `mon` = the new state
 
-**Plasticity** (``job``, one job per cycle; write at stage :data:`JOB_WRITE_STAGE`)::
+**Plasticity** (``job``, one job per cycle; ``h = hash_stages`` of the configuration, 6 by default;
+stage numbers in :class:`JobStages`, shown for ``h = 6``)::
 
     P0  read route entry `waddr` (SR on OUT)
     P1  read key RAM at (OUT ? route.addr : a), gate RAM at a, state at haddr (SIGN: H)
     P2  the data, registered
-    P3  word = H(key ^ operand)  (6 stages → P9);  factor = (OUT ? m_class(route) : G_a)
-    P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8)
-    P7  read the old weight (arrives P10, from the chunk registers)
+    P3  word = H(key ^ operand)  (h stages → P3+h = P9);  factor = (OUT ? m_class(route) : G_a)
+    P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8 = P3+h−1)
+    P7  read the old weight (P3+h−2; arrives P10 = P3+h+1, from the chunk registers)
     P9  ROWKEY: keys[field][a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
     P10 SIGN (last class): G_a = L·H (P11: into the gate RAM);  SR: w' = w + (t >> 32)
     P11 w' ← clamp(w', −w_max, w_max)
     P12 write w' (lanes gated on: OUT route valid and m ≠ 0; hidden G ≠ 0 and off the diagonal)
+
+With ``h = 2`` (the iCE40 UP5K's slow clock) the hash takes three mixer stages per register and
+the pipeline is four stages shorter: P5 the hash word, P3 the weight read, P8 the write; from P3 to
+P5 only the fields the late stages use travel with the job.
 
 ``(p << (32 − s) + word) >> 32`` equals the golden model's ``SR(p, s) = (p + (word >> (32 − s))) >> s``
 for every integer ``p`` (write ``word = r·2^(32−s) + f``, ``0 ≤ f < 2^(32−s)``: the fraction
@@ -42,6 +47,8 @@ for every integer ``p`` (write ``word = r·2^(32−s) + f``, ``0 ≤ f < 2^(32�
 are an odd number of stages apart, so a single-port weight memory serves jobs issued every other
 cycle without conflict.
 """
+
+import dataclasses
 
 from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
@@ -56,18 +63,57 @@ from .params import checked_params, rejected
 from .spram import SinglePortMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["ACC_LATENCY", "HOST_LATENCY", "JOB_WRITE_STAGE", "ROWKEY_STAGE", "SIGN_STAGE", "SWEEP_LATENCY", "Bank",
-           "delay"]
+__all__ = ["ACC_LATENCY", "COLLISION_FREE", "HOST_LATENCY", "SWEEP_LATENCY", "Bank", "JobStages", "delay"]
 
 ACC_LATENCY = 4         # s0 → write at s4
 SWEEP_LATENCY = 4       # A → D
 HOST_LATENCY = 4        # host.re → host_rdata / host_state
-KEY_STAGE = 3           # hash input
-ROWKEY_STAGE = KEY_STAGE + HASH_LATENCY          # P9: key RAM write, SIGN accumulate, SR sum
-SIGN_STAGE = ROWKEY_STAGE + 2                    # P11: gate RAM write, gate bit out
-WEIGHT_READ_STAGE = ROWKEY_STAGE - 2             # P7: the old weight arrives at P9
-JOB_WRITE_STAGE = ROWKEY_STAGE + 3               # P12
-assert (JOB_WRITE_STAGE - WEIGHT_READ_STAGE) % 2 == 1
+
+#: The bank memories whose read data is never used from a cycle in which the same address is
+#: written (state: each word is swept once per step and read otherwise only between sweeps; keys
+#: and gates: written by the ROWKEY and SIGN passes, read by the later SIGN and SR passes). Their
+#: read-during-write behaviour is irrelevant: :meth:`Bank._connect_ports` asserts it, and the iCE40
+#: build lets Yosys drop the read-first emulation (a register of the written word and address and
+#: a comparator and multiplexer per memory) that SB_RAM40_4K would otherwise need.
+COLLISION_FREE = ("state", "key0", "key1", "key2", "gate")
+
+
+@dataclasses.dataclass(frozen=True)
+class JobStages:
+    """The stages of the plasticity pipeline whose hash has ``hash_stages`` registers (the
+    configuration's ``hash_stages``; 6 = :data:`~modsnn.hw.hash.HASH_LATENCY`, one per mixer stage).
+    The learner's latencies and the cycle model's overheads follow from these numbers."""
+
+    hash_stages: int = HASH_LATENCY
+    key: int = 3                        # P3: hash input, factor
+
+    @classmethod
+    def of(cls, cfg: Config) -> "JobStages":
+        return cls(cfg.hash_stages)
+
+    @property
+    def rowkey(self) -> int:
+        """P3+h: key RAM write, SIGN accumulate, SR sum (the hash word)."""
+        return self.key + self.hash_stages
+
+    @property
+    def sign(self) -> int:
+        """P5+h: gate RAM write, gate bit out."""
+        return self.rowkey + 2
+
+    @property
+    def weight_read(self) -> int:
+        """P1+h: the old weight is read (it arrives one stage after :attr:`rowkey`, READ_LATENCY 3)."""
+        return self.rowkey - 2
+
+    @property
+    def write(self) -> int:
+        """P6+h: the new weight is written, an odd number of stages after the read (a single-port
+        weight memory serves jobs every other cycle)."""
+        return self.rowkey + 3
+
+
+assert all((s.write - s.weight_read) % 2 == 1 and s.weight_read >= s.key for s in map(JobStages, (2, 3, 6)))
 
 
 def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1) -> Value:
@@ -105,15 +151,27 @@ def _ports_of(mem: Memory | WeightMemory | SinglePortMemory, writable: bool) -> 
 class Bank(wiring.Component):
     """Bank ``bank`` of the neuron array of ``cfg`` (ports: see the module docstring)."""
 
-    def __init__(self, cfg: Config, bank: int) -> None:
+    def __init__(self, cfg: Config, bank: int, schedule_asserts: bool = True) -> None:
+        """``schedule_asserts``: also assert what only the learner's schedule guarantees (the
+        :data:`COLLISION_FREE` memories); off for a proof of the bank alone under arbitrary jobs."""
+        self._schedule_asserts = schedule_asserts
         self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         if not isinstance(bank, int) or not 0 <= bank < p.banks:
             raise rejected(self, ValueError(f"bank must be an integer in [0, {p.banks - 1}], not {bank!r}"))
         self._cfg, self._bank = cfg, bank
-        #: the job fields the plasticity stages after P2 use
-        self._late = data.StructLayout({name: fmt.job.members[name]
-                                        for name in ("op", "matrix", "field", "a", "c", "m", "last", "waddr")})
+        #: the job fields the plasticity stages after P3 use; their ``args`` are the first bits of the
+        #: job's ``args`` (each op's late fields lead its member of the job's union)
+        args = fmt.job.members["args"].members
+        sign = args["sign"].members
+        late_args = data.UnionLayout({"field": args["keyed"].members["field"],
+                                      "sign": data.StructLayout({name: sign[name] for name in ("c", "m", "last")}),
+                                      "waddr": args["sr"].members["waddr"]})
+        self._late = data.StructLayout({"op": JobOp, "a": fmt.job.members["a"], "matrix": Matrix, "args": late_args})
+        late = self._late.members["args"].members
+        for op, name in (("keyed", "field"), ("sr", "waddr")):
+            assert args[op][name].offset == 0 and args[op][name].shape == late[name]
+        assert all(args["sign"][name] == late["sign"][name] for name in late["sign"].members)
         super().__init__({
             "acc": In(fmt.stream(fmt.acc_command)),
             "sweep": In(fmt.stream(fmt.sweep_command)),
@@ -202,7 +260,9 @@ class Bank(wiring.Component):
     def _connect_ports(self, m: Module, ports: dict) -> None:
         """Each memory port serves one user at a time (checked by ``Assert``). With
         ``weight_ports = 1`` the weight memories are :class:`~modsnn.hw.spram.SinglePortMemory`: a
-        read and a write never happen in the same cycle (checked)."""
+        read and a write never happen in the same cycle (checked). The memories of
+        :data:`COLLISION_FREE` are never read and written at one address in one cycle (checked
+        unless ``schedule_asserts`` is off)."""
         single = {"weights", "out"} if self._cfg.weight_ports == 1 else set()
         for name, users in self._read_muxes.items():
             rd = ports[name][0]
@@ -223,6 +283,10 @@ class Bank(wiring.Component):
             if name in single:
                 reading = sum(Value.cast(en).as_unsigned() for en, _ in self._read_muxes[name]) != 0
                 m.d.comb += Assert(~(reading & wr.en), f"bank {self._bank}: {name} read and written in one cycle")
+            if name in COLLISION_FREE and self._schedule_asserts:
+                reading = sum(Value.cast(en).as_unsigned() for en, _ in self._read_muxes[name]) != 0
+                m.d.comb += Assert(~(reading & wr.en & (ports[name][0].addr == wr.addr)),
+                                   f"bank {self._bank}: {name} read and written at one address in one cycle")
 
     # ---------------------------------------------------------------- accumulate
     def _accumulate(self, m: Module, ports: dict) -> None:
@@ -298,15 +362,18 @@ class Bank(wiring.Component):
     # ---------------------------------------------------------------- plasticity
     def _plasticity(self, m: Module, ports: dict) -> None:
         cfg, p, b = self._cfg, self._p, self._bank
+        st = JobStages.of(cfg)
+        hash_to_read = st.weight_read - st.key               # P3 → the weight read (4 with h = 6)
         job, valid = self.job.payload, self.job.valid
         sr_out = (job.op == JobOp.SR) & (job.matrix == Matrix.OUT)
-        route1 = self._route(m, valid & sr_out, job.waddr, job.a, "pj_route")        # P0
+        route1 = self._route(m, valid & sr_out, job.args.sr.waddr, job.a, "pj_route")   # P0
         v1, j1 = delay(m, valid, 1, "pj_v"), delay(m, job, 1, "pj")                  # P1
         out1 = (j1.op == JobOp.SR) & (j1.matrix == Matrix.OUT)
         key_addr = Mux(out1, route1.addr, j1.a)
-        for name in ("key0", "key1", "key2", "gate"):
-            self._read(name, v1, key_addr if name != "gate" else j1.a)
-        self._read("state", v1 & (j1.op == JobOp.SIGN), j1.haddr)
+        for name in ("key0", "key1", "key2"):                    # SIGN and SR use the keys
+            self._read(name, v1 & ((j1.op == JobOp.SIGN) | (j1.op == JobOp.SR)), key_addr)
+        self._read("gate", v1 & (j1.op == JobOp.SR), j1.a)       # SR uses the gate
+        self._read("state", v1 & (j1.op == JobOp.SIGN), j1.args.sign.haddr)
         # P2: the memories answer; their data is registered before use (block RAM outputs are slow)
         v3, j3 = delay(m, v1, 2, "pj_v1"), delay(m, j1, 2, "pj1")                   # P3
         rvalid3 = delay(m, route1.valid, 2, "pj_rvalid")
@@ -316,30 +383,32 @@ class Bank(wiring.Component):
         out3 = (j3.op == JobOp.SR) & (j3.matrix == Matrix.OUT)
         row = Signal(p.neuron_bits + 1, name="pj_row")
         m.d.comb += row.eq(j3.a * p.banks + b)
-        word = hash32_stages(m, self._hash_input(m, j3, read, row), "pj_hash")      # → P9
+        word = hash32_stages(m, self._hash_input(m, j3, read, row), "pj_hash",   # → P3+h
+                             registers=st.hash_stages)
         factor = Signal(signed(max(p.gate_bits, p.level_bits)), name="pj_factor")
         m.d.comb += factor.eq(Mux(out3, mk3, read["gate"]))
         en3 = Signal(name="pj_en")
         m.d.comb += en3.eq(Mux(out3, rvalid3 & (mk3 != 0),
-                               (read["gate"] != 0) & ~((j3.matrix == Matrix.REC) & (row == j3.j))))
+                               (read["gate"] != 0) & ~((j3.matrix == Matrix.REC) & (row == j3.args.sr.j))))
         # from P3 on only the fields the late stages use travel with the job
         late3 = Signal(self._late, name="pj_late")
-        m.d.comb += late3.eq(Cat(*(getattr(j3, name) for name in self._late.members)))
-        # P4: product (input and output registered, for a DSP); P8: shifted by 32 − s
-        factor4, x4 = delay(m, factor, 1, "pj_f"), delay(m, j3.x, 1, "pj_x")
+        late_args = self._late.members["args"].size
+        m.d.comb += late3.eq(Cat(j3.op, j3.a, j3.matrix, j3.args.as_value()[:late_args]))
+        # P4: product (input and output registered, for a DSP); P3+h−1: shifted by 32 − s
+        factor4, x4 = delay(m, factor, 1, "pj_f"), delay(m, j3.args.sr.x, 1, "pj_x")
         product = Signal(signed(p.product_bits), name="pj_product")
         m.d.comb += product.eq(factor4 * x4)
-        product8 = delay(m, product, 4, "pj_p")
+        product8 = delay(m, product, st.rowkey - 5, "pj_p")
         shifted9 = delay(m, product8 << self.shift, 1, "pj_shifted")
-        v7, j7 = delay(m, v3, 4, "pj_v3"), delay(m, late3, 4, "pj_l3")
+        v7, j7 = delay(m, v3, hash_to_read, "pj_v3"), delay(m, late3, hash_to_read, "pj_l3")
         sr7 = v7 & (j7.op == JobOp.SR)
-        self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.waddr)            # P7
-        self._read("out", sr7 & (j7.matrix == Matrix.OUT), j7.waddr)
+        self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.args.waddr)       # P1+h
+        self._read("out", sr7 & (j7.matrix == Matrix.OUT), j7.args.waddr)
         v9, j9 = delay(m, v7, 2, "pj_v7"), delay(m, j7, 2, "pj_l7")
-        old10 = Signal(signed(cfg.weight_bits), name="pj_old")     # P10, from the weight memories' chunk registers
+        old10 = Signal(signed(cfg.weight_bits), name="pj_old")     # P4+h, from the weight memories' chunk registers
         m.d.comb += old10.eq(Mux(delay(m, j9.matrix == Matrix.OUT, 1, "pj_isout"), ports["out"][0].data,
                                  ports["weights"][0].data))
-        en9, h9 = delay(m, en3, 6, "pj_en"), delay(m, h3, 6, "pj_h3")
+        en9, h9 = delay(m, en3, st.hash_stages, "pj_en"), delay(m, h3, st.hash_stages, "pj_h3")
         self._rowkey_and_sign(m, v9, j9, word, h9)
         # P10-P12: SR
         total10 = delay(m, shifted9 + word, 1, "pj_t")
@@ -351,8 +420,8 @@ class Bank(wiring.Component):
         new12 = delay(m, clamped, 1, "pj_new")
         v12, j12, en12 = delay(m, v9, 3, "pj_v9"), delay(m, j9, 3, "pj_l9"), delay(m, en9, 3, "pj_en9")
         write = v12 & (j12.op == JobOp.SR) & en12
-        self._write("weights", write & (j12.matrix != Matrix.OUT), j12.waddr, new12)
-        self._write("out", write & (j12.matrix == Matrix.OUT), j12.waddr, new12)
+        self._write("weights", write & (j12.matrix != Matrix.OUT), j12.args.waddr, new12)
+        self._write("out", write & (j12.matrix == Matrix.OUT), j12.args.waddr, new12)
 
     def _hash_input(self, m: Module, j: Value, read: dict, row: Value) -> Value:
         """P3: ``key ^ operand`` — PREFIX: the job's key, ROWKEY: the job's key and the lane's row,
@@ -361,15 +430,15 @@ class Bank(wiring.Component):
         operand = Signal(32, name="pj_operand")
         with m.Switch(j.op):
             with m.Case(JobOp.PREFIX):
-                m.d.comb += key.eq(j.key)
+                m.d.comb += key.eq(j.args.keyed.key)
             with m.Case(JobOp.ROWKEY):
-                m.d.comb += [key.eq(j.key), operand.eq(row)]
+                m.d.comb += [key.eq(j.args.keyed.key), operand.eq(row)]
             with m.Case(JobOp.SIGN):
-                m.d.comb += [key.eq(read["key0"]), operand.eq(j.c)]
+                m.d.comb += [key.eq(read["key0"]), operand.eq(j.args.sign.c)]
             with m.Case(JobOp.SR):
                 m.d.comb += [key.eq(Mux(j.matrix == Matrix.OUT, read["key0"],
                                         Mux(j.matrix == Matrix.FF, read["key1"], read["key2"]))),
-                             operand.eq(j.j)]
+                             operand.eq(j.args.sr.j)]
         return key ^ operand
 
     def _rowkey_and_sign(self, m: Module, v8: Value, j8: Value, word: Value, h8: Value) -> None:
@@ -378,15 +447,15 @@ class Bank(wiring.Component):
         p = self._p
         rowkey = v8 & (j8.op == JobOp.ROWKEY)
         for field in range(3):
-            self._write(f"key{field}", rowkey & (j8.field == field), j8.a, word)
+            self._write(f"key{field}", rowkey & (j8.args.field == field), j8.a, word)
         sign = v8 & (j8.op == JobOp.SIGN)
         acc = Signal(signed(p.signal_bits), name="pj_L")
-        term = Mux(word[31], j8.m, -j8.m)
+        term = Mux(word[31], j8.args.sign.m, -j8.args.sign.m)
         level = Signal(signed(p.signal_bits), name="pj_Lnew")
-        m.d.comb += level.eq(Mux(j8.c == 0, 0, acc) + term)
+        m.d.comb += level.eq(Mux(j8.args.sign.c == 0, 0, acc) + term)
         with m.If(sign):
             m.d.sync += acc.eq(level)
-        last9 = delay(m, sign & j8.last, 1, "pj_last")
+        last9 = delay(m, sign & j8.args.sign.last, 1, "pj_last")
         level9, h9, a9 = delay(m, level, 1, "pj_level"), delay(m, h8, 1, "pj_h8"), delay(m, j8.a, 1, "pj_a8")
         gate = Signal(signed(p.gate_bits), name="pj_G")
         m.d.comb += gate.eq(level9 * h9)
@@ -401,16 +470,19 @@ class Bank(wiring.Component):
     def _host(self, m: Module, ports: dict) -> None:
         cmd, valid = self.host.payload, self.host.valid
         mine = valid & (cmd.bank == self._bank)
-        for target, name in ((HostTarget.WEIGHTS, "weights"), (HostTarget.OUT, "out"), (HostTarget.STATE, "state")):
+        for target, name in ((HostTarget.WEIGHTS, "weights"), (HostTarget.OUT, "out")):
             hit = mine & (cmd.target == target)
             self._read(name, hit & cmd.re, cmd.addr)
-            if name != "state":
-                self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
-        # the weight memories answer from their chunk registers (READ_LATENCY 3); the state memory's
-        # block RAM output is registered before use (it is slow)
+            self._write(name, hit & cmd.we, cmd.addr, cmd.wdata)
+        # the weight memories answer from their chunk registers (READ_LATENCY 3, HOST_LATENCY − 1).
+        # The state memory answers in one cycle: its read is requested HOST_LATENCY − 2 cycles late
+        # (a register of the address, not of the wide state word: the host reads the state only
+        # while the accelerator is idle) and its block RAM output registered before use (it is slow)
+        state_re = delay(m, mine & (cmd.target == HostTarget.STATE) & cmd.re, HOST_LATENCY - 2, "host_sre")
+        self._read("state", state_re, delay(m, cmd.addr[:self._p.state_addr_bits], HOST_LATENCY - 2, "host_sa"))
         out3 = delay(m, cmd.target == HostTarget.OUT, 3, "host_out")
         m.d.sync += [self.host_rdata.eq(Mux(out3, ports["out"][0].data, ports["weights"][0].data)),
-                     self.host_state.eq(delay(m, ports["state"][0].data, 2, "host_s"))]
+                     self.host_state.eq(ports["state"][0].data)]
         # X read-back for the plasticity column walker, registered here at the block RAM (the lane
         # multiplexer that follows is in the learner, a long route away)
         self._read("state", self.x_en, self.x_addr)

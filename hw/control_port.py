@@ -155,10 +155,19 @@ class ControlPort(wiring.Component):
         m.d.comb += [cmd.wdata.eq(wdata), cmd.we.eq(we & idle), cmd.re.eq(re)]
 
     def _read_mux(self, m: Module, addr: object) -> None:
+        """The read data of every region, ``CORE_LATENCY + HOST_LATENCY`` cycles after the registered
+        bus (when the banks answer). A CSR read carries its offset down that pipeline, not the
+        register's 32-bit value: the register is sampled one cycle before the final multiplexer
+        (``BUS_READ_LATENCY − 2`` cycles after ``re``; the registers a host reads do not change while
+        the accelerator is idle, and a status read while busy sees a more recent state)."""
         cfg, p = self._cfg, self._p
         C = cfg.n_classes
+        latency = CORE_LATENCY + HOST_LATENCY           # bank answers, counted from the registered bus
+        low = bits_for(Csr.LEVEL + C - 1)               # the offsets of the CSRs (higher ones read as 0)
+        offset = delay(m, addr.offset[:low], latency - 1, "csr_offset")
+        mapped = delay(m, (addr.offset >> low) == 0, latency - 1, "csr_mapped")
         csr = Signal(32)
-        with m.Switch(addr.offset):
+        with m.If(mapped), m.Switch(offset):
             with m.Case(Csr.COMMAND):
                 m.d.comb += csr.eq(Cat(self._busy, self._error))
             for reg, sig in ((Csr.LABEL, self.label), (Csr.LR_EXTRA, self.lr_extra), (Csr.SAMPLE, self.sample),
@@ -173,10 +182,9 @@ class ControlPort(wiring.Component):
                     m.d.comb += csr.eq(self.counts[c])
                 with m.Case(Csr.LEVEL + c):
                     m.d.comb += csr.eq(self.levels[c].as_signed())
-        latency = CORE_LATENCY + HOST_LATENCY           # bank answers, counted from the registered bus
-        csr_late = delay(m, csr, latency, "csr")
+        csr_late = delay(m, csr, 1, "csr")
         region = delay(m, addr.region, latency, "region")
-        field = delay(m, addr.offset[:2], latency, "field")
+        field = delay(m, offset[:2], 1, "field")
         bank = Signal(range(p.banks))                     # the bank the access went to
         m.d.comb += bank.eq(Mux(addr.region == Region.READOUT, addr.offset,
                                 Mux(addr.region == Region.STATE, addr.offset >> 2, addr.bank)) % p.banks)

@@ -85,7 +85,7 @@ class Formats:
     spike_event: data.StructLayout     # pop, layer, addr (neuron index)
     acc_command: data.StructLayout     # kind, waddr (weight word), a (dense bank address), base (state region)
     sweep_command: data.StructLayout   # addr (state word)
-    job: data.StructLayout             # a plasticity job (see JobOp)
+    job: data.StructLayout             # a plasticity job (see JobOp): op, a, matrix, the op's args
     host_command: data.StructLayout    # target, addr, wdata, bank (one-hot select by index), we, re
     state_word: data.StructLayout      # v, x, H, X of one neuron
     route_entry: data.StructLayout     # valid, addr (readout bank address), cls (class of the target)
@@ -109,19 +109,30 @@ def formats_for(cfg: Config) -> Formats:
                                      "addr": unsigned(p.neuron_bits)})
     acc_command = data.StructLayout({"kind": AccKind, "waddr": word, "a": group, "base": state_addr})
     sweep_command = data.StructLayout({"addr": state_addr})
+    # the operands of each op share the bits of `args` (a job carries only its own op's); the fields
+    # the bank's late stages use come first in every member, so they are one prefix of `args`
+    # (Bank's late layout)
     job = data.StructLayout({
         "op": JobOp,
-        "key": unsigned(32),                       # PREFIX, ROWKEY: the key
-        "field": unsigned(2),                      # ROWKEY: key RAM field (0 OUT/FB, 1 FF, 2 REC)
         "a": group,                                # ROWKEY, SIGN, SR (hidden): group (bank address)
-        "c": unsigned(bits_for(cfg.n_classes)),    # SIGN: class
-        "m": signed(p.level_bits),                 # SIGN: m_c
-        "last": unsigned(1),                       # SIGN: last class of the group
-        "haddr": state_addr,                       # SIGN: state word of the group (for H)
         "matrix": Matrix,                          # SR: which weights (OUT: key by route, factor m)
-        "waddr": word,                             # SR: weight word
-        "j": unsigned(p.neuron_bits),              # SR: column (presynaptic neuron)
-        "x": unsigned(p.xsum_bits),                # SR: X_j
+        "args": data.UnionLayout({
+            "keyed": data.StructLayout({           # PREFIX, ROWKEY
+                "field": unsigned(2),              # ROWKEY: key RAM field (0 OUT/FB, 1 FF, 2 REC)
+                "key": unsigned(32),               # the key
+            }),
+            "sign": data.StructLayout({            # SIGN
+                "c": unsigned(bits_for(cfg.n_classes)),    # class
+                "m": signed(p.level_bits),                 # m_c
+                "last": unsigned(1),                       # last class of the group
+                "haddr": state_addr,                       # state word of the group (for H)
+            }),
+            "sr": data.StructLayout({              # SR
+                "waddr": word,                     # weight word
+                "j": unsigned(p.neuron_bits),      # column (presynaptic neuron)
+                "x": unsigned(p.xsum_bits),        # X_j
+            }),
+        }),
     })
     host_command = data.StructLayout({"target": HostTarget, "addr": unsigned(max(p.state_addr_bits,
                                                                                  p.weight_word_bits)),

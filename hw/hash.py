@@ -10,8 +10,10 @@ Bit-exact twin of :func:`modsnn.golden_model.rng.hash32` (all arithmetic modulo 
     a = (a ^ 0xb55a4f09) ^ (a >> 16)
 
 Multiply-free: six stages of adders, XORs and wiring. :func:`hash32_stages` builds them with a
-register after every stage (latency :data:`HASH_LATENCY` cycles, one hash per cycle), the form every
-unit of the accelerator uses; :class:`Hash32` wraps it in a stream stage with back-pressure.
+register after every stage (latency :data:`HASH_LATENCY` cycles, one hash per cycle), or after every
+group of ``6 / registers`` stages (the plasticity engine's ``Config.hash_stages``: 3 or 2 registers
+for a slow clock and few flip-flops); :class:`Hash32` wraps the six-register form in a stream stage
+with back-pressure.
 """
 
 from amaranth.hdl import Module, Signal, Value, unsigned
@@ -34,13 +36,19 @@ STAGES = (
 HASH_LATENCY = len(STAGES)
 
 
-def hash32_stages(m: Module, value: Value, name: str = "hash", en: Value | int = 1) -> Value:
-    """The hash of the 32-bit ``value`` after :data:`HASH_LATENCY` registered stages (each stage's
-    register loads when ``en`` is high)."""
-    for n, stage in enumerate(STAGES):
+def hash32_stages(m: Module, value: Value, name: str = "hash", en: Value | int = 1,
+                  registers: int = HASH_LATENCY) -> Value:
+    """The hash of the 32-bit ``value`` after ``registers`` cycles: a register (loaded when ``en`` is
+    high) after every group of ``HASH_LATENCY / registers`` consecutive stages."""
+    if registers not in (1, 2, 3, 6):
+        raise ValueError(f"registers must be 1, 2, 3 or 6 (a divisor of {HASH_LATENCY}), not {registers!r}")
+    group = HASH_LATENCY // registers
+    for n in range(registers):
+        for stage in STAGES[n * group:(n + 1) * group]:
+            value = stage(value)[:32]
         reg = Signal(32, name=f"{name}_s{n}")
         with m.If(en):
-            m.d.sync += reg.eq(stage(value)[:32])
+            m.d.sync += reg.eq(value)
         value = reg
     return value
 

@@ -61,8 +61,6 @@ def _weight_memories(name: str, path: str, depth: int, width: int, p: HwParams, 
 
 def memory_inventory(cfg: Config) -> list[MemoryUse]:
     """Every memory of the accelerator RTL for ``cfg``."""
-    from .learner import FIFO_DEPTH, Learner
-
     p, fmt = hw_params(cfg), formats_for(cfg)
     L = cfg.lanes
     single = cfg.weight_ports == 1
@@ -90,9 +88,7 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
                  MemoryUse(f"input state{lane}", p.input_words, encoder_state, path=f"encoder.state{lane}")]
     mems += [MemoryUse("input spike words", p.input_words, p.banks, read="async", path="encoder.serializer.buffer"),
              MemoryUse("sweep spike words", max(*p.words, p.readout_words), p.banks, read="async",
-                       path="sweeper.serializer.buffer"),
-             MemoryUse("learner FIFO", FIFO_DEPTH, Learner.entry_layout(cfg).size, read="async",
-                       path="learner.fifo.storage")]
+                       path="sweeper.serializer.buffer")]
     for s, n in enumerate([cfg.n_inputs, *cfg.hidden]):
         mems.append(MemoryUse(f"spike list {s}", n, p.neuron_bits, path=f"list{s}"))
     mems.append(MemoryUse("routing pointers", p.pointer_depth, fmt.pointer.size, role="rom", path="pointers"))

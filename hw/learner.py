@@ -19,39 +19,75 @@ hidden      per group ``a``: when some ``G_i ≠ 0``, ``n_{l−1} + n_l`` SR job
             with ``X_j``; else one slot (``c_a = 1``)
 ==========  ==========================================================================  ====================
 
-``R`` = :data:`RESULT_LATENCY` (a job's hash result back at the learner), ``G`` = :data:`KEY_GAP`
-(row keys written before they are read), ``F`` = :data:`WALK_LATENCY` + the last job's write
-(:data:`DRAIN`), ``r`` = 1 (dual-port weights) — jobs that touch the weights are issued every
+``R`` = :attr:`Latencies.result` (a job's hash result back at the learner), ``G`` =
+:attr:`Latencies.key_gap` (row keys written before they are read), ``F`` = :data:`WALK_LATENCY` +
+the last job's write (:attr:`Latencies.drain`); all but ``WALK_LATENCY`` grow by one cycle per
+register of the bank's hash (``hash_stages``, :class:`~modsnn.hw.bank.JobStages`). ``r`` = 1
+(dual-port weights) — jobs that touch the weights are issued every
 ``r`` cycles. Nothing runs when every ``m_c`` is 0. The shift of the SR passes (``shift = 32 − s``)
 is ``32 − (lr_shift_out + lr_extra)`` for the readout and ``32 − (lr_shift_hidden[l] +
 ceil(log2 T) + lr_extra)`` for layer ``l``.
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal, unsigned
+import dataclasses
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
 from ..golden_model.rng import Stream, key_int
-from .bank import JOB_WRITE_STAGE, ROWKEY_STAGE, SIGN_STAGE, delay
+from .bank import JobStages, delay
 from .core import CORE_LATENCY
 from .formats import JobOp, Matrix, formats_for
 from .params import LR_EXTRA_MAX, bits_for, checked_params, hw_params
 
-__all__ = ["DRAIN", "KEY_GAP", "RESULT_LATENCY", "WALK_LATENCY", "Learner"]
+__all__ = ["FIFO_DEPTH", "WALK_LATENCY", "Latencies", "Learner"]
 
-RESULT_LATENCY = CORE_LATENCY + ROWKEY_STAGE + 1      # PREFIX result visible at the learner
-GATE_LATENCY = CORE_LATENCY + SIGN_STAGE              # SIGN gate bit visible at the learner
-KEY_GAP = CORE_LATENCY + ROWKEY_STAGE - 1             # last ROWKEY job → first job that reads the keys
-DRAIN = CORE_LATENCY + JOB_WRITE_STAGE + 1            # last SR job → its write has landed
 X_LATENCY = CORE_LATENCY + 2                          # x_addr → x_data (the bank registers it)
 WALK_LATENCY = X_LATENCY + 2                          # walker position → bank mux, registered → entry in the FIFO
+#: The walker's FIFO: an entry holds a credit from the cycle after its position is walked until the
+#: cycle it is taken, ``X_LATENCY + 2`` cycles at the earliest, so ``X_LATENCY + 3`` entries let the
+#: walker produce one position per cycle while the issuer takes one per cycle (it never waits for
+#: the walker; a deeper FIFO changes no cycle count). A slot is reserved when its position is walked
+#: and the position written into it at once; the X read-back (and a readout source's pointer)
+#: completes the entry WALK_LATENCY cycles later, in order, and only then can it be taken.
+FIFO_DEPTH = X_LATENCY + 3
 #: ``tick`` at the walk's start: with single-port weights the issue slots are every other cycle, phased
 #: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
 #: model's ``walk_overhead`` is the same for ``r`` = 1 and 2)
 FIRST_SLOT = int(WALK_LATENCY % 2 == 0)
-FIFO_DEPTH = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Latencies:
+    """The learner's waits, in cycles, for the bank pipeline of :class:`~modsnn.hw.bank.JobStages`
+    ``stages`` (with ``h = hash_stages``: result ``h + 5``, gate ``h + 6``, key gap ``h + 3``,
+    drain ``h + 8``)."""
+
+    stages: JobStages
+
+    @property
+    def result(self) -> int:
+        """A PREFIX job → its result visible at the learner."""
+        return CORE_LATENCY + self.stages.rowkey + 1
+
+    @property
+    def gate(self) -> int:
+        """A SIGN job → its gate bit visible at the learner."""
+        return CORE_LATENCY + self.stages.sign
+
+    @property
+    def key_gap(self) -> int:
+        """The last ROWKEY job → the first job that reads the keys."""
+        return CORE_LATENCY + self.stages.rowkey - 1
+
+    @property
+    def drain(self) -> int:
+        """The last SR job → its write has landed."""
+        return CORE_LATENCY + self.stages.write + 1
+
+
 STREAMS = (Stream.ROUND_OUT, Stream.ROUND_FF, Stream.ROUND_REC)
 
 
@@ -62,10 +98,11 @@ class Learner(wiring.Component):
         self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
         self._cfg = cfg
+        self._lat = Latencies(JobStages.of(cfg))
         self._entry = self.entry_layout(cfg)
         super().__init__({
             "start": In(1), "done": Out(1),
-            "levels": In(data.ArrayLayout(fmt.job.members["m"], cfg.n_classes)),
+            "levels": In(data.ArrayLayout(fmt.job.members["args"].members["sign"].members["m"], cfg.n_classes)),
             "sample": In(32), "lr_extra": In(range(LR_EXTRA_MAX + 1)),
             "job": Out(fmt.stream(fmt.job)), "shift": Out(5),
             "x_addr": Out(p.state_addr_bits), "x_en": Out(1),
@@ -83,7 +120,8 @@ class Learner(wiring.Component):
         p, fmt = hw_params(cfg), formats_for(cfg)
         return data.StructLayout({"count": unsigned(bits_for(max(p.max_route_words, 1) + 1)), "matrix": Matrix,
                                   "j": unsigned(p.neuron_bits), "a": fmt.job.members["a"],
-                                  "waddr": fmt.job.members["waddr"], "x": unsigned(p.xsum_bits)})
+                                  "waddr": fmt.job.members["args"].members["sr"].members["waddr"],
+                                  "x": unsigned(p.xsum_bits)})
 
     # ------------------------------------------------------------------------------------------
     def elaborate(self, platform: object) -> Module:
@@ -97,7 +135,6 @@ class Learner(wiring.Component):
         self.counter = Signal(range(max(p.readout_words, *p.words) * max(3, cfg.n_classes) + FIFO_DEPTH + 64))
         self.major = Signal(range(max(p.words) + 4))
         self.minor = Signal(range(max(3, cfg.n_classes, D)))
-        m.submodules.fifo = self._fifo = SyncFIFO(width=self._entry.size, depth=FIFO_DEPTH)
         self._walker_state(m)
         self._prefix_logic(m)
         self._sign_logic(m)
@@ -132,42 +169,46 @@ class Learner(wiring.Component):
         """Put one job on ``job`` this cycle."""
         m = self._m
         m.d.comb += self.job.valid.eq(1)
+        job = self.job.payload
+        args = {JobOp.PREFIX: job.args.keyed, JobOp.ROWKEY: job.args.keyed, JobOp.SIGN: job.args.sign,
+                JobOp.SR: job.args.sr}[fields["op"]]
         for name, value in fields.items():
-            m.d.comb += getattr(self.job.payload, name).eq(value)
+            m.d.comb += getattr(job if name in ("op", "a", "matrix") else args, name).eq(value)
 
     def _prefix_logic(self, m: Module) -> None:
-        """PREFIX results come back RESULT_LATENCY cycles after their job, in order: a delay line
-        of their destinations (0–2 the chains, 3 + s·D + l the prefix keys)."""
+        """PREFIX results come back ``Latencies.result`` cycles after their job, in order: a delay line
+        of their destinations, indices into ``prefix_keys``. Stream ``s``'s chain ``H(key(seed, s) ^
+        sample)`` is kept in ``P_{s,0}``'s register (index ``s·D``): ``P_{s,0}`` replaces it
+        ``Latencies.result`` cycles after its job, when the last of the ``D`` jobs that read the chain
+        (``P_{s,l} = H(chain_s ^ l)``, issued on consecutive cycles) has been issued (``D ≤ result``)."""
         D = self._p.layers
-        self._chain = chain = Array(Signal(32, name=f"chain_{s.name}") for s in STREAMS)
-        self._issued = issued = Signal(range(3 + 3 * D + 1))
-        valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), RESULT_LATENCY, "prefix_v")
-        dest_r = delay(m, issued, RESULT_LATENCY, "prefix_dest")
+        R = self._lat.result
+        assert D <= R, f"{D} layers: the chains would be overwritten before their last use"
+        self._issued = issued = Signal(range(3 * D))
+        valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), R, "prefix_v")
+        dest_r = delay(m, issued, R, "prefix_dest")
         with m.If(valid_r):
-            with m.If(dest_r < 3):
-                m.d.sync += chain[dest_r].eq(self.prefix)
-            with m.Else():
-                m.d.sync += self.prefix_keys[dest_r - 3].eq(self.prefix)
+            m.d.sync += self.prefix_keys[dest_r].eq(self.prefix)
 
     def _prefix_states(self, m: Module) -> None:
-        cfg, D = self._cfg, self._p.layers
+        cfg = self._cfg
         consts = Array(key_int(cfg.seed, int(s)) for s in STREAMS)
-        chain, issued = self._chain, self._issued
+        issued, D = self._issued, self._p.layers
         with m.State("prefix"):              # H(key(seed, s) ^ sample) for s = OUT, FF, REC
             with m.If(self.counter < 3):
                 self._issue(op=JobOp.PREFIX, key=consts[self.counter] ^ self.sample)
-                m.d.comb += issued.eq(self.counter)
+                m.d.comb += issued.eq(self.counter * D)                              # chain_s in P_{s,0}
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == 3 + RESULT_LATENCY):
+            with m.If(self.counter == 3 + self._lat.result):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "prefix_layers"
         with m.State("prefix_layers"):       # P_{s,l} = H(chain_s ^ l): 3·D jobs, index s·D + l
             with m.If(self.counter < 3 * D):
-                self._issue(op=JobOp.PREFIX, key=chain[self.major] ^ self.minor)      # s = major, l = minor
-                m.d.comb += issued.eq(3 + self.counter)
+                self._issue(op=JobOp.PREFIX, key=self.prefix_keys[self.major * D] ^ self.minor)  # s, l
+                m.d.comb += issued.eq(self.counter)                                  # s·D + l
                 self._count2(m, D)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == 3 * D + RESULT_LATENCY):
+            with m.If(self.counter == 3 * D + self._lat.result):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "rowkeys"
 
@@ -180,7 +221,7 @@ class Learner(wiring.Component):
             with m.If(self.counter < q_out):
                 self._issue(op=JobOp.ROWKEY, key=self.prefix_keys[0 * D + self.layer], field=0, a=self.counter)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == q_out - 1 + KEY_GAP):
+            with m.If(self.counter == q_out - 1 + self._lat.key_gap):
                 self._start_walk(m, readout=True)
                 m.next = "readout"
         with m.State("hidden_keys"):         # per group: FB, FF, REC row keys (fields 0, 1, 2)
@@ -191,16 +232,23 @@ class Learner(wiring.Component):
                 self._issue(op=JobOp.ROWKEY, key=key, field=field, a=group)
                 self._count2(m, 3)
             m.d.sync += self.counter.eq(self.counter + 1)
-            with m.If(self.counter == Array(3 * q - 1 + KEY_GAP for q in p.words)[self.layer]):
+            with m.If(self.counter == Array(3 * q - 1 + self._lat.key_gap for q in p.words)[self.layer]):
                 m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                 m.next = "signs"
 
     # ------------------------------------------------------------------ signs and gates
     def _sign_logic(self, m: Module) -> None:
-        """Gate bits come back in the order of their groups."""
+        """Gate bits come back in the order of their groups and shift in at the top of ``gates`` (no
+        per-bit write enables): once layer ``l``'s ``q_l`` bits are in, group ``a``'s is bit
+        ``N − q_l + a`` (``N`` = the largest ``q``; :meth:`_gate`)."""
         self._results = results = Signal(range(max(self._p.words) + 1))
         with m.If(self.gated_valid):
-            m.d.sync += [self.gates.bit_select(results, 1).eq(self.gated), results.eq(results + 1)]
+            m.d.sync += [self.gates.eq(Cat(self.gates[1:], self.gated)), results.eq(results + 1)]
+
+    def _gate(self, group: Value) -> Value:
+        """The gate bit of ``group`` of the current layer (0 past its last group)."""
+        words = self._p.words
+        return self.gates.bit_select(Array(max(words) - q for q in words)[self.layer] + group, 1)
 
     def _sign_states(self, m: Module) -> None:
         cfg, p = self._cfg, self._p
@@ -247,28 +295,33 @@ class Learner(wiring.Component):
                      self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0),
                      self.major.eq(0), self.minor.eq(0)]
         if not readout:
-            with m.If(~self.gates[0]):
+            with m.If(~self._gate(0)):
                 m.d.sync += self.w_j.eq(Array(cfg.layer_inputs(l) + n for l, n in enumerate(cfg.hidden))[self.layer])
 
     def _walk_logic(self, m: Module) -> None:
         cfg, p = self._cfg, self._p
         D, B = p.layers, p.banks
         lane_bits = (B - 1).bit_length()
-        fifo = self._fifo
         n_l = Array(cfg.hidden)[self.layer]
         n_pre = Array(cfg.layer_inputs(l) for l in range(D))[self.layer]
         q_l = Array(p.words)[self.layer]
         pop_base = Array(p.pop_base)
+        # ---- the FIFO's slots: written at the walked position's reservation (its position) and at its
+        # completion (X; a readout entry's count and first word), taken in order by the issuer
+        # (data only, reset-less: on iCE40 a reset would cost a LUT in front of every enabled flip-flop)
+        slots = [Signal(self._entry, name=f"slot{n}", reset_less=True) for n in range(FIFO_DEPTH)]
+        reserve, complete, take = (Signal(range(FIFO_DEPTH), name=f"fifo_{n}") for n in ("reserve", "complete", "take"))
+        level = Signal(range(FIFO_DEPTH + 1), name="fifo_level")     # complete entries not yet taken
         # ---- walker: one position per cycle while the FIFO has room for it
         inflight = Signal(range(X_LATENCY + 3))
         walking = Signal()
         position = Signal(self._entry)
         is_ff = ~self.w_readout & (self.w_j < n_pre)
         col = Mux(self.w_readout | is_ff, self.w_j, self.w_j - n_pre)
-        skip_group = ~self.w_readout & ~self.gates.bit_select(self.w_a, 1)
+        skip_group = ~self.w_readout & ~self._gate(self.w_a)
         from_encoder = is_ff & (self.layer == 0)
         x_pop = Mux(self.w_readout | ~is_ff, self.layer, self.layer - 1)
-        m.d.comb += [walking.eq(self.w_active & (fifo.level + inflight < FIFO_DEPTH)),
+        m.d.comb += [walking.eq(self.w_active & (level + inflight < FIFO_DEPTH)),
                      self.x_addr.eq(pop_base[x_pop] + (col >> lane_bits)), self.x_en.eq(walking & ~from_encoder),
                      self.ptr_addr.eq(Array(p.pointer_base)[self.layer] + self.w_j), self.ptr_en.eq(1),
                      position.j.eq(col), position.a.eq(self.w_a), position.waddr.eq(self.w_waddr),
@@ -284,23 +337,40 @@ class Learner(wiring.Component):
         enc_x = delay(m, from_encoder, X_LATENCY, "walk_enc")
         x = delay(m, Mux(enc_x, self.enc_x_data[lane], self.x_data[lane]), 1, "walk_x")
         valid_x = delay(m, walking, X_LATENCY + 1, "walk_v")
-        pos_x = delay(m, position, X_LATENCY + 1, "walk_pos")
         ptr = delay(m, self.ptr_data, X_LATENCY, "walk_ptr")
-        entry = Signal(self._entry)
-        m.d.comb += [entry.eq(pos_x), entry.x.eq(x)]
-        with m.If(self.w_readout):
-            m.d.comb += [entry.count.eq(Mux(x != 0, ptr.words, 0)), entry.waddr.eq(ptr.start)]
-        m.d.comb += [fifo.w_data.eq(entry), fifo.w_en.eq(valid_x)]
-        m.d.sync += inflight.eq(inflight + walking - valid_x)
-        self._issuer(m, fifo)
-        self._walk_idle = ~self.w_active & (inflight == 0) & ~fifo.r_rdy & (self.i_remaining == 0)
+        # a walk is all readout or all hidden (the FIFO drains in between): a hidden entry's count
+        # and word are its position's, a readout entry's come with its pointer (one shared
+        # multiplexer in front of the slots, one write enable per slot)
+        count, waddr = Signal.like(position.count, name="fifo_count"), Signal.like(position.waddr, name="fifo_waddr")
+        m.d.comb += [count.eq(Mux(self.w_readout, Mux(x != 0, ptr.words, 0), position.count)),
+                     waddr.eq(Mux(self.w_readout, ptr.start, position.waddr))]
+        for n, slot in enumerate(slots):
+            with m.If(walking & (reserve == n)):
+                m.d.sync += [slot.j.eq(position.j), slot.a.eq(position.a), slot.matrix.eq(position.matrix)]
+            with m.If(valid_x & (complete == n)):
+                m.d.sync += slot.x.eq(x)
+            with m.If(Mux(self.w_readout, valid_x & (complete == n), walking & (reserve == n))):
+                m.d.sync += [slot.count.eq(count), slot.waddr.eq(waddr)]
+        head = Signal(self._entry, name="fifo_head")
+        with m.Switch(take):
+            for n, slot in enumerate(slots):
+                with m.Case(n):
+                    m.d.comb += head.eq(slot)
+        ready, taken = Signal(name="fifo_ready"), Signal(name="fifo_taken")
+        m.d.comb += ready.eq(level != 0)
+        for pointer, step in ((reserve, walking), (complete, valid_x), (take, taken)):
+            with m.If(step):
+                m.d.sync += pointer.eq(Mux(pointer == FIFO_DEPTH - 1, 0, pointer + 1))
+        m.d.sync += [inflight.eq(inflight + walking - valid_x), level.eq(level + valid_x - taken)]
+        self._issuer(m, head, ready, taken)
+        self._walk_idle = ~self.w_active & (inflight == 0) & ~ready & (self.i_remaining == 0)
 
     def _walk_states(self, m: Module) -> None:
         idle = self._walk_idle
         for name, readout in (("readout", True), ("hidden", False)):
             with m.State(name):
                 with m.If(idle & (self.counter == 0)):
-                    m.d.sync += self.counter.eq(DRAIN)
+                    m.d.sync += self.counter.eq(self._lat.drain)
                 with m.Elif(idle & (self.counter == 1)):
                     m.d.sync += [self.counter.eq(0), self.major.eq(0), self.minor.eq(0)]
                     self._after_walk(m, readout)
@@ -312,8 +382,8 @@ class Learner(wiring.Component):
         ff_base = Array(b[0] for b in self._p.weight_base)[self.layer]
         rec_base = Array(b[1] for b in self._p.weight_base)[self.layer]
         last_col = n_pre + n_l - 1
-        gated = self.gates.bit_select(self.w_a, 1)
-        next_gated = self.gates.bit_select(self.w_a + 1, 1)
+        gated = self._gate(self.w_a)
+        next_gated = self._gate(self.w_a + 1)
         with m.If(self.w_readout):
             m.d.sync += self.w_j.eq(self.w_j + 1)
             with m.If(self.w_j == n_l - 1):
@@ -328,15 +398,13 @@ class Learner(wiring.Component):
         with m.Else():
             m.d.sync += [self.w_j.eq(self.w_j + 1), self.w_waddr.eq(self.w_waddr + q_l)]
 
-    def _issuer(self, m: Module, fifo: SyncFIFO) -> None:
+    def _issuer(self, m: Module, head: Value, ready: Value, take: Signal) -> None:
         """One slot per ``r`` cycles (``r = 3 − weight_ports``; ``tick`` marks the slots): an entry of
         count c takes max(1, c) slots and issues c SR jobs. With a single-port weight memory the SR
-        jobs are two cycles apart, so each job's weight read (P6) and write (P11, odd distance) fall
+        jobs are two cycles apart, so each job's weight read (P1+h) and write (P6+h, odd distance) fall
         into cycles of their own."""
-        head = self._entry(fifo.r_data)
         tick = self.tick
-        take = Signal()
-        m.d.comb += [take.eq(fifo.r_rdy & (self.i_remaining <= 1) & tick), fifo.r_en.eq(take)]
+        m.d.comb += take.eq(ready & (self.i_remaining <= 1) & tick)
         with m.If((self.i_remaining != 0) & tick):
             m.d.sync += [self.i_remaining.eq(self.i_remaining - 1), self.i_w.eq(self.i_w + 1),
                          self.i_k.eq(self.i_k + 1)]

@@ -12,7 +12,7 @@ import pytest
 from amaranth.hdl import Fragment, Shape
 from amaranth.hdl._mem import MemoryInstance
 
-from modsnn.boards.build import build, parse_reports, tool_env
+from modsnn.boards.build import build, parse_reports, tool_env, yosys_after_read
 from modsnn.boards.devices import DEVICES
 from modsnn.boards.fit import FitError, blocks_for, check_fit, fit_report, memory_inventory
 from modsnn.boards.pll import ecp5_pll, ice40_pll
@@ -297,3 +297,21 @@ def test_overfull_names_the_resource_and_both_numbers() -> None:
     log = ["Info: Device utilisation:", lc, ram, lc]
     assert overfull(log) == "6,880 ICESTORM_LC of 5,280"
     assert overfull(log[2:3]) == ""
+
+
+def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
+    """The iCE40 script sets ``COLLISION_X_MASK`` (one bit: one write port) on the read ports of
+    exactly the bank memories the RTL asserts collision-free; ECP5 gets no such script."""
+    from amaranth.back import rtlil
+
+    from modsnn.hw.bank import COLLISION_FREE
+    from modsnn.hw.top import Accelerator
+
+    assert yosys_after_read("ice40").splitlines() == [
+        f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in COLLISION_FREE]
+    assert yosys_after_read("ecp5") == ""
+    text = rtlil.convert(Accelerator(tiny.replace(hash_stages=2)))
+    for name in COLLISION_FREE:
+        memid = f'parameter \\MEMID "\\\\{name}"\n'
+        cells = [c for c in text.split("cell ")[1:] if memid in c]
+        assert [c.split()[0] for c in cells].count("$memwr_v2") == 1 and "$memrd_v2" in cells[0] + cells[-1], name

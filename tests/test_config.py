@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 import pytest
 
@@ -43,6 +45,7 @@ def test_config_is_frozen() -> None:
     ({"dataset": "cifar"}, "config field dataset = 'cifar' is not one of"),
     ({"teaching": "wta"}, "config field teaching = 'wta' is not one of 'v1', 'margin'"),
     ({"seed": -1}, "config field seed = -1 is out of range"),
+    ({"hash_stages": 4}, "config field hash_stages = 4 must be 2, 3 or 6 (registers in the six-stage hash)"),
 ])
 def test_invalid_fields_name_field_value_and_range(changes: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -101,3 +104,12 @@ def test_mnist_ecp5_is_the_mnist_network_narrowed_for_the_ecp5() -> None:
     assert ecp5 == narrowed
     # the forward rates of `mnist`: stored LSB · 2^-(lr_shift + weight_frac) is unchanged
     assert ecp5.lr_shift_out + ecp5.weight_frac == 10 + 4 and ecp5.lr_shift_hidden[0] + ecp5.weight_frac == 13 + 4
+
+
+def test_hash_stages_default_keeps_the_hash() -> None:
+    """``hash_stages`` enters the hash only when it is not 6 (the configurations before it keep theirs)."""
+    cfg = Config()
+    assert "hash_stages" in cfg.to_dict() and cfg.replace(hash_stages=2).hash() != cfg.hash()
+    blob = json.dumps({k: v for k, v in cfg.to_dict().items() if k != "hash_stages"}, sort_keys=True,
+                      separators=(",", ":"))
+    assert cfg.hash() == hashlib.sha256(blob.encode()).hexdigest()[:16]

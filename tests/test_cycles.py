@@ -64,3 +64,11 @@ def test_projection_ops_do_not_depend_on_banks() -> None:
     assert four.cycles_per_sample.total < one.cycles_per_sample.total
     assert 0 < one.ops_per_cycle <= 1.0 < four.ops_per_cycle <= 4.0
     assert 0 < four.inference_cycles < four.cycles_per_sample.total
+
+
+def test_costs_follow_the_hash_registers() -> None:
+    """The defaults are the six-register hash's; each register fewer takes one cycle off every wait
+    on a job's result (two per pass on the prefix keys)."""
+    assert CycleCosts.for_config(Config()) == CycleCosts()
+    two = CycleCosts.for_config(Config(hash_stages=2))
+    assert (two.learn_overhead, two.key_gap, two.walk_overhead, two.sign_overhead) == (20, 5, 17, 9)

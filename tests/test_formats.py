@@ -54,10 +54,13 @@ def test_payloads_round_trip() -> None:
     view = fmt.spike_event.from_bits(fmt.spike_event.const({"pop": Population.READOUT, "layer": 0,
                                                             "addr": 9}).as_bits())
     assert view.pop == Population.READOUT and view.addr == 9
-    job = fmt.job.from_bits(fmt.job.const({"op": JobOp.SR, "matrix": Matrix.REC, "waddr": 300, "j": 31, "x": 4000,
-                                           "a": 7, "m": -15}).as_bits())
-    assert (job.op, job.matrix, int(job.waddr), int(job.j), int(job.x), int(job.a), int(job.m)) == \
-        (JobOp.SR, Matrix.REC, 300, 31, 4000, 7, -15)
+    job = fmt.job.from_bits(fmt.job.const({"op": JobOp.SR, "matrix": Matrix.REC, "a": 7,
+                                           "args": {"sr": {"waddr": 300, "j": 31, "x": 4000}}}).as_bits())
+    sr = job.args.sr
+    assert (job.op, job.matrix, int(job.a), int(sr.waddr), int(sr.j), int(sr.x)) == (JobOp.SR, Matrix.REC, 7, 300,
+                                                                                      31, 4000)
+    sign = fmt.job.from_bits(fmt.job.const({"op": JobOp.SIGN, "args": {"sign": {"m": -15, "last": 1}}}).as_bits())
+    assert (int(sign.args.sign.m), int(sign.args.sign.last)) == (-15, 1)
     host = fmt.host_command.from_bits(fmt.host_command.const({"target": HostTarget.OUT, "bank": 3, "addr": 77,
                                                               "wdata": -2047, "we": 1}).as_bits())
     assert host.target == HostTarget.OUT and int(host.bank) == 3 and int(host.wdata) == -2047

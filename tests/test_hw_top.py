@@ -32,8 +32,9 @@ ALL_CORNERS = "w_max,w_min,v_max,v_min,x_max,m_max,m_min,count_max"
 
 
 @pytest.mark.parametrize("overrides", [
-    pytest.param(["lanes=4", "readout_density=0.3", "teaching='margin'", "teach_margin=2", "weight_ports=1"],
-                 id="margin-single-port"),
+    # the iCE40 form: single-port weights and a two-register hash (shorter pipelines and passes)
+    pytest.param(["lanes=4", "readout_density=0.3", "teaching='margin'", "teach_margin=2", "weight_ports=1",
+                  "hash_stages=2"], id="margin-single-port"),
     pytest.param(["mod_shift=8"], id="gated-off"),                 # every m_c = 0: no plasticity pass
     pytest.param(["learn_hidden=false", "lanes=2", "readout_density=1.0"], id="readout-only-dense"),
     pytest.param([*THREE_LAYERS, "lanes=2", "cores=2"], id="three-layers"),
@@ -41,7 +42,7 @@ ALL_CORNERS = "w_max,w_min,v_max,v_min,x_max,m_max,m_min,count_max"
     # addresses one and two cycles apart, so both forwarded writes match and the newer must win
     pytest.param(["hidden=[8]", "lanes=8", "threshold=[16]"], id="one-word-layer"),
     # 5 % readout: many hidden neurons reach no readout neuron (events without words)
-    pytest.param(["readout_density=0.05", "lanes=2"], id="very-sparse-readout"),
+    pytest.param(["readout_density=0.05", "lanes=2", "hash_stages=3"], id="very-sparse-readout"),
 ])
 def test_top_matches_golden(overrides: list[str]) -> None:
     # margin teaching: 12 samples, so that a class count lands exactly on the margin boundary
