@@ -247,7 +247,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"building {cfg.name!r} (hash {cfg.hash()}) for {board.title} at "
           f"{(clock or board.default_clock) / 1e6:g} MHz, seed {args.nextpnr_seed} ...", file=sys.stderr)
     try:
-        result = build(board, cfg, clock, seed=args.nextpnr_seed)
+        result = build(board, cfg, clock, seed=args.nextpnr_seed, router=args.router)
     except (FitError, BuildError) as error:
         raise UsageError(str(error)) from None
     except TimingError as error:

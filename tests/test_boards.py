@@ -214,6 +214,20 @@ def test_cli_build_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
     assert "--router: invalid choice: 'router3' (choose from 'router1', 'router2')" in capsys.readouterr().err
 
 
+def test_cli_build_passes_seed_and_router_to_the_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    import modsnn.boards.build as flow
+
+    seen: dict[str, object] = {}
+
+    def record(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise flow.BuildError("recorded")
+
+    monkeypatch.setattr(flow, "build", record)
+    assert main(["build", "--board", "ulx3s-85f", "--seed", "7", "--router", "router2"]) == 2
+    assert (seen["seed"], seen["router"]) == (7, "router2")
+
+
 def test_build_refuses_an_unknown_router_before_any_tool(tiny: Config, tmp_path: Path) -> None:
     from modsnn.boards.registry import BOARDS
 
