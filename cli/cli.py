@@ -244,10 +244,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         args.config = board.preset
     cfg = _config(args)
     clock = args.clock * 1e6 if args.clock is not None else None
+    seed = board.default_seed if args.nextpnr_seed is None else args.nextpnr_seed
     print(f"building {cfg.name!r} (hash {cfg.hash()}) for {board.title} at "
-          f"{(clock or board.default_clock) / 1e6:g} MHz, seed {args.nextpnr_seed} ...", file=sys.stderr)
+          f"{(clock or board.default_clock) / 1e6:g} MHz, seed {seed} ...", file=sys.stderr)
     try:
-        result = build(board, cfg, clock, seed=args.nextpnr_seed, router=args.router)
+        result = build(board, cfg, clock, seed=seed, router=args.router)
     except (FitError, BuildError) as error:
         raise UsageError(str(error)) from None
     except TimingError as error:
@@ -537,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="TOML file or preset (default: the board's preset)")
     p.add_argument("--clock", type=float, default=None,
                    help="sync clock in MHz (default: the board's default clock, which today's RTL meets)")
-    p.add_argument("--seed", dest="nextpnr_seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--seed", dest="nextpnr_seed", type=int, default=None,
+                   help="nextpnr placement seed (default: the board's, the seed its default clock was measured with)")
     p.add_argument("--router", choices=("router1", "router2"), default="router1",
                    help="nextpnr router (router2 routes the block-RAM-dense mnist-ecp5, where router1 stalls)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a configuration field")

@@ -226,6 +226,10 @@ def test_cli_build_passes_seed_and_router_to_the_flow(monkeypatch: pytest.Monkey
     monkeypatch.setattr(flow, "build", record)
     assert main(["build", "--board", "ulx3s-85f", "--seed", "7", "--router", "router2"]) == 2
     assert (seen["seed"], seen["router"]) == (7, "router2")
+    assert main(["build", "--board", "ulx3s-85f"]) == 2        # the board's seed, nextpnr's default router
+    assert (seen["seed"], seen["router"]) == (2, "router1")
+    assert main(["build", "--board", "ecpix5-85f"]) == 2
+    assert seen["seed"] == 1
 
 
 def test_build_refuses_an_unknown_router_before_any_tool(tiny: Config, tmp_path: Path) -> None:
