@@ -110,9 +110,13 @@ class SimAccelerator:
             await self.write_many([(self.address(Region.CSR, Csr.LABEL), label),
                                    (self.address(Region.CSR, Csr.LR_EXTRA), lr_extra)])
         await self.write(Region.CSR, Csr.COMMAND, int(command))
+        await self.wait_idle(timeout_us)
+        return await self.read(Region.CSR, Csr.PREDICTION)
+
+    async def wait_idle(self, timeout_us: int = 1_000_000) -> None:
+        """After a command: wait until the sample it started is done (at most ``timeout_us``)."""
         await ClockCycles(self.dut.clk, 3)                 # the command reaches the sequencer
         await with_timeout(self._until_idle(), timeout_us, "us")
-        return await self.read(Region.CSR, Csr.PREDICTION)
 
     async def _until_idle(self) -> None:
         """Wait for ``busy`` to be low at a clock edge (event-driven simulators may show a zero-time

@@ -172,3 +172,10 @@ async def bad_commands_are_refused(dut: Any) -> None:
     assert_weights(-1, await acc.read_weights(), net)
     await acc.run(Command.INFER)
     assert await acc.read(Region.CSR, Csr.COMMAND) == 0, "a good command clears the error bit"
+    # a write in the bus cycle right after a command finds the accelerator busy (the registered
+    # start strobe counts as busy) and is ignored
+    await acc.write(Region.CSR, Csr.LABEL, 1)
+    await acc.write_many([(acc.address(Region.CSR, Csr.COMMAND), int(Command.INFER)),
+                          (acc.address(Region.CSR, Csr.LABEL), 2)])
+    await acc.wait_idle()
+    assert await acc.read(Region.CSR, Csr.LABEL) == 1, "a write in the cycle after a command is ignored"
