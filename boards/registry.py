@@ -4,14 +4,12 @@
 board          device                       clock in  USB serial    preset      default clock  baud max
 =============  ===========================  ========  ============  ==========  =============  ========
 ``icebreaker`` iCE40 UP5K (SG48)            12 MHz    FT2232H       icebreaker  4 MHz          3 Mbaud
-``ulx3s-85f``  LFE5U-85F-6 (CABGA381)       25 MHz    FT231X        ecp5-85f    100 MHz [#s]_  3 Mbaud
+``ulx3s-85f``  LFE5U-85F-6 (CABGA381)       25 MHz    FT231X        ecp5-85f    100 MHz        3 Mbaud
 ``ecpix5-85f`` LFE5UM5G-85F-8 (CABGA554)    100 MHz   FT2232        ecp5-85f    100 MHz        3 Mbaud
 ``orangecrab`` LFE5U-85F-8 (CSFBGA285)      48 MHz    none [#]_     ecp5-85f    16 MHz         3 Mbaud
 =============  ===========================  ========  ============  ==========  =============  ========
 
 .. [#] Build only: its USB goes to the FPGA; the UART is on header pins 0 (rx) and 1 (tx).
-.. [#s] With nextpnr seed 2, the board's ``default_seed`` (101.35 MHz; seeds 1 and 3 reach 98.65 and
-   98.97 MHz).
 
 ``baud`` is the fastest rate of the USB-serial chip; the build uses the fastest FTDI rate up to it
 that the clock makes (:func:`modsnn.boards.top.uart_rate`). ``default_clock`` is a clock the
@@ -126,7 +124,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
           default_clock=100 * MHZ, target_clock=100 * MHZ, preset="ecp5-85f", uart=("uart", 0),
           usb_serial="FT231X", baud=3_000_000,
           leds={"busy": LedPin("led", 0), "error": LedPin("led", 1), "heartbeat": LedPin("led", 7)},
-          programmer=("-b", "ulx3s"), bitstream_suffix="bit", default_seed=2),
+          programmer=("-b", "ulx3s"), bitstream_suffix="bit"),
     Board("ecpix5-85f", "ECPIX-5-85F", DEVICES["LFE5UM5G-85F"], _ecpix5_85f, clock_in=100 * MHZ,
           default_clock=100 * MHZ, target_clock=100 * MHZ, preset="ecp5-85f", uart=("uart", 0),
           usb_serial="FT2232", baud=3_000_000,

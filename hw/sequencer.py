@@ -97,9 +97,12 @@ class Sequencer(wiring.Component):
                     m.d.sync += [self.mod_clear.eq(1), self.lists_clear.eq(1)]
                     m.next = "clear"
             with m.State("clear"):
-                m.d.comb += [self.phase.eq(Phase.CLEAR), self.clear.valid.eq(index < p.state_depth),
+                # index counts 0 … state_depth: `≠` is the same test as `<`, without a carry chain
+                # in front of the phase logic
+                clearing = index != p.state_depth
+                m.d.comb += [self.phase.eq(Phase.CLEAR), self.clear.valid.eq(clearing),
                              self.clear.payload.eq(index)]
-                with m.If(index < p.state_depth):
+                with m.If(clearing):
                     m.d.sync += index.eq(index + 1)
                 with m.Elif(~self.enc_busy):
                     m.d.comb += self.enc_step.eq(1)

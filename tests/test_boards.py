@@ -3,6 +3,7 @@ and (marker ``synthesis``) real bitstream builds."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -226,10 +227,13 @@ def test_cli_build_passes_seed_and_router_to_the_flow(monkeypatch: pytest.Monkey
     monkeypatch.setattr(flow, "build", record)
     assert main(["build", "--board", "ulx3s-85f", "--seed", "7", "--router", "router2"]) == 2
     assert (seen["seed"], seen["router"]) == (7, "router2")
-    assert main(["build", "--board", "ulx3s-85f"]) == 2        # the board's seed, nextpnr's default router
-    assert (seen["seed"], seen["router"]) == (2, "router1")
-    assert main(["build", "--board", "ecpix5-85f"]) == 2
-    assert seen["seed"] == 1
+    assert main(["build", "--board", "ecpix5-85f"]) == 2        # the board's seed, nextpnr's default router
+    assert (seen["seed"], seen["router"]) == (1, "router1")
+    from modsnn.boards.registry import BOARDS
+
+    monkeypatch.setitem(BOARDS, "ulx3s-85f", dataclasses.replace(BOARDS["ulx3s-85f"], default_seed=5))
+    assert main(["build", "--board", "ulx3s-85f"]) == 2
+    assert seen["seed"] == 5
 
 
 def test_build_refuses_an_unknown_router_before_any_tool(tiny: Config, tmp_path: Path) -> None:
