@@ -75,6 +75,20 @@ def runs(p: HwParams) -> tuple[tuple[int, int], ...]:
     return ((0, 0), (1, 1), *((2 + 3 * (l - 1), 4 + 3 * (l - 1)) for l in range(1, D)), (3 * D - 1, 3 * D - 1))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Fetch:
+    """The fetch stages' registers that the issuer and the ``done`` logic read."""
+
+    pending: Signal       # start registered
+    running: Signal       # F walks the lists
+    a_valid: Signal
+    p_valid: Signal
+    q_valid: Signal
+    e_valid: Signal       # an event waits in E for the issuer
+    e_seg: Signal
+    e_j: Signal
+
+
 class Dispatcher(wiring.Component):
     """Plays the runs of a step (``start`` with ``run``) into accumulate commands on ``acc``.
 
@@ -106,8 +120,26 @@ class Dispatcher(wiring.Component):
         return found, seg
 
     def elaborate(self, platform: object) -> Module:
-        p, segs = self._p, self._segments
         m = Module()
+        # stall = e_valid & ~accept, kept in a register (it enables every fetch stage and the list
+        # memory: as logic it is a high-fan-out path at 100 MHz), loaded by the issuer
+        stall = Signal()
+        fetch = self._fetch(m, stall)
+        remaining = self._issue(m, fetch, stall)
+        # ---- done: nothing left to fetch or issue, and the last write has landed
+        in_flight = fetch.a_valid | fetch.p_valid | fetch.q_valid | fetch.e_valid | (remaining != 0)
+        drain = Signal(range(CORE_LATENCY + ACC_LATENCY + 2))
+        with m.If(in_flight):                                   # an event is under way
+            m.d.sync += drain.eq(CORE_LATENCY + ACC_LATENCY)
+        with m.Elif(drain != 0):
+            m.d.sync += drain.eq(drain - 1)
+        m.d.comb += self.done.eq(~fetch.running & ~in_flight & (drain == 0) & ~fetch.pending)
+        return m
+
+    def _fetch(self, m: Module, stall: Signal) -> _Fetch:
+        """The fetch stages F, A, P, Q and E: list position → list entry ``j`` → readout pointer of
+        ``j`` → the event waiting for the issuer (all held while ``stall``)."""
+        p, segs = self._p, self._segments
         n_seg = len(segs)
         seg_count = Array(self.counts[s.source] for s in segs)
         first = Array(a for a, _ in self._runs)
@@ -120,7 +152,6 @@ class Dispatcher(wiring.Component):
         seg, k = Signal(range(n_seg)), Signal(range(max(p.cfg.n_inputs, *p.cfg.hidden) + 1))
         end = Signal(range(n_seg))
         running = Signal()
-        stall = Signal()
         here = k < seg_count[seg]
         next_found, next_seg = self._next_nonempty(m, seg, end, "next")
         f_seg, f_k, f_valid = Signal.like(seg), Signal.like(k), Signal()
@@ -156,6 +187,14 @@ class Dispatcher(wiring.Component):
         e_valid, e_seg, e_j = Signal(), Signal(range(n_seg)), Signal.like(self.list_data)
         with m.If(~stall):
             m.d.sync += [e_valid.eq(q_valid), e_seg.eq(q_seg), e_j.eq(q_j)]
+        return _Fetch(pending, running, a_valid, p_valid, q_valid, e_valid, e_seg, e_j)
+
+    def _issue(self, m: Module, fetch: _Fetch, stall: Signal) -> Signal:
+        """The issuer: one word per cycle of the event in E; it takes the next event in the cycle of
+        its last word. An event without words (an OUT source with no readout targets) still takes
+        one cycle. Returns ``remaining``, the words of the current event still to issue."""
+        p, segs = self._p, self._segments
+        e_valid, e_seg, e_j = fetch.e_valid, fetch.e_seg, fetch.e_j
         is_out = Array(s.kind == AccKind.OUT for s in segs)[e_seg]
         e_start = Signal.like(self.acc.payload.waddr)
         e_words = Signal(range(max(p.max_route_words, *p.words) + 1))
@@ -163,18 +202,14 @@ class Dispatcher(wiring.Component):
         dense_start = Array(s.weight_base + e_j * max(1, s.words) for s in segs)[e_seg]
         m.d.comb += [e_start.eq(Mux(is_out, self.ptr_data.start, dense_start)),
                      e_words.eq(Mux(is_out, self.ptr_data.words, Array(s.words for s in segs)[e_seg]))]
-        # ---- issuer: one word per cycle; takes the next event in the cycle of its last word. An
-        # event without words (an OUT source with no readout targets) still takes one cycle.
         remaining = Signal.like(e_words)
         live = Signal()
         waddr, a = Signal.like(e_start), Signal.like(self.acc.payload.a)
         kind, base = Signal(AccKind), Signal.like(self.acc.payload.base)
         accept = Signal()
         m.d.comb += accept.eq(remaining <= 1)
-        # stall = e_valid & ~accept, kept in a register (it enables every fetch stage and the list
-        # memory: as logic it is a high-fan-out path at 100 MHz), loaded from the next values of
-        # e_valid and remaining
-        e_valid_next = Mux(stall, e_valid, q_valid)
+        # the stall register, loaded from the next values of e_valid and remaining
+        e_valid_next = Mux(stall, e_valid, fetch.q_valid)
         more_next = Mux(e_valid & accept, e_words > 1, remaining > 2)
         m.d.sync += stall.eq(e_valid_next & more_next)
         m.d.sync += Assert(stall == (e_valid & ~accept), "dispatcher: the stall register = e_valid & remaining > 1")
@@ -186,12 +221,4 @@ class Dispatcher(wiring.Component):
             m.d.sync += [remaining.eq(Mux(e_words == 0, 1, e_words)), live.eq(e_words != 0), waddr.eq(e_start), a.eq(0),
                          kind.eq(Mux(is_out, AccKind.OUT, AccKind.DENSE)),
                          base.eq(Array(s.acc_base for s in segs)[e_seg])]
-        # ---- done: nothing left to fetch or issue, and the last write has landed
-        idle = ~running & ~a_valid & ~p_valid & ~q_valid & ~e_valid & (remaining == 0)
-        drain = Signal(range(CORE_LATENCY + ACC_LATENCY + 2))
-        with m.If(a_valid | p_valid | q_valid | e_valid | (remaining != 0)):   # an event is under way
-            m.d.sync += drain.eq(CORE_LATENCY + ACC_LATENCY)
-        with m.Elif(drain != 0):
-            m.d.sync += drain.eq(drain - 1)
-        m.d.comb += self.done.eq(idle & (drain == 0) & ~pending)
-        return m
+        return remaining

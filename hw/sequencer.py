@@ -89,8 +89,8 @@ class Sequencer(wiring.Component):
             with m.State("idle"):
                 m.d.comb += self.phase.eq(Phase.IDLE)
                 with m.If(self.start):
-                    m.d.sync += [train.eq(self.train), index.eq(0), self.step.eq(0)]
-                    m.d.sync += [self.cycles[n].eq(0) for n in range(4)]
+                    m.d.sync += [train.eq(self.train), index.eq(0), self.step.eq(0),
+                                 *(self.cycles[n].eq(0) for n in range(4))]
                     m.d.comb += self.enc_clear.eq(1)
                     # the class counts and the spike lists are cleared in the first CLEAR cycle (a
                     # registered strobe: the command write's path ends here, not across the chip)
@@ -132,23 +132,31 @@ class Sequencer(wiring.Component):
                         m.d.comb += self.enc_step.eq(1)
                         start_run(0)
                         m.next = "encode"
-            with m.State("decide"):
-                m.d.comb += self.phase.eq(Phase.DECIDE)
-                with m.If(self.mod_done):
-                    with m.If(train & self.any_m):
-                        m.d.comb += self.learn_start.eq(1)
-                        m.next = "learn"
-                    with m.Else():
-                        m.next = "finish"
-            with m.State("learn"):
-                m.d.comb += self.phase.eq(Phase.LEARN)
-                with m.If(self.learn_done):
-                    m.next = "finish"
-            with m.State("finish"):
-                m.d.comb += [self.phase.eq(Phase.FINISH), self.trained.eq(train)]
-                m.next = "idle"
+            self._end_states(m, train)
         m.d.comb += self.busy.eq(self.phase != Phase.IDLE)
+        self._count_cycles(m)
+        return m
+
+    def _end_states(self, m: Module, train: Signal) -> None:
+        """The end of a sample: the decision, the plasticity passes (training, some ``m_c ≠ 0``), finish."""
+        with m.State("decide"):
+            m.d.comb += self.phase.eq(Phase.DECIDE)
+            with m.If(self.mod_done):
+                with m.If(train & self.any_m):
+                    m.d.comb += self.learn_start.eq(1)
+                    m.next = "learn"
+                with m.Else():
+                    m.next = "finish"
+        with m.State("learn"):
+            m.d.comb += self.phase.eq(Phase.LEARN)
+            with m.If(self.learn_done):
+                m.next = "finish"
+        with m.State("finish"):
+            m.d.comb += [self.phase.eq(Phase.FINISH), self.trained.eq(train)]
+            m.next = "idle"
+
+    def _count_cycles(self, m: Module) -> None:
+        """``cycles[c] += 1`` in every cycle of a phase that counter ``c`` counts (:data:`COUNTER`)."""
         for phase, counter in COUNTER.items():
             with m.If(self.phase == phase):
                 m.d.sync += self.cycles[counter].eq(self.cycles[counter] + 1)
-        return m
