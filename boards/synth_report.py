@@ -18,7 +18,7 @@ Method, per block and target:
   the figure then includes the block's input-to-output paths. The harness' own flip-flops and
   XOR tree are not in the resource columns (those come from the bare block).
 
-Blocks are synthesised for the configuration of each target (``tiny`` on iCE40, the ``ecp5-85f``
+Blocks are synthesised for the configuration of each target (``icebreaker`` on iCE40, the ``ecp5-85f``
 preset on ECP5 by default); ``modsnn synth-report --target ecp5:digits`` changes that. Each block's
 result is cached in ``build/synth-report/<family>/<block>/result.json`` under a hash of its netlist
 and the tool arguments, so a re-run only synthesises the blocks that changed. Yosys 0.70 trips an
@@ -95,7 +95,7 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "ecp5": Target("ecp5", "LFE5U-85F-6", ("--85k", "--package", "CABGA381", "--speed", "6"), "ecp5-85f", 100.0),
-    "ice40": Target("ice40", "iCE40UP5K", ("--up5k", "--package", "sg48"), "tiny", 24.0),
+    "ice40": Target("ice40", "iCE40UP5K", ("--up5k", "--package", "sg48"), "icebreaker", 24.0),
 }
 
 

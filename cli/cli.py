@@ -588,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Synthesises every hw/ block on its own (Yosys; nextpnr for Fmax) and writes "
                                    "docs/synth-report.json and .md. Method: boards/synth_report.py.")
     p.add_argument("--target", action="append", metavar="FAMILY[:CONFIG]",
-                   help="ecp5 or ice40, optionally with a configuration (default: both; ecp5:ecp5-85f, ice40:tiny)")
+                   help="ecp5 or ice40, optionally with a configuration (default: both; ecp5:ecp5-85f, ice40:icebreaker)")
     p.add_argument("--block", action="append", metavar="NAME", help="only this block (repeatable)")
     p.add_argument("--seed", dest="nextpnr_seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--out", default=None, help="output folder (default: the repository's docs/)")
