@@ -33,7 +33,7 @@ from typing import Any
 
 from ..golden_model.config import Config
 from .devices import Device
-from .fit import check_fit
+from .fit import FitReport, check_fit
 from .registry import Board
 
 __all__ = ["BuildError", "TimingError", "build", "build_dir", "parse_reports", "summary", "tool_env", "tool_versions"]
@@ -219,12 +219,22 @@ def yosys_after_read(family: str) -> str:
 #: nextpnr's routers: ``router1`` (its default; the builds in docs/builds.json) and ``router2``
 #: (negotiated congestion; routes the block-RAM-dense ``mnist-ecp5`` where router1 stalls)
 ROUTERS = ("router1", "router2")
+#: ``router2`` by default from this share of the device's block RAM (``mnist-ecp5``: 87 %; ``router1``
+#: did not converge in 36 minutes there, ``router2`` routed it in 5)
+ROUTER2_BRAM_SHARE = 0.75
+
+
+def default_router(fit: FitReport, device: Device) -> str:
+    """The nextpnr router for a design whose memories take ``fit``: ``router2`` when they fill at least
+    :data:`ROUTER2_BRAM_SHARE` of the block RAM (the banks then spread over the whole die), else
+    ``router1`` (nextpnr's default, with which the other builds in ``docs/builds.json`` were made)."""
+    return "router2" if fit.bram >= ROUTER2_BRAM_SHARE * device.bram else "router1"
 
 
 def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 1,
-          out: Path | None = None, allow_timing_fail: bool = False, router: str = "router1") -> BuildResult:
+          out: Path | None = None, allow_timing_fail: bool = False, router: str | None = None) -> BuildResult:
     """Build ``cfg`` for ``board`` at ``clock_hz`` (default: the board's ``default_clock``) with
-    nextpnr's ``router`` (one of :data:`ROUTERS`).
+    nextpnr's ``router`` (one of :data:`ROUTERS`; default: :func:`default_router`).
 
     Raises :class:`~modsnn.boards.fit.FitError` before any tool runs when the memories do not
     fit, :class:`BuildError` when a tool fails, and :class:`TimingError` (after writing the
@@ -232,10 +242,11 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
     """
     from .top import BoardTop
 
-    if router not in ROUTERS:
+    if router is not None and router not in ROUTERS:
         raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     started = time.monotonic()
     fit = check_fit(cfg, board)
+    router = router or default_router(fit, board.device)
     top = BoardTop(board, cfg, clock_hz)
     clock = top.clocking.frequency
     directory = out or build_dir(board, cfg)

@@ -540,8 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sync clock in MHz (default: the board's default clock, which today's RTL meets)")
     p.add_argument("--seed", dest="nextpnr_seed", type=int, default=None,
                    help="nextpnr placement seed (default: the board's, the seed its default clock was measured with)")
-    p.add_argument("--router", choices=("router1", "router2"), default="router1",
-                   help="nextpnr router (router2 routes the block-RAM-dense mnist-ecp5, where router1 stalls)")
+    p.add_argument("--router", choices=("router1", "router2"), default=None,
+                   help="nextpnr router (default: router2 when the memories fill ≥ 75 %% of the block RAM, "
+                        "as mnist-ecp5 does on an 85F, where router1 stalls; else router1)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a configuration field")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=cmd_build)
@@ -588,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Synthesises every hw/ block on its own (Yosys; nextpnr for Fmax) and writes "
                                    "docs/synth-report.json and .md. Method: boards/synth_report.py.")
     p.add_argument("--target", action="append", metavar="FAMILY[:CONFIG]",
-                   help="ecp5 or ice40, optionally with a configuration (default: both; ecp5:ecp5-85f, ice40:icebreaker)")
+                   help="ecp5 or ice40, optionally with a configuration "
+                        "(default: both; ecp5:ecp5-85f, ice40:icebreaker)")
     p.add_argument("--block", action="append", metavar="NAME", help="only this block (repeatable)")
     p.add_argument("--seed", dest="nextpnr_seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--out", default=None, help="output folder (default: the repository's docs/)")

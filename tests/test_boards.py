@@ -227,13 +227,24 @@ def test_cli_build_passes_seed_and_router_to_the_flow(monkeypatch: pytest.Monkey
     monkeypatch.setattr(flow, "build", record)
     assert main(["build", "--board", "ulx3s-85f", "--seed", "7", "--router", "router2"]) == 2
     assert (seen["seed"], seen["router"]) == (7, "router2")
-    assert main(["build", "--board", "ecpix5-85f"]) == 2        # the board's seed, nextpnr's default router
-    assert (seen["seed"], seen["router"]) == (1, "router1")
+    assert main(["build", "--board", "ecpix5-85f"]) == 2        # the board's seed, the flow's default router
+    assert (seen["seed"], seen["router"]) == (1, None)
     from modsnn.boards.registry import BOARDS
 
     monkeypatch.setitem(BOARDS, "ulx3s-85f", dataclasses.replace(BOARDS["ulx3s-85f"], default_seed=5))
     assert main(["build", "--board", "ulx3s-85f"]) == 2
     assert seen["seed"] == 5
+
+
+def test_default_router_is_router2_for_block_ram_dense_designs() -> None:
+    from modsnn.boards.build import default_router
+    from modsnn.boards.fit import fit_report
+    from modsnn.boards.registry import BOARDS
+
+    ulx3s = BOARDS["ulx3s-85f"]
+    dense, small = fit_report(load_config("mnist-ecp5"), ulx3s), fit_report(load_config("ecp5-85f"), ulx3s)
+    assert dense.bram >= 0.75 * ulx3s.device.bram > small.bram
+    assert (default_router(dense, ulx3s.device), default_router(small, ulx3s.device)) == ("router2", "router1")
 
 
 def test_build_refuses_an_unknown_router_before_any_tool(tiny: Config, tmp_path: Path) -> None:
