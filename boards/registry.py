@@ -6,7 +6,7 @@ board          device                       clock in  USB serial    preset      
 ``icebreaker`` iCE40 UP5K (SG48)            12 MHz    FT2232H       icebreaker  4 MHz          3 Mbaud
 ``ulx3s-85f``  LFE5U-85F-6 (CABGA381)       25 MHz    FT231X        ecp5-85f    100 MHz        3 Mbaud
 ``ecpix5-85f`` LFE5UM5G-85F-8 (CABGA554)    100 MHz   FT2232        ecp5-85f    100 MHz        3 Mbaud
-``orangecrab`` LFE5U-85F-8 (CSFBGA285)      48 MHz    none [#]_     ecp5-85f    16 MHz         3 Mbaud
+``orangecrab`` LFE5U-85F-8 (CSFBGA285)      48 MHz    none [#]_     ecp5-85f    96 MHz         3 Mbaud
 =============  ===========================  ========  ============  ==========  =============  ========
 
 .. [#] Build only: its USB goes to the FPGA; the UART is on header pins 0 (rx) and 1 (tx).
@@ -132,7 +132,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
                 "heartbeat": LedPin("rgb_led", 1, "b")},
           programmer=("-b", "ecpix5"), bitstream_suffix="bit"),
     Board("orangecrab", "OrangeCrab r0.2 85F (build only)", DEVICES["LFE5U-85F"], _orangecrab, clock_in=48 * MHZ,
-          default_clock=16 * MHZ, target_clock=96 * MHZ, preset="ecp5-85f", uart=("uart", 0),
+          default_clock=96 * MHZ, target_clock=96 * MHZ, preset="ecp5-85f", uart=("uart", 0),
           usb_serial="none (UART on header pins 0/1)", baud=3_000_000,
           leds={"busy": LedPin("rgb_led", 0, "g"), "error": LedPin("rgb_led", 0, "r"),
                 "heartbeat": LedPin("rgb_led", 0, "b")},
