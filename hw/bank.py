@@ -49,6 +49,7 @@ cycle without conflict.
 """
 
 import dataclasses
+from typing import Any
 
 from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
@@ -141,7 +142,7 @@ def _weight_memory(kind: type, width: int, depth: int, chunk_depth: int) -> Weig
     return WeightMemory(width, depth, chunk_depth)
 
 
-def _ports_of(mem: Memory | WeightMemory | SinglePortMemory, writable: bool) -> tuple[object, object]:
+def _ports_of(mem: Memory | WeightMemory | SinglePortMemory, writable: bool) -> tuple[Any, Any]:
     """``(read port, write port)`` of a memory (``None`` for a ROM's write port)."""
     if isinstance(mem, WeightMemory | SinglePortMemory):
         return _Port(mem.raddr, mem.rdata, Signal(name="unused_en")), _Port(mem.waddr, mem.wdata, mem.we)
@@ -197,8 +198,8 @@ class Bank(wiring.Component):
         mems = self._memories(m)
         ports = {name: _ports_of(mem, name != "route") for name, mem in mems.items()}
         self._ports = ports
-        self._read_muxes = {name: [] for name in ports}
-        self._write_muxes = {name: [] for name in ports if ports[name][1] is not None}
+        self._read_muxes: dict[str, list[Any]] = {name: [] for name in ports}
+        self._write_muxes: dict[str, list[Any]] = {name: [] for name in ports if ports[name][1] is not None}
         self._accumulate(m, ports)
         self._sweep(m, ports)
         self._plasticity(m, ports)

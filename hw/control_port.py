@@ -26,7 +26,7 @@ starts nothing. ``LABEL`` saturates at ``2^label_bits − 1``
 
 import enum as py_enum
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -101,7 +101,7 @@ class ControlPort(wiring.Component):
         self._read_mux(m, addr)
         return m
 
-    def _registers(self, m: Module, addr: object, wdata: object, we: object) -> None:
+    def _registers(self, m: Module, addr: data.View, wdata: Value, we: Value) -> None:
         cfg = self._cfg
         error = Signal()
         self._error = error
@@ -127,7 +127,7 @@ class ControlPort(wiring.Component):
                 with m.Case(Csr.SAMPLE):
                     m.d.sync += self.sample.eq(wdata)
 
-    def _memories(self, m: Module, addr: object, wdata: object, we: object, re: object) -> None:
+    def _memories(self, m: Module, addr: data.View, wdata: Value, we: Value, re: Value) -> None:
         cfg, p = self._cfg, self._p
         B, D = p.banks, p.layers
         lane_bits = (B - 1).bit_length()
@@ -154,7 +154,7 @@ class ControlPort(wiring.Component):
                              cmd.addr.eq(p.pop_base[D] + (addr.offset >> lane_bits))]
         m.d.comb += [cmd.wdata.eq(wdata), cmd.we.eq(we & idle), cmd.re.eq(re)]
 
-    def _read_mux(self, m: Module, addr: object) -> None:
+    def _read_mux(self, m: Module, addr: data.View) -> None:
         """The read data of every region, ``CORE_LATENCY + HOST_LATENCY`` cycles after the registered
         bus (when the banks answer). A CSR read carries its offset down that pipeline, not the
         register's 32-bit value: the register is sampled one cycle before the final multiplexer

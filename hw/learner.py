@@ -30,6 +30,7 @@ ceil(log2 T) + lr_extra)`` for layer ``l``.
 """
 
 import dataclasses
+from typing import Any
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
@@ -165,7 +166,7 @@ class Learner(wiring.Component):
         with m.Else():
             m.d.sync += self.minor.eq(self.minor + 1)
 
-    def _issue(self, **fields: object) -> None:
+    def _issue(self, **fields: Any) -> None:
         """Put one job on ``job`` this cycle."""
         m = self._m
         m.d.comb += self.job.valid.eq(1)
@@ -377,7 +378,7 @@ class Learner(wiring.Component):
                 with m.Elif(idle):
                     m.d.sync += self.counter.eq(self.counter - 1)
 
-    def _advance_walker(self, m: Module, n_l: object, n_pre: object, q_l: object) -> None:
+    def _advance_walker(self, m: Module, n_l: Value, n_pre: Value, q_l: Value) -> None:
         """Next position: readout sources 0 … n_l − 1; hidden: per group, its columns, or one slot."""
         ff_base = Array(b[0] for b in self._p.weight_base)[self.layer]
         rec_base = Array(b[1] for b in self._p.weight_base)[self.layer]

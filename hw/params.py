@@ -257,10 +257,10 @@ def rejected(component: object, error: Exception) -> Exception:
     return error
 
 
-def checked_params(component: object, cfg: object) -> HwParams:
+def checked_params(component: object, cfg: Config) -> HwParams:
     """:func:`hw_params` of ``cfg`` for ``component``'s constructor: on a bad configuration the
     component is marked rejected and the error (naming the field and the limit) propagates."""
     try:
-        return hw_params(cfg)  # type: ignore[arg-type]
+        return hw_params(cfg)
     except (TypeError, ValueError) as error:
         raise rejected(component, error) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -115,8 +115,8 @@ class CommandExecutor(wiring.Component):
         # reference (`check_request`) fails it on the full value.
         received = frame.length                    # body and CRC
 
-        def body_is(value: object) -> object:
-            return received == value + CRC_BYTES  # type: ignore[operator]
+        def body_is(value: Value | int) -> Value:
+            return received == value + CRC_BYTES
         count_bits = (limits.slot_bytes - 1).bit_length()
         count = block.count[:count_bits]
         huge = block.count[count_bits:] != 0
