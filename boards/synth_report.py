@@ -33,6 +33,7 @@ import hashlib
 import json
 import subprocess
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,17 +162,26 @@ def _signal_ports(block: wiring.Component) -> list[Value]:
     return [value for value in ports if isinstance(value, Signal)]
 
 
+def block_rtlil(block: wiring.Component, target: Target, wrapped: bool) -> str:
+    """RTLIL of ``block`` (inside a :class:`Harness` when ``wrapped``) elaborated for ``target``'s
+    device, as a board platform would give it: a block that builds differently per device (the
+    single-port weight memories in SPRAM on an iCE40 UltraPlus) is synthesised as on the board."""
+    from amaranth.back import rtlil
+
+    platform = types.SimpleNamespace(device=target.device)
+    if wrapped:
+        return str(rtlil.convert(Harness(block), name="top", platform=platform))
+    return str(rtlil.convert(block, name="top", platform=platform, ports=_signal_ports(block)))
+
+
 def synth_block(name: str, block: wiring.Component, target: Target, directory: Path, seed: int = 1,
                 env: dict[str, str] | None = None) -> dict[str, Any]:
     """Synthesise ``block`` for ``target`` in ``directory``; resources and Fmax (see module doc)."""
-    from amaranth.back import rtlil
-
     env = env or tool_env()
     directory.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     wrapped = target.family == "ice40"
-    top = Harness(block) if wrapped else block
-    text = rtlil.convert(top, name="top", ports=None if wrapped else _signal_ports(block))
+    text = block_rtlil(block, target, wrapped)
     cached = directory / "result.json"
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     key = f"{digest} {target.family} {target.nextpnr} {target.freq_mhz} seed {seed}"
@@ -190,12 +200,12 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
             raise
         # Yosys 0.70 asserts (duplicate wire) on some bare blocks: synthesise them inside the harness
         wrapped = True
-        (directory / "block.il").write_text(rtlil.convert(Harness(block), name="top"))
+        (directory / "block.il").write_text(block_rtlil(block, target, wrapped=True))
         _run([env["YOSYS"], "-q", "-l", "synth.log", "-p", "; ".join(script)], directory, directory / "synth.out", env)
         note = "synthesised in the harness (Yosys failed on the bare block): resources include it"
     stat = json.loads((directory / "top.stat.json").read_text())
     if wrapped and not note:        # resources of the bare block (the harness is flattened into "top")
-        (directory / "bare.il").write_text(rtlil.convert(block, name="top", ports=_signal_ports(block)))
+        (directory / "bare.il").write_text(block_rtlil(block, target, wrapped=False))
         try:
             _run([env["YOSYS"], "-q", "-l", "bare.log", "-p",
                   f"read_rtlil bare.il; {synth} -top top; tee -q -o bare.stat.json stat -json"], directory,

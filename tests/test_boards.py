@@ -348,3 +348,14 @@ def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
         memid = f'parameter \\MEMID "\\\\{name}"\n'
         cells = [c for c in text.split("cell ")[1:] if memid in c]
         assert [c.split()[0] for c in cells].count("$memwr_v2") == 1 and "$memrd_v2" in cells[0] + cells[-1], name
+
+
+def test_synth_report_elaborates_blocks_for_the_targets_device() -> None:
+    # the iCEBreaker preset's single-port weights are SPRAM on the UP5K, as on the board (the report
+    # once synthesised them as 123 block RAMs); on ECP5 they stay an Amaranth memory
+    from modsnn.boards.synth_report import TARGETS, _blocks, block_rtlil
+
+    make_bank = dict(_blocks())["bank"]
+    cfg = load_config("icebreaker")
+    assert "SB_SPRAM256KA" in block_rtlil(make_bank(cfg), TARGETS["ice40"], wrapped=True)
+    assert "SB_SPRAM256KA" not in block_rtlil(make_bank(cfg), TARGETS["ecp5"], wrapped=False)
