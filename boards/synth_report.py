@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import subprocess
 import time
 import types
@@ -281,4 +282,76 @@ def markdown_table(report: dict[str, Any]) -> str:
             lines.append(f"| {row['block']}{mark} | {row['lut4']:,} | {row['ff']:,} | {row['bram']} | {row['dsp']} "
                          f"| {fmax} |")
         lines += ["", *(f"[{i}] {note}" for i, note in enumerate(notes, 1)), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- hierarchy
+#: Yosys ``synth_*`` options that keep the module hierarchy. ``-noabc``/``-noabc9``: Yosys 0.70's
+#: ABC9 pass asserts (a duplicate wire) on the unflattened board top, so LUTs come from its built-in
+#: mapping, about a third more than ABC9 gives the flattened build: compare modules with each other,
+#: not with the build's totals.
+HIERARCHY_SYNTH = {"ice40": "synth_ice40 -dsp -noflatten -noabc", "ecp5": "synth_ecp5 -noflatten -noabc9"}
+_STAT_CELL = re.compile(r"^\s+(\d+)\s+(\S+)\s*$")
+
+
+def parse_hierarchy_stat(log: str) -> dict[str, dict[str, int]]:
+    """``module → {cell type: count}`` from the text of Yosys ``stat`` on an unflattened design (the
+    last statistics of each module win)."""
+    modules: dict[str, dict[str, int]] = {}
+    current: dict[str, int] | None = None
+    for line in log.splitlines():
+        if line.startswith("=== design hierarchy"):
+            current = None
+        elif line.startswith("=== ") and line.endswith(" ==="):
+            current = modules[line[4:-4].strip()] = {}
+        elif current is not None and (match := _STAT_CELL.match(line)):
+            current[match.group(2)] = int(match.group(1))
+    return modules
+
+
+def hierarchy_rows(modules: dict[str, dict[str, int]], family: str) -> list[dict[str, Any]]:
+    """One row per module (its own cells, not its submodules'): LUT4, FF, carry, RAM blocks (block RAM,
+    and on iCE40 SPRAM) and DSP, the largest first."""
+    names = {"ice40": ("SB_LUT4", "SB_DFF", "SB_CARRY", ("SB_RAM40_4K", "SB_SPRAM256KA"), "SB_MAC16"),
+             "ecp5": ("LUT4", "TRELLIS_FF", "CCU2C", ("DP16KD",), "MULT18X18D")}[family]
+    lut, ff, carry, rams, dsp = names
+    rows = []
+    for module, cells in modules.items():
+        row = {"module": module, "lut4": cells.get(lut, 0), "ff": sum(n for c, n in cells.items() if c.startswith(ff)),
+               "carry": cells.get(carry, 0), "bram": sum(cells.get(r, 0) for r in rams), "dsp": cells.get(dsp, 0)}
+        if row["lut4"] or row["ff"] or row["bram"]:
+            rows.append(row)
+    return sorted(rows, key=lambda r: -(r["lut4"] + r["ff"]))
+
+
+def board_hierarchy(board_name: str, cfg: Config, directory: Path,
+                    clock_hz: float | None = None) -> list[dict[str, Any]]:
+    """Synthesise ``board_name``'s top for ``cfg`` with the hierarchy kept and return
+    :func:`hierarchy_rows` (where a design's cells go, e.g. to see what keeps it from fitting)."""
+    from .build import yosys_after_read
+    from .registry import board_named
+    from .top import BoardTop
+
+    board = board_named(board_name)
+    directory.mkdir(parents=True, exist_ok=True)
+    plan = board.platform().prepare(BoardTop(board, cfg, clock_hz), name="modsnn",
+                                    script_after_read=yosys_after_read(board.family))
+    plan.extract(str(directory))
+    after_read = yosys_after_read(board.family)
+    script = ["read_rtlil modsnn.il", *after_read.splitlines(),
+              f"{HIERARCHY_SYNTH[board.family]} -top modsnn", "tee -o hierarchy.stat stat"]
+    env = tool_env()
+    _run([env["YOSYS"], "-q", "-l", "hierarchy.log", "-p", "; ".join(script)], directory, directory / "hierarchy.out",
+         env)
+    return hierarchy_rows(parse_hierarchy_stat((directory / "hierarchy.stat").read_text()), board.family)
+
+
+def hierarchy_table(rows: list[dict[str, Any]], limit: int = 30) -> str:
+    """The ``limit`` largest modules of :func:`hierarchy_rows` as Markdown."""
+    lines = ["| module | LUT4 | FF | carry | RAM blocks | DSP |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['module']} | {r['lut4']:,} | {r['ff']:,} | {r['carry']:,} | {r['bram']} | {r['dsp']} |"
+              for r in rows[:limit]]
+    total = {k: sum(r[k] for r in rows) for k in ("lut4", "ff", "carry", "bram", "dsp")}
+    lines.append(f"| **all {len(rows)} modules** | {total['lut4']:,} | {total['ff']:,} | {total['carry']:,} | "
+                 f"{total['bram']} | {total['dsp']} |")
     return "\n".join(lines)

@@ -396,9 +396,28 @@ def cmd_board(args: argparse.Namespace) -> int:
 
 
 def cmd_synth_report(args: argparse.Namespace) -> int:
-    from .boards.build import ROOT
-    from .boards.synth_report import TARGETS, markdown_table, synth_report
+    from .boards.build import ROOT, build_root
+    from .boards.registry import Board
+    from .boards.synth_report import TARGETS, board_hierarchy, hierarchy_table, markdown_table, synth_report
 
+    if args.hierarchy:
+        board = _board(args.hierarchy)
+        assert isinstance(board, Board)
+        if args.config is None:
+            args.config = board.preset
+        cfg = _config(args)
+        directory = Path(args.out) if args.out else build_root() / "synth-report" / "hierarchy" / args.hierarchy
+        print(f"synthesising {cfg.name!r} for {args.hierarchy} with the hierarchy kept ...", file=sys.stderr)
+        try:
+            rows = board_hierarchy(args.hierarchy, cfg, directory)
+        except RuntimeError as error:
+            raise UsageError(str(error)) from None
+        table = hierarchy_table(rows)
+        (directory / "hierarchy.md").write_text(table + "\n")
+        print(table)
+        print(f"(Yosys' built-in LUT mapping with the hierarchy kept: compare modules with each other, not with a "
+              f"build's totals; {directory / 'hierarchy.md'})")
+        return 0
     targets: dict[str, str] | None = None
     if args.target:
         targets = {}
@@ -594,6 +613,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", action="append", metavar="NAME", help="only this block (repeatable)")
     p.add_argument("--seed", dest="nextpnr_seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--out", default=None, help="output folder (default: the repository's docs/)")
+    p.add_argument("--hierarchy", metavar="BOARD", default=None,
+                   help="instead: synthesise BOARD's whole top with the hierarchy kept and print where its "
+                        "LUTs and flip-flops are, module by module (with --config, --set)")
+    p.add_argument("--config", default=None, help="with --hierarchy: TOML file or preset (default: the board's)")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="with --hierarchy: override a field")
     p.set_defaults(func=cmd_synth_report)
     return parser
 

@@ -359,3 +359,58 @@ def test_synth_report_elaborates_blocks_for_the_targets_device() -> None:
     cfg = load_config("icebreaker")
     assert "SB_SPRAM256KA" in block_rtlil(make_bank(cfg), TARGETS["ice40"], wrapped=True)
     assert "SB_SPRAM256KA" not in block_rtlil(make_bank(cfg), TARGETS["ecp5"], wrapped=False)
+
+
+STAT_TEXT = """
+=== top.core ===
+
+        +----------Local Count, excluding submodules.
+        |
+       40 wires
+       12 cells
+        2   SB_CARRY
+        3   SB_DFFE
+        1   SB_DFFSR
+        5   SB_LUT4
+        1   SB_RAM40_4K
+
+=== top ===
+
+        +----------Local Count, excluding submodules.
+        |
+        4 cells
+        3   SB_LUT4
+        1   top.core
+
+=== design hierarchy ===
+
+        1 top
+        1   top.core
+       16 cells
+        8   SB_LUT4
+"""
+
+
+def test_hierarchy_rows_count_each_modules_own_cells() -> None:
+    from modsnn.boards.synth_report import hierarchy_rows, hierarchy_table, parse_hierarchy_stat
+
+    rows = hierarchy_rows(parse_hierarchy_stat(STAT_TEXT), "ice40")
+    assert rows == [{"module": "top.core", "lut4": 5, "ff": 4, "carry": 2, "bram": 1, "dsp": 0},
+                    {"module": "top", "lut4": 3, "ff": 0, "carry": 0, "bram": 0, "dsp": 0}]
+    assert hierarchy_table(rows).splitlines()[-1] == "| **all 2 modules** | 8 | 4 | 2 | 1 | 0 |"
+
+
+def test_cli_hierarchy_refuses_an_unknown_board(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth-report", "--hierarchy", "ulx3s-12f"]) == 2
+    assert "ulx3s-12f" in capsys.readouterr().err
+
+
+@pytest.mark.synthesis
+def test_cli_hierarchy_of_the_icebreaker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the whole board top with the hierarchy kept (~20 s): the neuron bank, the plasticity controller
+    # and the host link's command executor are among its largest modules
+    assert main(["synth-report", "--hierarchy", "icebreaker", "--out", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    largest = [line.split("|")[1].strip() for line in table.splitlines()[2:7]]
+    assert {"modsnn.accelerator.core0.bank0", "modsnn.accelerator.learner", "modsnn.link.core.executor"} <= set(largest)
+    assert (tmp_path / "hierarchy.md").read_text().startswith("| module | LUT4 |")
