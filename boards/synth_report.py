@@ -227,7 +227,9 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
         row["fmax_mhz"] = _fmax(json.loads((directory / "report.json").read_text()))
     except RuntimeError:                                    # e.g. the block and its harness overflow the device
         errors = [line for line in (directory / "nextpnr.out").read_text().splitlines() if "ERROR" in line]
-        row["fmax_note"] = "place and route failed: " + (errors[-1].strip() if errors else "see nextpnr.log")
+        full = re.search(r"no BELs remaining to implement cell type '(\w+)'", errors[-1]) if errors else None
+        row["fmax_note"] = (f"does not fit the device with its harness: no {full.group(1)} left" if full else
+                            "place and route failed: " + (errors[-1].strip() if errors else "see nextpnr.log"))
     cached.write_text(json.dumps({**row, "key": key}))
     return {**row, "seconds": round(time.monotonic() - start, 1)}
 
