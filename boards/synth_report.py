@@ -321,7 +321,7 @@ def hierarchy_rows(modules: dict[str, dict[str, int]], family: str) -> list[dict
     for module, cells in modules.items():
         row = {"module": module, "lut4": cells.get(lut, 0), "ff": sum(n for c, n in cells.items() if c.startswith(ff)),
                "carry": cells.get(carry, 0), "bram": sum(cells.get(r, 0) for r in rams), "dsp": cells.get(dsp, 0)}
-        if row["lut4"] or row["ff"] or row["bram"]:
+        if any(row[k] for k in ("lut4", "ff", "carry", "bram", "dsp")):
             rows.append(row)
     return sorted(rows, key=lambda r: -(r["lut4"] + r["ff"]))
 

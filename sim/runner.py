@@ -77,7 +77,21 @@ def _locked(directory: Path, shared: bool = False) -> Iterator[None]:
 
 
 def _size(directory: Path) -> int:
-    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file() and not f.is_symlink())
+    """Bytes under ``directory`` (0 for what another process deletes meanwhile)."""
+    total = 0
+    for folder, _dirs, files in os.walk(directory):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _mtime(path: Path) -> float:
+    """``path``'s modification time, 0 when another process has just deleted it."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _cache_budget() -> float:
@@ -103,15 +117,19 @@ def prune_sim_cache(keep: Path | None = None) -> list[Path]:
     sizes = {d: _size(d) for d in builds}
     total = sum(sizes.values())
 
-    def last_used(d: Path) -> float:
-        marker = d / ".lock"
-        return (marker if marker.exists() else d).stat().st_mtime
+    def last_used(d: Path) -> float:                  # `_locked` opens `.lock` for writing at every use
+        return _mtime(d / ".lock") or _mtime(d)
 
     removed = []
     for directory in sorted((d for d in builds if d != keep), key=lambda d: ("-gates-" in d.name, last_used(d))):
         if total <= budget:
             break
-        with open(directory / ".lock", "a") as handle:
+        try:
+            handle = open(directory / ".lock", "a")          # closed by the `with` below
+        except FileNotFoundError:                            # another pruner deleted it meanwhile
+            total -= sizes[directory]
+            continue
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:                          # being built or run by another process
@@ -127,7 +145,7 @@ def _prune_runs() -> None:
     """Keep the newest :data:`RUNS_KEPT` run directories."""
     runs = sim_root() / "runs"
     if runs.is_dir():
-        for old in sorted(runs.iterdir(), key=lambda d: d.stat().st_mtime, reverse=True)[RUNS_KEPT:]:
+        for old in sorted(runs.iterdir(), key=_mtime, reverse=True)[RUNS_KEPT:]:
             shutil.rmtree(old, ignore_errors=True)
 
 

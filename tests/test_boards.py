@@ -247,6 +247,32 @@ def test_default_router_is_router2_for_block_ram_dense_designs() -> None:
     assert (default_router(dense, ulx3s.device), default_router(small, ulx3s.device)) == ("router2", "router1")
 
 
+def test_default_router_at_the_threshold() -> None:
+    from modsnn.boards.build import default_router
+    from modsnn.boards.fit import fit_report
+    from modsnn.boards.registry import BOARDS
+
+    device = BOARDS["ulx3s-85f"].device
+    fit = fit_report(load_config("ecp5-85f"), BOARDS["ulx3s-85f"])
+    assert device.bram == 208
+    assert default_router(dataclasses.replace(fit, bram=156), device) == "router2"       # exactly 75 %
+    assert default_router(dataclasses.replace(fit, bram=155), device) == "router1"
+
+
+def test_build_gives_nextpnr_the_default_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the flow's script, stopped before any tool runs: mnist-ecp5 (87 % of the block RAM) gets router2
+    import modsnn.boards.build as flow
+    from modsnn.boards.registry import BOARDS
+
+    def stop(cmd: list[str], cwd: Path, *args: object, **kwargs: object) -> None:
+        raise flow.BuildError((Path(cwd) / "build_modsnn.sh").read_text())
+
+    monkeypatch.setattr(flow, "_run", stop)
+    with pytest.raises(flow.BuildError) as built:
+        flow.build(BOARDS["ulx3s-85f"], load_config("mnist-ecp5"), out=tmp_path)
+    assert "--router router2" in str(built.value)
+
+
 def test_build_refuses_an_unknown_router_before_any_tool(tiny: Config, tmp_path: Path) -> None:
     from modsnn.boards.registry import BOARDS
 
@@ -358,6 +384,7 @@ def test_synth_report_elaborates_blocks_for_the_targets_device() -> None:
     make_bank = dict(_blocks())["bank"]
     cfg = load_config("icebreaker")
     assert "SB_SPRAM256KA" in block_rtlil(make_bank(cfg), TARGETS["ice40"], wrapped=True)
+    assert "SB_SPRAM256KA" in block_rtlil(make_bank(cfg), TARGETS["ice40"], wrapped=False)   # the resource columns
     assert "SB_SPRAM256KA" not in block_rtlil(make_bank(cfg), TARGETS["ecp5"], wrapped=False)
 
 
@@ -398,6 +425,35 @@ def test_hierarchy_rows_count_each_modules_own_cells() -> None:
     assert rows == [{"module": "top.core", "lut4": 5, "ff": 4, "carry": 2, "bram": 1, "dsp": 0},
                     {"module": "top", "lut4": 3, "ff": 0, "carry": 0, "bram": 0, "dsp": 0}]
     assert hierarchy_table(rows).splitlines()[-1] == "| **all 2 modules** | 8 | 4 | 2 | 1 | 0 |"
+
+
+STAT_TWICE = """
+=== top.w ===
+        3 cells
+        9   SB_LUT4
+        4   SB_CARRY
+=== top.w ===
+        4 cells
+        2   SB_LUT4
+        2   SB_SPRAM256KA
+=== top ===
+        1   LUT4
+        3   CCU2C
+        2   TRELLIS_FF
+"""
+
+
+def test_hierarchy_last_stat_wins_spram_is_a_ram_block_and_totals_cover_all_rows() -> None:
+    from modsnn.boards.synth_report import hierarchy_rows, hierarchy_table, parse_hierarchy_stat
+
+    modules = parse_hierarchy_stat(STAT_TWICE)
+    assert "SB_CARRY" not in modules["top.w"]                                 # the later statistics only
+    assert hierarchy_rows({"top.w": modules["top.w"]}, "ice40") == [
+        {"module": "top.w", "lut4": 2, "ff": 0, "carry": 0, "bram": 2, "dsp": 0}]
+    assert hierarchy_rows({"top": modules["top"]}, "ecp5") == [
+        {"module": "top", "lut4": 1, "ff": 2, "carry": 3, "bram": 0, "dsp": 0}]
+    rows = [{"module": m, "lut4": n, "ff": 0, "carry": 0, "bram": 0, "dsp": 0} for m, n in (("a", 3), ("b", 2))]
+    assert hierarchy_table(rows, limit=1).splitlines()[-1] == "| **all 2 modules** | 5 | 0 | 0 | 0 | 0 |"
 
 
 def test_cli_hierarchy_refuses_an_unknown_board(capsys: pytest.CaptureFixture[str]) -> None:
