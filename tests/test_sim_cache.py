@@ -62,6 +62,16 @@ def test_only_the_newest_run_directories_are_kept(cache: Path, monkeypatch: pyte
     assert len(left) == 3 and made[-1] in left and made[0] not in left
 
 
+def test_a_recent_run_directory_is_kept_beyond_the_count(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a long run (parity-long: an hour) must not lose its directory to newer short ones
+    monkeypatch.setattr(runner, "RUNS_KEPT", 1)
+    old = runner.run_dir("case")
+    os.utime(old, (1000, 1000))
+    long_run = runner.run_dir("parity-long")
+    newer = runner.run_dir("case")
+    assert long_run.exists() and newer.exists() and not old.exists()
+
+
 @pytest.mark.parametrize("value", ["lots", "0", "-1", "nan"])
 def test_a_bad_budget_is_refused(cache: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("MODSNN_SIM_CACHE_GB", value)
@@ -103,9 +113,10 @@ def test_runs_share_a_build_and_a_builder_excludes_everyone(cache: Path) -> None
 
 def test_run_directories_are_not_a_build_and_are_pruned_too(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build = _build_dir(cache, "b", 1, 300)
-    for _ in range(3):
-        (runner.run_dir("case") / "out").write_bytes(bytes(MIB))
-    os.utime(cache / "sim" / "runs", (50, 50))                                # older than any build
+    for n in range(3):
+        run = runner.run_dir("case")
+        (run / "out").write_bytes(bytes(MIB))
+        os.utime(run, (50 + n, 50 + n))                                       # older than any build
     monkeypatch.setattr(runner, "RUNS_KEPT", 2)
     assert runner.prune_sim_cache() == [] and build.exists()
     assert len(list((cache / "sim" / "runs").iterdir())) == 2
