@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 
 from ..golden_model.config import Config
 from ..golden_model.cycles import PhaseCycles
@@ -114,9 +114,14 @@ class SimAccelerator:
         return await self.read(Region.CSR, Csr.PREDICTION)
 
     async def wait_idle(self, timeout_us: int = 1_000_000) -> None:
-        """After a command: wait until the sample it started is done (at most ``timeout_us``)."""
+        """After a command: wait until the sample it started is done; a sample still running after
+        ``timeout_us`` of simulated time is a failed check (``AssertionError``: the gateware hangs)."""
         await ClockCycles(self.dut.clk, 3)                 # the command reaches the sequencer
-        await with_timeout(self._until_idle(), timeout_us, "us")
+        try:
+            await with_timeout(self._until_idle(), timeout_us, "us")
+        except SimTimeoutError:
+            raise AssertionError(f"the sample did not finish within {timeout_us} µs of simulated time "
+                                 f"(the accelerator hangs)") from None
 
     async def _until_idle(self) -> None:
         """Wait for ``busy`` to be low at a clock edge (event-driven simulators may show a zero-time

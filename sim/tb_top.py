@@ -25,6 +25,7 @@ at different ``lanes``/``cores`` can be compared with each other, not only with 
 
 from __future__ import annotations
 
+import copy
 import os
 from collections import Counter
 from typing import Any
@@ -104,8 +105,10 @@ async def top_matches_golden(dut: Any) -> None:
         spikes.events.clear()
         states.words.clear()
         fwd = net.forward(u.reshape(1, -1))      # forward only: the weights change in net.learn below
-        # a hang fails fast: 10× the sample's inference cycles plus 100,000 (the plasticity pass included)
-        budget_us = (10 * sample_cycles(cfg, fwd).total + 100_000) * CLOCK_NS // 1000
+        # a hang fails fast: twice the sample's exact cycles (the plasticity pass from a copy of the
+        # network, which learns below) plus 10,000; Icarus reaches that in minutes, not hours
+        trial = copy.deepcopy(net).learn(fwd, label, lr_extra) if train else None
+        budget_us = (2 * sample_cycles(cfg, fwd, report=trial).total + 10_000) * CLOCK_NS // 1000 + 1
         prediction = await acc.run(Command.TRAIN if train else Command.INFER, label=label, lr_extra=lr_extra,
                                    timeout_us=budget_us)
         for t in range(cfg.timesteps):
