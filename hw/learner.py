@@ -32,7 +32,7 @@ ceil(log2 T) + lr_extra)`` for layer ``l``.
 import dataclasses
 from typing import Any
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -137,6 +137,7 @@ class Learner(wiring.Component):
         self.major = Signal(range(max(p.words) + 4))
         self.minor = Signal(range(max(3, cfg.n_classes, D)))
         self._walker_state(m)
+        self._key_logic(m)
         self._prefix_logic(m)
         self._sign_logic(m)
         self._walk_logic(m)
@@ -176,6 +177,32 @@ class Learner(wiring.Component):
         for name, value in fields.items():
             m.d.comb += getattr(job if name in ("op", "a", "matrix") else args, name).eq(value)
 
+    def _key_logic(self, m: Module) -> None:
+        """The key of a PREFIX or ROWKEY job, ``base ^ operand``, from one multiplexer for every pass:
+        ``base`` is a constant (``key(seed, s)`` of stream ``s`` = 0, 1, 2, or the FB key of layer
+        ``l`` = 3 + l) or a prefix key register (index ``s·D + l``), ``operand`` the sample counter,
+        ``minor`` or 0 (:meth:`_keyed` selects them)."""
+        cfg, D = self._cfg, self._p.layers
+        consts = [key_int(cfg.seed, int(s)) for s in STREAMS]
+        consts += [key_int(cfg.seed, int(Stream.FEEDBACK), 0, l) for l in range(D)]
+        self._k_const, self._k_operand = Signal(name="key_const"), Signal(range(3), name="key_operand")
+        self._k_cidx, self._k_pidx = Signal(range(3 + D), name="key_cidx"), Signal(range(3 * D), name="key_pidx")
+        self._key = Signal(32, name="key")
+        base = Mux(self._k_const, Array(consts)[self._k_cidx], self.prefix_keys[self._k_pidx])
+        operand = Mux(self._k_operand == 1, self.sample, Mux(self._k_operand == 2, self.minor, 0))
+        m.d.comb += self._key.eq(base ^ operand)
+
+    def _keyed(self, const: Value | int | None = None, reg: Value | int = 0, operand: int = 0,
+               use_const: Value | int | None = None) -> Signal:
+        """Select this cycle's key: constant ``const`` (when ``use_const``, default: whenever ``const``
+        is given), else prefix key ``reg``; ``operand`` 1 XORs the sample counter in, 2 ``minor``."""
+        m = self._m
+        if use_const is None:
+            use_const = int(const is not None)
+        m.d.comb += [self._k_const.eq(use_const), self._k_cidx.eq(0 if const is None else const),
+                     self._k_pidx.eq(reg), self._k_operand.eq(operand)]
+        return self._key
+
     def _prefix_logic(self, m: Module) -> None:
         """PREFIX results come back ``Latencies.result`` cycles after their job, in order: a delay line
         of their destinations, indices into ``prefix_keys``. Stream ``s``'s chain ``H(key(seed, s) ^
@@ -192,12 +219,10 @@ class Learner(wiring.Component):
             m.d.sync += self.prefix_keys[dest_r].eq(self.prefix)
 
     def _prefix_states(self, m: Module) -> None:
-        cfg = self._cfg
-        consts = Array(key_int(cfg.seed, int(s)) for s in STREAMS)
         issued, D = self._issued, self._p.layers
         with m.State("prefix"):              # H(key(seed, s) ^ sample) for s = OUT, FF, REC
             with m.If(self.counter < 3):
-                self._issue(op=JobOp.PREFIX, key=consts[self.counter] ^ self.sample)
+                self._issue(op=JobOp.PREFIX, key=self._keyed(const=self.counter[:2], operand=1))
                 m.d.comb += issued.eq(self.counter * D)                              # chain_s in P_{s,0}
             m.d.sync += self.counter.eq(self.counter + 1)
             with m.If(self.counter == 3 + self._lat.result):
@@ -205,7 +230,7 @@ class Learner(wiring.Component):
                 m.next = "prefix_layers"
         with m.State("prefix_layers"):       # P_{s,l} = H(chain_s ^ l): 3·D jobs, index s·D + l
             with m.If(self.counter < 3 * D):
-                self._issue(op=JobOp.PREFIX, key=self.prefix_keys[self.major * D] ^ self.minor)  # s, l
+                self._issue(op=JobOp.PREFIX, key=self._keyed(reg=self.major * D, operand=2))  # s, l
                 m.d.comb += issued.eq(self.counter)                                  # s·D + l
                 self._count2(m, D)
             m.d.sync += self.counter.eq(self.counter + 1)
@@ -215,12 +240,11 @@ class Learner(wiring.Component):
 
     # ------------------------------------------------------------------ row keys
     def _key_states(self, m: Module) -> None:
-        cfg, p = self._cfg, self._p
+        p = self._p
         D, q_out = p.layers, p.readout_words
-        p_fb = Array(key_int(cfg.seed, int(Stream.FEEDBACK), 0, l) for l in range(D))
         with m.State("rowkeys"):             # readout row keys of layer l: H(P_{OUT,l} ^ k)
             with m.If(self.counter < q_out):
-                self._issue(op=JobOp.ROWKEY, key=self.prefix_keys[0 * D + self.layer], field=0, a=self.counter)
+                self._issue(op=JobOp.ROWKEY, key=self._keyed(reg=0 * D + self.layer), field=0, a=self.counter)
             m.d.sync += self.counter.eq(self.counter + 1)
             with m.If(self.counter == q_out - 1 + self._lat.key_gap):
                 self._start_walk(m, readout=True)
@@ -228,8 +252,7 @@ class Learner(wiring.Component):
         with m.State("hidden_keys"):         # per group: FB, FF, REC row keys (fields 0, 1, 2)
             group, field = self.major, self.minor
             with m.If(self.counter < Array(3 * q for q in p.words)[self.layer]):
-                key = Mux(field == 0, p_fb[self.layer],
-                          Mux(field == 1, self.prefix_keys[1 * D + self.layer], self.prefix_keys[2 * D + self.layer]))
+                key = self._keyed(const=3 + self.layer, reg=field * D + self.layer, use_const=field == 0)
                 self._issue(op=JobOp.ROWKEY, key=key, field=field, a=group)
                 self._count2(m, 3)
             m.d.sync += self.counter.eq(self.counter + 1)
@@ -241,15 +264,23 @@ class Learner(wiring.Component):
     def _sign_logic(self, m: Module) -> None:
         """Gate bits come back in the order of their groups and shift in at the top of ``gates`` (no
         per-bit write enables): once layer ``l``'s ``q_l`` bits are in, group ``a``'s is bit
-        ``N − q_l + a`` (``N`` = the largest ``q``; :meth:`_gate`)."""
+        ``N − q_l + a`` (``N`` = the largest ``q``). The hidden walk shifts ``gates`` on by one bit
+        whenever it moves to the next group (``shift_gates``), so the walked group ``w_a``'s bit is
+        always bit ``N − q_l`` and the next group's the bit above it (:meth:`_gate`): two fixed
+        taps instead of a multiplexer over all ``N`` bits per read."""
         self._results = results = Signal(range(max(self._p.words) + 1))
+        self._shift_gates = Signal(name="shift_gates")
+        with m.If(self.gated_valid | self._shift_gates):       # the walk shifts zeros in
+            m.d.sync += self.gates.eq(Cat(self.gates[1:], self.gated & self.gated_valid))
+        m.d.comb += Assert(~(self.gated_valid & self._shift_gates), "a gate bit arrived during a hidden walk")
         with m.If(self.gated_valid):
-            m.d.sync += [self.gates.eq(Cat(self.gates[1:], self.gated)), results.eq(results + 1)]
+            m.d.sync += results.eq(results + 1)
 
-    def _gate(self, group: Value) -> Value:
-        """The gate bit of ``group`` of the current layer (0 past its last group)."""
+    def _gate(self, ahead: int = 0) -> Value:
+        """The gate bit of the group the hidden walk is at (``w_a``; group 0 before it starts), or of
+        the group ``ahead`` = 1 after it (0 past the layer's last group)."""
         words = self._p.words
-        return self.gates.bit_select(Array(max(words) - q for q in words)[self.layer] + group, 1)
+        return self.gates.bit_select(Array(max(words) - q for q in words)[self.layer] + ahead, 1)
 
     def _sign_states(self, m: Module) -> None:
         cfg, p = self._cfg, self._p
@@ -296,7 +327,7 @@ class Learner(wiring.Component):
                      self.shift.eq(32 - (lr + self.lr_extra)), self.counter.eq(0),
                      self.major.eq(0), self.minor.eq(0)]
         if not readout:
-            with m.If(~self._gate(0)):
+            with m.If(~self._gate()):
                 m.d.sync += self.w_j.eq(Array(cfg.layer_inputs(l) + n for l, n in enumerate(cfg.hidden))[self.layer])
 
     def _walk_logic(self, m: Module) -> None:
@@ -319,7 +350,7 @@ class Learner(wiring.Component):
         position = Signal(self._entry)
         is_ff = ~self.w_readout & (self.w_j < n_pre)
         col = Mux(self.w_readout | is_ff, self.w_j, self.w_j - n_pre)
-        skip_group = ~self.w_readout & ~self._gate(self.w_a)
+        skip_group = ~self.w_readout & ~self._gate()
         from_encoder = is_ff & (self.layer == 0)
         x_pop = Mux(self.w_readout | ~is_ff, self.layer, self.layer - 1)
         m.d.comb += [walking.eq(self.w_active & (level + inflight < FIFO_DEPTH)),
@@ -383,13 +414,14 @@ class Learner(wiring.Component):
         ff_base = Array(b[0] for b in self._p.weight_base)[self.layer]
         rec_base = Array(b[1] for b in self._p.weight_base)[self.layer]
         last_col = n_pre + n_l - 1
-        gated = self._gate(self.w_a)
-        next_gated = self._gate(self.w_a + 1)
+        gated = self._gate()
+        next_gated = self._gate(1)
         with m.If(self.w_readout):
             m.d.sync += self.w_j.eq(self.w_j + 1)
             with m.If(self.w_j == n_l - 1):
                 m.d.sync += self.w_active.eq(0)
         with m.Elif(~gated | (self.w_j == last_col)):           # next group
+            m.d.comb += self._shift_gates.eq(1)
             m.d.sync += [self.w_a.eq(self.w_a + 1), self.w_waddr.eq(ff_base + self.w_a + 1),
                          self.w_j.eq(Mux(next_gated, 0, last_col))]
             with m.If(self.w_a == q_l - 1):
