@@ -30,10 +30,12 @@ ceil(log2 T) + lr_extra)`` for layer ``l``.
 """
 
 import dataclasses
+from types import SimpleNamespace
 from typing import Any
 
 from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
@@ -54,6 +56,10 @@ WALK_LATENCY = X_LATENCY + 2                          # walker position → bank
 #: and the position written into it at once; the X read-back (and a readout source's pointer)
 #: completes the entry WALK_LATENCY cycles later, in order, and only then can it be taken.
 FIFO_DEPTH = X_LATENCY + 3
+#: The fields of a FIFO entry known only when it completes (X; a readout entry's count and first word
+#: come with its pointer): flip-flops. The rest, known when its position is walked (a hidden entry's
+#: count, 0 or 1, and first word), is in a memory (:meth:`Learner.early_layout`).
+LATE_FIELDS = ("x", "count", "waddr")
 #: ``tick`` at the walk's start: with single-port weights the issue slots are every other cycle, phased
 #: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
 #: model's ``walk_overhead`` is the same for ``r`` = 1 and 2)
@@ -113,6 +119,20 @@ class Learner(wiring.Component):
             "ptr_addr": Out(bits_for(p.pointer_depth)), "ptr_en": Out(1), "ptr_data": In(fmt.pointer),
             "prefix": In(32), "gated": In(1), "gated_valid": In(1),
         })
+
+    @staticmethod
+    def early_layout(cfg: Config) -> data.StructLayout:
+        """The fields of a FIFO entry written when its position is walked: matrix, column, group,
+        ``live`` (a hidden entry's count: 0 for a gated-off group's one idle slot) and first word."""
+        entry = Learner.entry_layout(cfg)
+        return data.StructLayout({"matrix": entry.members["matrix"], "j": entry.members["j"], "a": entry.members["a"],
+                                  "live": unsigned(1), "waddr": entry.members["waddr"]})
+
+    @staticmethod
+    def late_layout(cfg: Config) -> data.StructLayout:
+        """The fields of a FIFO entry written when it completes (:data:`LATE_FIELDS`)."""
+        entry = Learner.entry_layout(cfg)
+        return data.StructLayout({name: entry.members[name] for name in LATE_FIELDS})
 
     @staticmethod
     def entry_layout(cfg: Config) -> data.StructLayout:
@@ -338,12 +358,10 @@ class Learner(wiring.Component):
         n_pre = Array(cfg.layer_inputs(l) for l in range(D))[self.layer]
         q_l = Array(p.words)[self.layer]
         pop_base = Array(p.pop_base)
-        # ---- the FIFO's slots: written at the walked position's reservation (its position) and at its
-        # completion (X; a readout entry's count and first word), taken in order by the issuer
-        # (data only, reset-less: on iCE40 a reset would cost a LUT in front of every enabled flip-flop)
-        slots = [Signal(self._entry, name=f"slot{n}", reset_less=True) for n in range(FIFO_DEPTH)]
-        reserve, complete, take = (Signal(range(FIFO_DEPTH), name=f"fifo_{n}") for n in ("reserve", "complete", "take"))
-        level = Signal(range(FIFO_DEPTH + 1), name="fifo_level")     # complete entries not yet taken
+        fifo = SimpleNamespace(reserve=Signal(range(FIFO_DEPTH), name="fifo_reserve"),
+                               complete=Signal(range(FIFO_DEPTH), name="fifo_complete"),
+                               take=Signal(range(FIFO_DEPTH), name="fifo_take"),
+                               level=Signal(range(FIFO_DEPTH + 1), name="fifo_level"))   # complete, not taken
         # ---- walker: one position per cycle while the FIFO has room for it
         inflight = Signal(range(X_LATENCY + 3))
         walking = Signal()
@@ -353,7 +371,7 @@ class Learner(wiring.Component):
         skip_group = ~self.w_readout & ~self._gate()
         from_encoder = is_ff & (self.layer == 0)
         x_pop = Mux(self.w_readout | ~is_ff, self.layer, self.layer - 1)
-        m.d.comb += [walking.eq(self.w_active & (level + inflight < FIFO_DEPTH)),
+        m.d.comb += [walking.eq(self.w_active & (fifo.level + inflight < FIFO_DEPTH)),
                      self.x_addr.eq(pop_base[x_pop] + (col >> lane_bits)), self.x_en.eq(walking & ~from_encoder),
                      self.ptr_addr.eq(Array(p.pointer_base)[self.layer] + self.w_j), self.ptr_en.eq(1),
                      position.j.eq(col), position.a.eq(self.w_a), position.waddr.eq(self.w_waddr),
@@ -370,32 +388,52 @@ class Learner(wiring.Component):
         x = delay(m, Mux(enc_x, self.enc_x_data[lane], self.x_data[lane]), 1, "walk_x")
         valid_x = delay(m, walking, X_LATENCY + 1, "walk_v")
         ptr = delay(m, self.ptr_data, X_LATENCY, "walk_ptr")
-        # a walk is all readout or all hidden (the FIFO drains in between): a hidden entry's count
-        # and word are its position's, a readout entry's come with its pointer (one shared
-        # multiplexer in front of the slots, one write enable per slot)
-        count, waddr = Signal.like(position.count, name="fifo_count"), Signal.like(position.waddr, name="fifo_waddr")
-        m.d.comb += [count.eq(Mux(self.w_readout, Mux(x != 0, ptr.words, 0), position.count)),
-                     waddr.eq(Mux(self.w_readout, ptr.start, position.waddr))]
-        for n, slot in enumerate(slots):
-            with m.If(walking & (reserve == n)):
-                m.d.sync += [slot.j.eq(position.j), slot.a.eq(position.a), slot.matrix.eq(position.matrix)]
-            with m.If(valid_x & (complete == n)):
-                m.d.sync += slot.x.eq(x)
-            with m.If(Mux(self.w_readout, valid_x & (complete == n), walking & (reserve == n))):
-                m.d.sync += [slot.count.eq(count), slot.waddr.eq(waddr)]
-        head = Signal(self._entry, name="fifo_head")
-        with m.Switch(take):
-            for n, slot in enumerate(slots):
-                with m.Case(n):
-                    m.d.comb += head.eq(slot)
-        ready, taken = Signal(name="fifo_ready"), Signal(name="fifo_taken")
-        m.d.comb += ready.eq(level != 0)
-        for pointer, step in ((reserve, walking), (complete, valid_x), (take, taken)):
-            with m.If(step):
-                m.d.sync += pointer.eq(Mux(pointer == FIFO_DEPTH - 1, 0, pointer + 1))
-        m.d.sync += [inflight.eq(inflight + walking - valid_x), level.eq(level + valid_x - taken)]
+        head, ready, taken = self._fifo(m, fifo, walking, position, valid_x, x, ptr)
+        m.d.sync += inflight.eq(inflight + walking - valid_x)
         self._issuer(m, head, ready, taken)
         self._walk_idle = ~self.w_active & (inflight == 0) & ~ready & (self.i_remaining == 0)
+
+    def _fifo(self, m: Module, fifo: SimpleNamespace, walking: Value, position: Value, valid_x: Value,
+              x: Value, ptr: Value) -> tuple[Value, Value, Signal]:
+        """The walker's FIFO: an entry is reserved (``walking``, at ``fifo.reserve``) with its
+        position's fields, completed in order ``WALK_LATENCY`` cycles later (``valid_x``, at
+        ``fifo.complete``) with X and a readout entry's count and first word, and taken in order
+        by the issuer (at ``fifo.take``). Returns the head entry, ``ready`` and ``taken``.
+
+        The position's fields go into a memory (:meth:`early_layout`) read at the next head's index
+        every cycle: an entry is reserved at least ``WALK_LATENCY + 1`` cycles before it can be taken,
+        so the read (one cycle) always sees it. The late fields are flip-flops (reset-less: on iCE40 a
+        reset would cost a LUT in front of every enabled flip-flop), one set per entry. A walk is all
+        readout or all hidden (the FIFO drains in between): a hidden entry's count and word are its
+        position's, a readout entry's come with its pointer."""
+        early = Memory(shape=self.early_layout(self._cfg), depth=FIFO_DEPTH, init=[])
+        late = Memory(shape=self.late_layout(self._cfg), depth=FIFO_DEPTH, init=[])
+        m.submodules.fifo_early, m.submodules.fifo_late = early, late
+        write, read = early.write_port(), early.read_port()
+        late_write = late.write_port()
+        late_read = late.read_port(transparent_for=(late_write,))
+        ready, taken = Signal(name="fifo_ready"), Signal(name="fifo_taken")
+        m.d.comb += ready.eq(fifo.level != 0)
+        steps = ((fifo.reserve, walking), (fifo.complete, valid_x), (fifo.take, taken))
+        after = {id(pointer): Mux(pointer == FIFO_DEPTH - 1, 0, pointer + 1) for pointer, _ in steps}
+        for pointer, step in steps:
+            with m.If(step):
+                m.d.sync += pointer.eq(after[id(pointer)])
+        m.d.sync += fifo.level.eq(fifo.level + valid_x - taken)
+        m.d.comb += [write.addr.eq(fifo.reserve), write.en.eq(walking),
+                     write.data.matrix.eq(position.matrix), write.data.j.eq(position.j), write.data.a.eq(position.a),
+                     write.data.live.eq(position.count), write.data.waddr.eq(position.waddr),
+                     read.addr.eq(Mux(taken, after[id(fifo.take)], fifo.take)),
+                     late_write.addr.eq(fifo.complete), late_write.en.eq(valid_x), late_write.data.x.eq(x),
+                     late_write.data.count.eq(Mux(x != 0, ptr.words, 0)), late_write.data.waddr.eq(ptr.start),
+                     late_read.addr.eq(read.addr)]
+        late_head = late_read.data
+        head = Signal(self._entry, name="fifo_head")
+        m.d.comb += [head.matrix.eq(read.data.matrix), head.j.eq(read.data.j), head.a.eq(read.data.a),
+                     head.x.eq(late_head.x),
+                     head.count.eq(Mux(self.w_readout, late_head.count, read.data.live)),
+                     head.waddr.eq(Mux(self.w_readout, late_head.waddr, read.data.waddr))]
+        return head, ready, taken
 
     def _walk_states(self, m: Module) -> None:
         idle = self._walk_idle
