@@ -205,15 +205,23 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
 
 
 def yosys_after_read(family: str) -> str:
-    """Yosys commands run on the design as read. iCE40: the read ports of the bank memories in
-    :data:`~modsnn.hw.bank.COLLISION_FREE` ignore read-during-write (``COLLISION_X_MASK``), so
-    ``memory_libmap`` maps them to SB_RAM40_4K without read-first emulation (≈ 70 flip-flops and 40
-    LUT4 per 128 × 32 key memory); the RTL asserts the collisions never happen. ECP5: nothing."""
-    from ..hw.bank import COLLISION_FREE
-
+    """Yosys commands run on the design as read. iCE40: the read ports of the memories in
+    :data:`~modsnn.hw.bank.COLLISION_FREE` and :data:`~modsnn.hw.learner.COLLISION_UNUSED` ignore
+    read-during-write (``COLLISION_X_MASK``), so ``memory_libmap`` maps them to SB_RAM40_4K without
+    read-first emulation (≈ 70 flip-flops and 40 LUT4 per 128 × 32 key memory); the RTL asserts that
+    the collisions never happen or that their data goes unused. ECP5: nothing."""
     if family != "ice40":
         return ""
-    return "\n".join(f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in COLLISION_FREE)
+    return "\n".join(f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i"
+                     for name in collision_x_memories())
+
+
+def collision_x_memories() -> tuple[str, ...]:
+    """The memories whose read-during-write result the RTL never uses (see :func:`yosys_after_read`)."""
+    from ..hw.bank import COLLISION_FREE
+    from ..hw.learner import COLLISION_UNUSED
+
+    return COLLISION_FREE + COLLISION_UNUSED
 
 
 #: nextpnr's routers: ``router1`` (its default; the builds in docs/builds.json) and ``router2``

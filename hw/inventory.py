@@ -93,6 +93,8 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
     for s, n in enumerate([cfg.n_inputs, *cfg.hidden]):
         mems.append(MemoryUse(f"spike list {s}", n, p.neuron_bits, path=f"list{s}"))
     mems.append(MemoryUse("routing pointers", p.pointer_depth, fmt.pointer.size, role="rom", path="pointers"))
-    mems += [MemoryUse("walker FIFO (walked fields)", FIFO_DEPTH, Learner.early_layout(cfg).size, path="learner.fifo_early"),
-             MemoryUse("walker FIFO (completed fields)", FIFO_DEPTH, Learner.late_layout(cfg).size, path="learner.fifo_late")]
+    mems += [MemoryUse("walker FIFO (walked fields)", FIFO_DEPTH, Learner.early_layout(cfg).size,
+                       path="learner.fifo_early"),
+             MemoryUse("walker FIFO (completed fields)", FIFO_DEPTH, Learner.late_layout(cfg).size,
+                       path="learner.fifo_late")]
     return mems

@@ -45,7 +45,7 @@ from .core import CORE_LATENCY
 from .formats import JobOp, Matrix, formats_for
 from .params import LR_EXTRA_MAX, bits_for, checked_params, hw_params
 
-__all__ = ["FIFO_DEPTH", "WALK_LATENCY", "Latencies", "Learner"]
+__all__ = ["COLLISION_UNUSED", "FIFO_DEPTH", "WALK_LATENCY", "Latencies", "Learner"]
 
 X_LATENCY = CORE_LATENCY + 2                          # x_addr → x_data (the bank registers it)
 WALK_LATENCY = X_LATENCY + 2                          # walker position → bank mux, registered → entry in the FIFO
@@ -60,6 +60,11 @@ FIFO_DEPTH = X_LATENCY + 3
 #: come with its pointer): flip-flops. The rest, known when its position is walked (a hidden entry's
 #: count, 0 or 1, and first word), is in a memory (:meth:`Learner.early_layout`).
 LATE_FIELDS = ("x", "count", "waddr")
+#: Memories whose read data is never used from a cycle in which the read address was written (the
+#: walked fields: a read that collides with the reservation of the same entry is read again before
+#: the entry can be taken; :meth:`Learner._fifo` asserts it). The iCE40 build lets Yosys drop their
+#: read-first emulation, as for the bank's :data:`~modsnn.hw.bank.COLLISION_FREE` memories.
+COLLISION_UNUSED = ("fifo_early",)
 #: ``tick`` at the walk's start: with single-port weights the issue slots are every other cycle, phased
 #: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
 #: model's ``walk_overhead`` is the same for ``r`` = 1 and 2)
@@ -427,6 +432,8 @@ class Learner(wiring.Component):
                      late_write.addr.eq(fifo.complete), late_write.en.eq(valid_x), late_write.data.x.eq(x),
                      late_write.data.count.eq(Mux(x != 0, ptr.words, 0)), late_write.data.waddr.eq(ptr.start),
                      late_read.addr.eq(read.addr)]
+        collided = delay(m, write.en & (write.addr == read.addr), 1, "fifo_collided")
+        m.d.comb += Assert(~(taken & collided), "the FIFO took an entry read while it was being reserved")
         late_head = late_read.data
         head = Signal(self._entry, name="fifo_head")
         m.d.comb += [head.matrix.eq(read.data.matrix), head.j.eq(read.data.j), head.a.eq(read.data.a),

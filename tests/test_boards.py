@@ -361,17 +361,20 @@ def test_overfull_names_the_resource_and_both_numbers() -> None:
 
 def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
     """The iCE40 script sets ``COLLISION_X_MASK`` (one bit: one write port) on the read ports of
-    exactly the bank memories the RTL asserts collision-free; ECP5 gets no such script."""
+    exactly the memories the RTL asserts collision-free (the bank's) or collision-unused (the
+    learner's FIFO); ECP5 gets no such script."""
     from amaranth.back import rtlil
 
     from modsnn.hw.bank import COLLISION_FREE
+    from modsnn.hw.learner import COLLISION_UNUSED
     from modsnn.hw.top import Accelerator
 
+    names = COLLISION_FREE + COLLISION_UNUSED
     assert yosys_after_read("ice40").splitlines() == [
-        f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in COLLISION_FREE]
+        f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in names]
     assert yosys_after_read("ecp5") == ""
     text = rtlil.convert(Accelerator(tiny.replace(hash_stages=2)))
-    for name in COLLISION_FREE:
+    for name in names:
         memid = f'parameter \\MEMID "\\\\{name}"\n'
         cells = [c for c in text.split("cell ")[1:] if memid in c]
         assert [c.split()[0] for c in cells].count("$memwr_v2") == 1 and "$memrd_v2" in cells[0] + cells[-1], name
