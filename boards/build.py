@@ -205,15 +205,18 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
 
 
 def yosys_after_read(family: str) -> str:
-    """Yosys commands run on the design as read. iCE40: the read ports of the memories in
+    """Yosys commands run on the design as read. Every family: the RTL's ``Assert`` checks (run in
+    simulation) are removed (``chformal -remove``; otherwise the logic that feeds them stays in
+    the netlist: 64 cells on the UP5K). iCE40: the read ports of the memories in
     :data:`~modsnn.hw.bank.COLLISION_FREE` and :data:`~modsnn.hw.learner.COLLISION_UNUSED` ignore
     read-during-write (``COLLISION_X_MASK``), so ``memory_libmap`` maps them to SB_RAM40_4K without
     read-first emulation (≈ 70 flip-flops and 40 LUT4 per 128 × 32 key memory); the RTL asserts that
-    the collisions never happen or that their data goes unused. ECP5: nothing."""
-    if family != "ice40":
-        return ""
-    return "\n".join(f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i"
-                     for name in collision_x_memories())
+    the collisions never happen or that their data goes unused."""
+    lines = ["chformal -remove"]
+    if family == "ice40":
+        lines += [f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i"
+                  for name in collision_x_memories()]
+    return "\n".join(lines)
 
 
 def collision_x_memories() -> tuple[str, ...]:

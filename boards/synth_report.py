@@ -44,7 +44,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config, load_config
-from .build import build_root, tool_env, tool_versions
+from .build import build_root, tool_env, tool_versions, yosys_after_read
 
 __all__ = ["BLOCKS", "TARGETS", "Harness", "markdown_table", "synth_block", "synth_report"]
 
@@ -185,14 +185,16 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
     text = block_rtlil(block, target, wrapped)
     cached = directory / "result.json"
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    key = f"{digest} {target.family} {target.nextpnr} {target.freq_mhz} seed {seed}"
+    after_read = yosys_after_read(target.family)
+    key = f"{digest} {target.family} {target.nextpnr} {target.freq_mhz} seed {seed} {after_read!r}"
     if cached.exists():
         previous = json.loads(cached.read_text())
         if previous.pop("key", None) == key:                # same netlist, same tool arguments: reuse
             return {**previous, "block": name, "seconds": 0.0}
     (directory / "block.il").write_text(text)
     synth = "synth_ecp5" if target.family == "ecp5" else "synth_ice40 -dsp"
-    script = ["read_rtlil block.il", f"{synth} -top top", "tee -q -o top.stat.json stat -json", "write_json top.json"]
+    script = ["read_rtlil block.il", *after_read.splitlines(), f"{synth} -top top",
+              "tee -q -o top.stat.json stat -json", "write_json top.json"]
     note = ""
     try:
         _run([env["YOSYS"], "-q", "-l", "synth.log", "-p", "; ".join(script)], directory, directory / "synth.out", env)
@@ -209,7 +211,8 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
         (directory / "bare.il").write_text(block_rtlil(block, target, wrapped=False))
         try:
             _run([env["YOSYS"], "-q", "-l", "bare.log", "-p",
-                  f"read_rtlil bare.il; {synth} -top top; tee -q -o bare.stat.json stat -json"], directory,
+                  "; ".join(["read_rtlil bare.il", *after_read.splitlines(), f"{synth} -top top",
+                             "tee -q -o bare.stat.json stat -json"])], directory,
                  directory / "bare.out", env)
             stat = json.loads((directory / "bare.stat.json").read_text())
         except RuntimeError:        # Yosys 0.70 asserts on some bare blocks (duplicate wire): keep the harness'
@@ -330,7 +333,6 @@ def board_hierarchy(board_name: str, cfg: Config, directory: Path,
                     clock_hz: float | None = None) -> list[dict[str, Any]]:
     """Synthesise ``board_name``'s top for ``cfg`` with the hierarchy kept and return
     :func:`hierarchy_rows` (where a design's cells go, e.g. to see what keeps it from fitting)."""
-    from .build import yosys_after_read
     from .registry import board_named
     from .top import BoardTop
 
