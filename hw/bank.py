@@ -379,6 +379,7 @@ class Bank(wiring.Component):
         v3, j3 = delay(m, v1, 2, "pj_v1"), delay(m, j1, 2, "pj1")                   # P3
         rvalid3 = delay(m, route1.valid, 2, "pj_rvalid")
         mk3 = delay(m, self.levels[route1.cls], 2, "pj_mk")
+        self._held(m, self.levels, v1 & out1, "the levels changed under a readout SR job")      # P1
         read = {name: delay(m, ports[name][0].data, 1, f"pj_{name}") for name in ("key0", "key1", "key2", "gate")}
         h3 = delay(m, ports["state"][0].data.h, 1, "pj_h")
         out3 = (j3.op == JobOp.SR) & (j3.matrix == Matrix.OUT)
@@ -400,6 +401,8 @@ class Bank(wiring.Component):
         product = Signal(signed(p.product_bits), name="pj_product")
         m.d.comb += product.eq(factor4 * x4)
         product8 = delay(m, product, st.rowkey - 5, "pj_p")
+        sr8 = delay(m, v3 & (j3.op == JobOp.SR), st.rowkey - 1 - st.key, "pj_vsr")
+        self._held(m, self.shift, sr8, "the shift changed under an SR job")                   # P3+h−1
         shifted9 = delay(m, product8 << self.shift, 1, "pj_shifted")
         v7, j7 = delay(m, v3, hash_to_read, "pj_v3"), delay(m, late3, hash_to_read, "pj_l3")
         sr7 = v7 & (j7.op == JobOp.SR)
@@ -423,6 +426,13 @@ class Bank(wiring.Component):
         write = v12 & (j12.op == JobOp.SR) & en12
         self._write("weights", write & (j12.matrix != Matrix.OUT), j12.args.waddr, new12)
         self._write("out", write & (j12.matrix == Matrix.OUT), j12.args.waddr, new12)
+
+    def _held(self, m: Module, value: Value, used: Value, message: str) -> None:
+        """Assert that ``value`` did not change in the cycle before one in which it is ``used`` (the
+        core does not register it: it is held while the jobs that read it are in flight)."""
+        if self._schedule_asserts:
+            previous = delay(m, value, 1, "held")
+            m.d.comb += Assert(~used | (Value.cast(previous) == Value.cast(value)), message)
 
     def _hash_input(self, m: Module, j: Value, read: dict, row: Value) -> Value:
         """P3: ``key ^ operand`` — PREFIX: the job's key, ROWKEY: the job's key and the lane's row,

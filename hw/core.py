@@ -3,7 +3,10 @@
 Core ``c`` holds banks ``c·L … c·L + L − 1`` (:class:`~modsnn.hw.bank.Bank`). Every command the
 global units broadcast (accumulate, sweep, clear, plasticity job, host access) is registered once
 at the core's input (:data:`CORE_LATENCY` = 1 cycle), so the fan-out from the global units is one
-register per core and the fan-out inside a core is ``L`` banks. The core gathers its banks' outputs:
+register per core and the fan-out inside a core is ``L`` banks; so are the sweep's bounds and the
+X read-back address. The learning-rate shift and the modulatory levels reach the banks unregistered:
+they are held while the plasticity jobs that use them are in flight (the bank asserts it), so a
+register would change nothing but the flip-flop count. The core gathers its banks' outputs:
 the spike bits and written state of a sweep word, the ``X`` read-back, the host read data of the
 addressed bank, the PREFIX result (lane 0) and the SIGN gate results.
 """
@@ -66,12 +69,11 @@ class NeuronCore(wiring.Component):
             for bank in banks:
                 target = getattr(bank, name)
                 m.d.comb += [target.valid.eq(valid), target.payload.eq(payload)]
-        shift, levels = delay(m, self.shift, 1, "shift"), delay(m, self.levels, 1, "levels")
         bounds = [delay(m, getattr(self, name), 1, name) for name in ("theta", "lo", "hi")]
         x_addr, x_en = delay(m, self.x_addr, 1, "x_addr"), delay(m, self.x_en, 1, "x_en")
         for bank in banks:
-            m.d.comb += [bank.shift.eq(shift), bank.levels.eq(levels), bank.x_addr.eq(x_addr), bank.x_en.eq(x_en),
-                         bank.theta.eq(bounds[0]), bank.lo.eq(bounds[1]), bank.hi.eq(bounds[2])]
+            m.d.comb += [bank.shift.eq(self.shift), bank.levels.eq(self.levels), bank.x_addr.eq(x_addr),
+                         bank.x_en.eq(x_en), bank.theta.eq(bounds[0]), bank.lo.eq(bounds[1]), bank.hi.eq(bounds[2])]
         # outputs
         lane_sel = delay(m, self.host.payload.bank % L, CORE_LATENCY + HOST_LATENCY, "host_lane")
         for lane, bank in enumerate(banks):
