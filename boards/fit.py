@@ -75,6 +75,8 @@ def placement(mem: MemoryUse, device: Device, spram_weights: bool) -> tuple[str,
         cells = math.ceil(mem.depth / LUTRAM_SHAPE[0]) * math.ceil(mem.width / LUTRAM_SHAPE[1]) * mem.copies
         output_ffs = mem.width * mem.copies if mem.read == "sync" else 0
         options += [(cells * LUTRAM_COST + output_ffs, "lutram", 0), logic]
+        if mem.distributed_on_ecp5:                            # ram_style = "distributed"
+            return "lutram", 0
     _, where, blocks = min(options, key=lambda o: o[0])          # the first of equals wins
     return where, blocks
 

@@ -27,12 +27,12 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
 stage numbers in :class:`JobStages`, shown for ``h = 6``)::
 
     P0  read route entry `waddr` (SR on OUT)
-    P1  read key RAM at (OUT ? route.addr : a), gate RAM at a, state at haddr (SIGN: H)
+    P1  read the key RAM at (field, OUT ? route.addr : a), gate RAM at a, state at haddr (SIGN: H)
     P2  the data, registered
     P3  word = H(key ^ operand)  (h stages → P3+h = P9);  factor = (OUT ? m_class(route) : G_a)
     P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8 = P3+h−1)
     P7  read the old weight (P3+h−2; arrives P10 = P3+h+1, from the chunk registers)
-    P9  ROWKEY: keys[field][a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
+    P9  ROWKEY: keys[field, a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
     P10 SIGN (last class): G_a = L·H (P11: into the gate RAM);  SR: w' = w + (t >> 32)
     P11 w' ← clamp(w', −w_max, w_max)
     P12 write w' (lanes gated on: OUT route valid and m ≠ 0; hidden G ≠ 0 and off the diagonal)
@@ -60,8 +60,8 @@ from ..golden_model.config import Config
 from .formats import AccKind, HostTarget, JobOp, Matrix, formats_for
 from .hash import HASH_LATENCY, hash32_stages
 from .neuron import membrane_update, spike_and_boxcar, trace_update
-from .params import checked_params, rejected
-from .spram import SinglePortMemory
+from .params import HwParams, checked_params, rejected
+from .spram import SinglePortMemory, is_ecp5
 from .weight_memory import WeightMemory
 
 __all__ = ["ACC_LATENCY", "COLLISION_FREE", "HOST_LATENCY", "SWEEP_LATENCY", "Bank", "JobStages", "delay"]
@@ -76,7 +76,7 @@ HOST_LATENCY = 4        # host.re → host_rdata / host_state
 #: read-during-write behaviour is irrelevant: :meth:`Bank._connect_ports` asserts it, and the iCE40
 #: build lets Yosys drop the read-first emulation (a register of the written word and address and
 #: a comparator and multiplexer per memory) that SB_RAM40_4K would otherwise need.
-COLLISION_FREE = ("state", "key0", "key1", "key2", "gate")
+COLLISION_FREE = ("state", "keys", "gate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +126,30 @@ def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1) 
             m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def key_depth(p: HwParams) -> int:
+    """Words of a bank's key RAM: the row keys of fields 0 (readout rows, then FB), 1 (FF) and 2
+    (REC), ``max_group_words`` each, at :func:`key_address` (one RAM instead of three: a job reads
+    or writes one key, so one port serves them all, and the matrix selects an address, not a word)."""
+    return 2 * (1 << (p.max_group_words - 1).bit_length()) + p.max_group_words
+
+
+def keys_distributed_on_ecp5(p: HwParams) -> bool:
+    """Whether the key RAM is distributed RAM on ECP5: when a field holds at most 16 words (one
+    LUT RAM deep; ``mnist-ecp5``'s 16 banks), where Yosys would otherwise spend a block RAM per bank
+    on it (block RAM is the scarce resource there). Larger key RAMs take a block RAM per bank."""
+    return p.max_group_words <= 16
+
+
+def key_attrs(p: HwParams, platform: object) -> dict[str, str]:
+    """The key RAM's attributes for ``platform`` (:func:`keys_distributed_on_ecp5`)."""
+    return {"ram_style": "distributed"} if is_ecp5(platform) and keys_distributed_on_ecp5(p) else {}
+
+
+def key_address(p: HwParams, field: Value | int, row: Value) -> Value:
+    """The key RAM address of field ``field``'s key of row group (or readout word) ``row``."""
+    return Cat(Value.cast(row)[:(p.max_group_words - 1).bit_length()], Value.cast(field)[:2])
 
 
 class _Port:
@@ -195,7 +219,7 @@ class Bank(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        mems = self._memories(m)
+        mems = self._memories(m, platform)
         ports = {name: _ports_of(mem, name != "route") for name, mem in mems.items()}
         self._ports = ports
         self._read_muxes: dict[str, list[Any]] = {name: [] for name in ports}
@@ -209,7 +233,7 @@ class Bank(wiring.Component):
         return m
 
     # ------------------------------------------------------------------ memories
-    def _memories(self, m: Module) -> dict[str, Memory | WeightMemory | SinglePortMemory]:
+    def _memories(self, m: Module, platform: object) -> dict[str, Memory | WeightMemory | SinglePortMemory]:
         cfg, p, fmt, b = self._cfg, self._p, self._fmt, self._bank
         entries = []
         for l, routes in enumerate(p.routes):
@@ -227,9 +251,7 @@ class Bank(wiring.Component):
             "out": _weight_memory(weights, cfg.weight_bits, p.out_depth, chunk),
             "acc": Memory(shape=signed(p.acc_bits), depth=p.state_depth, init=[]),
             "state": Memory(shape=fmt.state_word, depth=p.state_depth, init=[]),
-            "key0": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
-            "key1": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
-            "key2": Memory(shape=unsigned(32), depth=p.max_group_words, init=[]),
+            "keys": Memory(shape=unsigned(32), depth=key_depth(p), init=[], attrs=key_attrs(p, platform)),
             "gate": Memory(shape=signed(p.gate_bits), depth=p.max_group_words, init=[]),
         }
         if not p.dense_readout:                 # a dense readout's entries are computed (see _route)
@@ -370,9 +392,9 @@ class Bank(wiring.Component):
         route1 = self._route(m, valid & sr_out, job.args.sr.waddr, job.a, "pj_route")   # P0
         v1, j1 = delay(m, valid, 1, "pj_v"), delay(m, job, 1, "pj")                  # P1
         out1 = (j1.op == JobOp.SR) & (j1.matrix == Matrix.OUT)
-        key_addr = Mux(out1, route1.addr, j1.a)
-        for name in ("key0", "key1", "key2"):                    # SIGN and SR use the keys
-            self._read(name, v1 & ((j1.op == JobOp.SIGN) | (j1.op == JobOp.SR)), key_addr)
+        field1 = Mux((j1.op == JobOp.SIGN) | out1, 0, Mux(j1.matrix == Matrix.FF, 1, 2))   # SIGN: FB; SR: by matrix
+        self._read("keys", v1 & ((j1.op == JobOp.SIGN) | (j1.op == JobOp.SR)),
+                   key_address(p, field1, Mux(out1, route1.addr, j1.a)))
         self._read("gate", v1 & (j1.op == JobOp.SR), j1.a)       # SR uses the gate
         self._read("state", v1 & (j1.op == JobOp.SIGN), j1.args.sign.haddr)
         # P2: the memories answer; their data is registered before use (block RAM outputs are slow)
@@ -380,7 +402,7 @@ class Bank(wiring.Component):
         rvalid3 = delay(m, route1.valid, 2, "pj_rvalid")
         mk3 = delay(m, self.levels[route1.cls], 2, "pj_mk")
         self._held(m, self.levels, v1 & out1, "the levels changed under a readout SR job")      # P1
-        read = {name: delay(m, ports[name][0].data, 1, f"pj_{name}") for name in ("key0", "key1", "key2", "gate")}
+        read = {name: delay(m, ports[name][0].data, 1, f"pj_{name}") for name in ("keys", "gate")}
         h3 = delay(m, ports["state"][0].data.h, 1, "pj_h")
         out3 = (j3.op == JobOp.SR) & (j3.matrix == Matrix.OUT)
         row = Signal(p.neuron_bits + 1, name="pj_row")
@@ -436,7 +458,8 @@ class Bank(wiring.Component):
 
     def _hash_input(self, m: Module, j: Value, read: dict, row: Value) -> Value:
         """P3: ``key ^ operand`` — PREFIX: the job's key, ROWKEY: the job's key and the lane's row,
-        SIGN: the FB row key and the class, SR: the OUT/FF/REC row key and the column."""
+        SIGN: the FB row key and the class, SR: the OUT/FF/REC row key (read from the key RAM's field
+        of its matrix) and the column."""
         key = Signal(32, name="pj_key")
         operand = Signal(32, name="pj_operand")
         with m.Switch(j.op):
@@ -445,11 +468,9 @@ class Bank(wiring.Component):
             with m.Case(JobOp.ROWKEY):
                 m.d.comb += [key.eq(j.args.keyed.key), operand.eq(row)]
             with m.Case(JobOp.SIGN):
-                m.d.comb += [key.eq(read["key0"]), operand.eq(j.args.sign.c)]
+                m.d.comb += [key.eq(read["keys"]), operand.eq(j.args.sign.c)]
             with m.Case(JobOp.SR):
-                m.d.comb += [key.eq(Mux(j.matrix == Matrix.OUT, read["key0"],
-                                        Mux(j.matrix == Matrix.FF, read["key1"], read["key2"]))),
-                             operand.eq(j.args.sr.j)]
+                m.d.comb += [key.eq(read["keys"]), operand.eq(j.args.sr.j)]
         return key ^ operand
 
     def _rowkey_and_sign(self, m: Module, v8: Value, j8: Value, word: Value, h8: Value) -> None:
@@ -457,8 +478,7 @@ class Bank(wiring.Component):
         the gate RAM, and the gate bit out."""
         p = self._p
         rowkey = v8 & (j8.op == JobOp.ROWKEY)
-        for field in range(3):
-            self._write(f"key{field}", rowkey & (j8.args.field == field), j8.a, word)
+        self._write("keys", rowkey, key_address(p, j8.args.field, j8.a), word)
         sign = v8 & (j8.op == JobOp.SIGN)
         acc = Signal(signed(p.signal_bits), name="pj_L")
         term = Mux(word[31], j8.args.sign.m, -j8.args.sign.m)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..golden_model.config import Config
+from .bank import key_depth, keys_distributed_on_ecp5
 from .formats import formats_for
 from .learner import FIFO_DEPTH, Learner
 from .params import HwParams, hw_params
@@ -32,7 +33,8 @@ class MemoryUse:
     is the memory's place in the elaborated :class:`~modsnn.hw.top.Accelerator`;
     ``merged_register`` says the RTL reads it through an asynchronous port with a register right
     after it, which Yosys merges into a synchronous block-RAM read (``read`` is then ``sync``; see
-    :class:`~modsnn.hw.weight_memory.WeightMemory`).
+    :class:`~modsnn.hw.weight_memory.WeightMemory`); ``distributed_on_ecp5`` says the RTL asks for
+    LUT RAM on ECP5 (``ram_style``, :func:`~modsnn.hw.bank.keys_distributed_on_ecp5`).
     """
 
     name: str
@@ -44,6 +46,7 @@ class MemoryUse:
     path: str = ""
     single_port: bool = False
     merged_register: bool = False
+    distributed_on_ecp5: bool = False
 
     @property
     def bits(self) -> int:
@@ -79,8 +82,8 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
               [MemoryUse(f"routing entries{b}", p.out_depth, route_bits, role="rom", path=f"{where}.route")]),
             MemoryUse(f"currents{b}", p.state_depth, p.acc_bits, path=f"{where}.acc"),
             MemoryUse(f"state{b}", p.state_depth, fmt.state_word.size, path=f"{where}.state"),
-            *(MemoryUse(f"row keys {field}/{b}", p.max_group_words, 32, path=f"{where}.key{field}")
-              for field in range(3)),
+            MemoryUse(f"row keys{b}", key_depth(p), 32, path=f"{where}.keys",
+                      distributed_on_ecp5=keys_distributed_on_ecp5(p)),
             MemoryUse(f"gates{b}", p.max_group_words, p.gate_bits, path=f"{where}.gate"),
         ]
     encoder_state = 9 + cfg.trace_bits + p.xsum_bits

@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from .params import bits_for, rejected
 
-__all__ = ["SPRAM_DEPTH", "SPRAM_WIDTH", "SinglePortMemory", "is_ice40_up"]
+__all__ = ["SPRAM_DEPTH", "SPRAM_WIDTH", "SinglePortMemory", "is_ecp5", "is_ice40_up"]
 
 SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16
 
@@ -34,6 +34,12 @@ def is_ice40_up(platform: Any) -> bool:
     """Whether ``platform`` builds for an iCE40 UltraPlus device (which has SPRAM)."""
     device = getattr(platform, "device", "")
     return isinstance(device, str) and device.startswith("iCE40UP")
+
+
+def is_ecp5(platform: Any) -> bool:
+    """Whether ``platform`` builds for an ECP5 device (LFE5U, LFE5UM, LFE5UM5G)."""
+    device = getattr(platform, "device", "")
+    return isinstance(device, str) and device.startswith("LFE5U")
 
 
 class SinglePortMemory(wiring.Component):

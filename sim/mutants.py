@@ -108,8 +108,8 @@ MUTANTS: tuple[Mutant, ...] = (
        "Mux(out2, route2.addr, cmd2.a + 1)"),
     _M("acc-route-valid-ignored", "hw/bank.py", "stuck", "valid2 & (~out2 | route2.valid)", "valid2"),
     _M("sr-operand+1", "hw/bank.py", "off-by-one", "operand.eq(j.args.sr.j)]", "operand.eq(j.args.sr.j + 1)]"),
-    _M("ff-rec-keys-swapped", "hw/bank.py", "swap", "Mux(j.matrix == Matrix.FF, read[\"key1\"], read[\"key2\"])",
-       "Mux(j.matrix == Matrix.FF, read[\"key2\"], read[\"key1\"])"),
+    _M("ff-rec-keys-swapped", "hw/bank.py", "swap", "Mux(j1.matrix == Matrix.FF, 1, 2)",
+       "Mux(j1.matrix == Matrix.FF, 2, 1)"),
     _M("sign-sum-not-restarted", "hw/bank.py", "stuck", "Mux(j8.args.sign.c == 0, 0, acc) + term", "acc + term"),
     _M("gated-stuck-1", "hw/bank.py", "stuck", "self.gated.eq(gate10 != 0)", "self.gated.eq(1)"),
     # ---- the hash (hw/hash.py)

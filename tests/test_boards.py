@@ -133,10 +133,10 @@ def test_blocks_for_picks_the_cheapest_geometry() -> None:
 
 def test_fit_check_agrees_with_yosys(tiny: Config) -> None:
     # Block RAMs Yosys 0.70 inferred for the accelerator (synth_ice40 -dsp / synth_ecp5, docs/boards.md).
-    # the iCEBreaker build of its preset: 27 ICESTORM_RAM, of which the host link's 3 are not counted here
-    assert fit_report(load_config("icebreaker"), BOARDS["icebreaker"]).bram == 24
-    assert fit_report(tiny, BOARDS["ulx3s-85f"]).bram == 6
-    assert fit_report(load_config("ecp5-85f", ["lanes=4"]), BOARDS["ulx3s-85f"]).bram == 110
+    # the iCEBreaker build of its preset: 25 ICESTORM_RAM, of which the host link's 3 are not counted here
+    assert fit_report(load_config("icebreaker"), BOARDS["icebreaker"]).bram == 22
+    assert fit_report(tiny, BOARDS["ulx3s-85f"]).bram == 7
+    assert fit_report(load_config("ecp5-85f", ["lanes=4"]), BOARDS["ulx3s-85f"]).bram == 102
 
 
 def test_fit_check_refuses_with_resource_and_both_numbers() -> None:
@@ -171,12 +171,12 @@ def test_mnist_ecp5_fits_the_ulx3s_85f_with_room() -> None:
 
 
 def test_mnist_ecp5_is_refused_by_a_device_too_small(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(FitError, match=r"^icebreaker: configuration 'mnist-ecp5' \(lanes=16\) needs 1018 SB_RAM40_4K "
+    with pytest.raises(FitError, match=r"^icebreaker: configuration 'mnist-ecp5' \(lanes=16\) needs 954 SB_RAM40_4K "
                                        r"block RAMs, iCE40UP5K has 30 \(largest: weights0, 1 × 15360×9 bits"):
         check_fit(load_config("mnist-ecp5"), BOARDS["icebreaker"])
     assert main(["build", "--board", "icebreaker", "--config", "mnist-ecp5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("modsnn: error: icebreaker: configuration 'mnist-ecp5' (lanes=16) needs 1018 SB_RAM40_4K")
+    assert err[-1].startswith("modsnn: error: icebreaker: configuration 'mnist-ecp5' (lanes=16) needs 954 SB_RAM40_4K")
     assert "iCE40UP5K has 30" in err[-1]
 
 
