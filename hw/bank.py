@@ -425,7 +425,14 @@ class Bank(wiring.Component):
         product8 = delay(m, product, st.rowkey - 5, "pj_p")
         sr8 = delay(m, v3 & (j3.op == JobOp.SR), st.rowkey - 1 - st.key, "pj_vsr")
         self._held(m, self.shift, sr8, "the shift changed under an SR job")                   # P3+h−1
-        shifted9 = delay(m, product8 << self.shift, 1, "pj_shifted")
+        # the shift 32 − s takes only the values of p.shift_bounds: a barrel shifter over that range
+        s_min, s_max = p.shift_bounds
+        offset = Signal(range(s_max - s_min + 1), name="pj_shift_offset")
+        m.d.comb += offset.eq(self.shift - (32 - s_max))
+        if self._schedule_asserts:
+            m.d.comb += Assert(~sr8 | ((self.shift >= 32 - s_max) & (self.shift <= 32 - s_min)),
+                               "the shift is outside the configuration's bounds")
+        shifted9 = delay(m, (product8 << offset) << (32 - s_max), 1, "pj_shifted")
         v7, j7 = delay(m, v3, hash_to_read, "pj_v3"), delay(m, late3, hash_to_read, "pj_l3")
         sr7 = v7 & (j7.op == JobOp.SR)
         self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.args.waddr)       # P1+h
