@@ -99,5 +99,6 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
     mems += [MemoryUse("walker FIFO (walked fields)", FIFO_DEPTH, Learner.early_layout(cfg).size,
                        path="learner.fifo_early"),
              MemoryUse("walker FIFO (completed fields)", FIFO_DEPTH, Learner.late_layout(cfg).size,
-                       path="learner.fifo_late")]
+                       path="learner.fifo_late"),
+             MemoryUse("gate bits", max(p.words), 1, path="learner.gate_bits")]
     return mems

@@ -33,7 +33,7 @@ import dataclasses
 from types import SimpleNamespace
 from typing import Any
 
-from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Array, Assert, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -62,9 +62,10 @@ FIFO_DEPTH = X_LATENCY + 3
 LATE_FIELDS = ("x", "count", "waddr")
 #: Memories whose read data is never used from a cycle in which the read address was written (the
 #: walked fields: a read that collides with the reservation of the same entry is read again before
-#: the entry can be taken; :meth:`Learner._fifo` asserts it). The iCE40 build lets Yosys drop their
+#: the entry can be taken, :meth:`Learner._fifo`; the gate bits: written only during a sign pass,
+#: :meth:`Learner._sign_logic`; both asserted). The iCE40 build lets Yosys drop their
 #: read-first emulation, as for the bank's :data:`~modsnn.hw.bank.COLLISION_FREE` memories.
-COLLISION_UNUSED = ("fifo_early",)
+COLLISION_UNUSED = ("fifo_early", "gate_bits")
 #: ``tick`` at the walk's start: with single-port weights the issue slots are every other cycle, phased
 #: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
 #: model's ``walk_overhead`` is the same for ``r`` = 1 and 2)
@@ -157,7 +158,6 @@ class Learner(wiring.Component):
         self._m = m
         self.layer = Signal(range(D + 1))
         self.prefix_keys = Array(Signal(32, name=f"P_{s.name}_{l}") for s in STREAMS for l in range(D))
-        self.gates = Signal(max(p.words))
         self.counter = Signal(range(max(p.readout_words, *p.words) * max(3, cfg.n_classes) + FIFO_DEPTH + 64))
         self.major = Signal(range(max(p.words) + 4))
         self.minor = Signal(range(max(3, cfg.n_classes, D)))
@@ -287,25 +287,39 @@ class Learner(wiring.Component):
 
     # ------------------------------------------------------------------ signs and gates
     def _sign_logic(self, m: Module) -> None:
-        """Gate bits come back in the order of their groups and shift in at the top of ``gates`` (no
-        per-bit write enables): once layer ``l``'s ``q_l`` bits are in, group ``a``'s is bit
-        ``N − q_l + a`` (``N`` = the largest ``q``). The hidden walk shifts ``gates`` on by one bit
-        whenever it moves to the next group (``shift_gates``), so the walked group ``w_a``'s bit is
-        always bit ``N − q_l`` and the next group's the bit above it (:meth:`_gate`): two fixed
-        taps instead of a multiplexer over all ``N`` bits per read."""
-        self._results = results = Signal(range(max(self._p.words) + 1))
-        self._shift_gates = Signal(name="shift_gates")
-        with m.If(self.gated_valid | self._shift_gates):       # the walk shifts zeros in
-            m.d.sync += self.gates.eq(Cat(self.gates[1:], self.gated & self.gated_valid))
-        m.d.comb += Assert(~(self.gated_valid & self._shift_gates), "a gate bit arrived during a hidden walk")
+        """Gate bits come back in the order of their groups: group ``a``'s goes to address ``a`` of the
+        gate-bit memory (``gate_bits``). The walked group's bit (``w_a``; group 0 before a hidden walk
+        starts) is held in ``gate_now``: the first result of a sign pass, then the memory's bit of
+        the next group whenever the walk moves on (``shift_gates``). The memory is read one group
+        ahead (at the next cycle's ``w_a + 1``), so the next group's bit is its read data (0 past the
+        layer's last group). A read that collides with a write (during a sign pass) is never used
+        (asserted): the iCE40 build drops its read-first emulation (:data:`COLLISION_UNUSED`)."""
+        p = self._p
+        words = max(p.words)
+        self._results = results = Signal(range(words + 1))
+        self._shift_gates, self._walk_start = Signal(name="shift_gates"), Signal(name="walk_start")
+        bits = Memory(shape=1, depth=words, init=[])
+        m.submodules.gate_bits = bits
+        write, read = bits.write_port(), bits.read_port()
+        ahead = Signal(range(words + 2), name="gate_ahead")     # the next cycle's w_a + 1
+        m.d.comb += [write.addr.eq(results), write.en.eq(self.gated_valid), write.data.eq(self.gated),
+                     ahead.eq(Mux(self._walk_start, 1, self.w_a + 1 + self._shift_gates)), read.addr.eq(ahead)]
+        self._gate_next = read.data & delay(m, ahead < Array(p.words)[self.layer], 1, "gate_in_layer")
+        self._gate_now = Signal(name="gate_now")
+        with m.If(self.gated_valid & (results == 0)):
+            m.d.sync += self._gate_now.eq(self.gated)
+        with m.If(self._shift_gates):
+            m.d.sync += self._gate_now.eq(self._gate_next)
         with m.If(self.gated_valid):
             m.d.sync += results.eq(results + 1)
+        collided = delay(m, write.en & (write.addr == read.addr), 1, "gate_collided")
+        m.d.comb += [Assert(~(self.gated_valid & self._shift_gates), "a gate bit arrived during a hidden walk"),
+                     Assert(~(collided & self.w_active & ~self.w_readout), "a hidden walk used a collided gate read")]
 
     def _gate(self, ahead: int = 0) -> Value:
         """The gate bit of the group the hidden walk is at (``w_a``; group 0 before it starts), or of
         the group ``ahead`` = 1 after it (0 past the layer's last group)."""
-        words = self._p.words
-        return self.gates.bit_select(Array(max(words) - q for q in words)[self.layer] + ahead, 1)
+        return self._gate_now if ahead == 0 else self._gate_next
 
     def _sign_states(self, m: Module) -> None:
         cfg, p = self._cfg, self._p
@@ -346,6 +360,7 @@ class Learner(wiring.Component):
     def _start_walk(self, m: Module, readout: bool) -> None:
         cfg, p = self._cfg, self._p
         lr = Mux(readout, cfg.lr_shift_out, Array(s + cfg.eligibility_shift for s in cfg.lr_shift_hidden)[self.layer])
+        m.d.comb += self._walk_start.eq(1)
         m.d.sync += [self.w_active.eq(1), self.w_readout.eq(readout), self.w_j.eq(0), self.w_a.eq(0),
                      self.tick.eq(FIRST_SLOT if cfg.weight_ports == 1 else 1),
                      self.w_waddr.eq(0 if readout else Array(b[0] for b in p.weight_base)[self.layer]),
