@@ -90,9 +90,10 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
     for lane in range(p.banks):
         mems += [MemoryUse(f"inputs{lane}", p.input_words, 8, path=f"encoder.u{lane}"),
                  MemoryUse(f"input state{lane}", p.input_words, encoder_state, path=f"encoder.state{lane}")]
-    mems += [MemoryUse("input spike words", p.input_words, p.banks, read="async", path="encoder.serializer.buffer"),
-             MemoryUse("sweep spike words", max(*p.words, p.readout_words), p.banks, read="async",
-                       path="sweeper.serializer.buffer")]
+    if p.banks > 1:                     # one bank: the serializers hold one word in a register
+        mems += [MemoryUse("input spike words", p.input_words, p.banks, read="async", path="encoder.serializer.buffer"),
+                 MemoryUse("sweep spike words", max(*p.words, p.readout_words), p.banks, read="async",
+                           path="sweeper.serializer.buffer")]
     for s, n in enumerate([cfg.n_inputs, *cfg.hidden]):
         mems.append(MemoryUse(f"spike list {s}", n, p.neuron_bits, path=f"list{s}"))
     mems.append(MemoryUse("routing pointers", p.pointer_depth, fmt.pointer.size, role="rom", path="pointers"))

@@ -10,9 +10,13 @@ which the last event is emitted (or the last, empty, word is dropped) until the 
 
 Ports: ``start`` (strobe, with ``words``: the sweep's word count), ``word`` (always-ready stream of
 spike bits), ``event`` (always-ready stream of neuron indices), ``done``.
+
+With one bit per word (one bank) every word takes exactly one cycle, so a word is loaded at most
+one cycle after the next one arrives: at most one word is ever waiting (``written − loaded ≤ 1``,
+asserted), and the buffer is a register holding the last word written.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Assert, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -42,15 +46,23 @@ class SpikeSerializer(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         B, depth = self._width, self._depth
         m = Module()
-        m.submodules.buffer = buffer = Memory(shape=B, depth=depth, init=[])
-        wr, rd = buffer.write_port(), buffer.read_port(domain="comb")
         written = Signal(range(depth + 1))          # words in the buffer (visible the cycle after the write)
         loaded = Signal(range(depth + 1))           # words taken out of the buffer
         total = Signal(range(depth + 1))
         cur = Signal(B)                             # spike bits of the current word still to emit
         cur_addr = Signal(range(depth))
+        waiting = Signal(B)                         # the word at `loaded` (read asynchronously)
+        if B == 1:                                  # the last word written (see the module docstring)
+            last = Signal(B, name="last_word")
+            m.d.comb += [waiting.eq(last), Assert(written - loaded <= 1, "more than one one-bit word waiting")]
+            with m.If(self.word.valid):
+                m.d.sync += last.eq(self.word.payload)
+        else:
+            m.submodules.buffer = buffer = Memory(shape=B, depth=depth, init=[])
+            wr, rd = buffer.write_port(), buffer.read_port(domain="comb")
+            m.d.comb += [wr.addr.eq(written), wr.data.eq(self.word.payload), wr.en.eq(self.word.valid),
+                         rd.addr.eq(loaded), waiting.eq(rd.data)]
         with m.If(self.word.valid):
-            m.d.comb += [wr.addr.eq(written), wr.data.eq(self.word.payload), wr.en.eq(1)]
             m.d.sync += written.eq(written + 1)
         # emit the lowest set bit of the current word
         lowest = Signal(B)
@@ -63,9 +75,8 @@ class SpikeSerializer(wiring.Component):
         m.d.comb += [rest.eq(cur & ~lowest), self.event.valid.eq(cur != 0),
                      self.event.payload.eq(cur_addr * B + bit)]
         load = Signal()
-        m.d.comb += [load.eq((rest == 0) & (loaded < written)), rd.addr.eq(loaded),
-                     self.done.eq((rest == 0) & (loaded == total))]
-        m.d.sync += cur.eq(Mux(load, rd.data, rest))
+        m.d.comb += [load.eq((rest == 0) & (loaded < written)), self.done.eq((rest == 0) & (loaded == total))]
+        m.d.sync += cur.eq(Mux(load, waiting, rest))
         with m.If(load):
             m.d.sync += [cur_addr.eq(loaded), loaded.eq(loaded + 1)]
         with m.If(self.start):                      # a new sweep: the buffer restarts at word 0
