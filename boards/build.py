@@ -208,10 +208,11 @@ def yosys_after_read(family: str) -> str:
     """Yosys commands run on the design as read. Every family: the RTL's ``Assert`` checks (run in
     simulation) are removed (``chformal -remove``; otherwise the logic that feeds them stays in
     the netlist: 64 cells on the UP5K). iCE40: the read ports of the memories in
-    :data:`~modsnn.hw.bank.COLLISION_FREE` and :data:`~modsnn.hw.learner.COLLISION_UNUSED` ignore
-    read-during-write (``COLLISION_X_MASK``), so ``memory_libmap`` maps them to SB_RAM40_4K without
-    read-first emulation (≈ 70 flip-flops and 40 LUT4 per 128 × 32 key memory); the RTL asserts that
-    the collisions never happen or that their data goes unused."""
+    :data:`~modsnn.hw.bank.COLLISION_FREE`, :data:`~modsnn.hw.bank.COLLISION_UNUSED` and
+    :data:`~modsnn.hw.learner.COLLISION_UNUSED` ignore read-during-write (``COLLISION_X_MASK``), so
+    ``memory_libmap`` maps them to SB_RAM40_4K without read-first emulation (≈ 70 flip-flops and 40
+    LUT4 per 128 × 32 key memory); the RTL asserts that the collisions never happen or that their
+    data goes unused."""
     lines = ["chformal -remove"]
     if family == "ice40":
         lines += [f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i"
@@ -221,10 +222,9 @@ def yosys_after_read(family: str) -> str:
 
 def collision_x_memories() -> tuple[str, ...]:
     """The memories whose read-during-write result the RTL never uses (see :func:`yosys_after_read`)."""
-    from ..hw.bank import COLLISION_FREE
-    from ..hw.learner import COLLISION_UNUSED
+    from ..hw import bank, learner
 
-    return COLLISION_FREE + COLLISION_UNUSED
+    return bank.COLLISION_FREE + bank.COLLISION_UNUSED + learner.COLLISION_UNUSED
 
 
 #: nextpnr's routers: ``router1`` (its default; the builds in docs/builds.json) and ``router2``

@@ -64,7 +64,8 @@ from .params import HwParams, checked_params, rejected
 from .spram import SinglePortMemory, is_ecp5
 from .weight_memory import WeightMemory
 
-__all__ = ["ACC_LATENCY", "COLLISION_FREE", "HOST_LATENCY", "SWEEP_LATENCY", "Bank", "JobStages", "delay"]
+__all__ = ["ACC_LATENCY", "COLLISION_FREE", "COLLISION_UNUSED", "HOST_LATENCY", "SWEEP_LATENCY", "Bank", "JobStages",
+           "delay"]
 
 ACC_LATENCY = 4         # s0 → write at s4
 SWEEP_LATENCY = 4       # A → D
@@ -77,6 +78,10 @@ HOST_LATENCY = 4        # host.re → host_rdata / host_state
 #: build lets Yosys drop the read-first emulation (a register of the written word and address and
 #: a comparator and multiplexer per memory) that SB_RAM40_4K would otherwise need.
 COLLISION_FREE = ("state", "keys", "gate")
+#: The bank memories read in the cycle their address is written, whose read data then goes unused:
+#: the currents (an accumulation reads I[t] two cycles before the write of the word two ahead of it
+#: lands; that write is forwarded from the history instead, :meth:`Bank._accumulate` asserts it).
+COLLISION_UNUSED = ("acc",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,6 +357,9 @@ class Bank(wiring.Component):
         m.d.sync += [history[0][0].eq(live4), history[0][1].eq(target4), history[0][2].eq(total),
                      history[1][0].eq(history[0][0]), history[1][1].eq(history[0][1]),
                      history[1][2].eq(history[0][2])]
+        collided = delay(m, live & live4 & (target == target4), 2, "acc_collided")     # read while written
+        m.d.comb += Assert(~collided | (history[1][0] & (history[1][1] == target4)),
+                           f"bank {self._bank}: a current read during its write was not forwarded")
 
     # --------------------------------------------------------------------- sweep
     def _sweep(self, m: Module, ports: dict) -> None:

@@ -361,15 +361,15 @@ def test_overfull_names_the_resource_and_both_numbers() -> None:
 
 def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
     """The iCE40 script sets ``COLLISION_X_MASK`` (one bit: one write port) on the read ports of
-    exactly the memories the RTL asserts collision-free (the bank's) or collision-unused (the
-    learner's FIFO); both families drop the simulation-only ``Assert`` checks."""
+    exactly the memories the RTL asserts collision-free (the bank's) or collision-unused (the bank's
+    currents, the learner's FIFO and gate bits); both families drop the simulation-only ``Assert``
+    checks."""
     from amaranth.back import rtlil
 
-    from modsnn.hw.bank import COLLISION_FREE
-    from modsnn.hw.learner import COLLISION_UNUSED
+    from modsnn.hw import bank, learner
     from modsnn.hw.top import Accelerator
 
-    names = COLLISION_FREE + COLLISION_UNUSED
+    names = bank.COLLISION_FREE + bank.COLLISION_UNUSED + learner.COLLISION_UNUSED
     assert yosys_after_read("ice40").splitlines() == ["chformal -remove", *(
         f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in names)]
     assert yosys_after_read("ecp5") == "chformal -remove"
