@@ -224,7 +224,7 @@ def collision_x_memories() -> tuple[str, ...]:
     """The memories whose read-during-write result the RTL never uses (see :func:`yosys_after_read`)."""
     from ..hw import bank, learner
 
-    return bank.COLLISION_FREE + bank.COLLISION_UNUSED + learner.COLLISION_UNUSED
+    return bank.COLLISION_FREE + bank.COLLISION_UNUSED + bank.MEMORY_DELAYS + learner.COLLISION_UNUSED
 
 
 #: nextpnr's routers: ``router1`` (its default; the builds in docs/builds.json) and ``router2``

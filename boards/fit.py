@@ -66,6 +66,8 @@ def placement(mem: MemoryUse, device: Device, spram_weights: bool) -> tuple[str,
     if spram_weights and mem.single_port:
         d, w = device.spram_geometry
         return "spram", math.ceil(mem.depth / d) * math.ceil(mem.width / w) * mem.copies
+    if mem.block:                                              # ram_style = "block"
+        return "bram", blocks_for(mem.depth, mem.width, device.bram_geometries) * mem.copies
     logic = (mem.depth * mem.width * (1 / 16 if mem.role == "rom" else 1), "logic", 0)
     options: list[tuple[float, str, int]] = [] if device.family == "ecp5" else [logic]
     if mem.read == "sync":

@@ -101,6 +101,8 @@ class Config:
     weight_ports: int = 2          # 2: dual-port weight RAM (block RAM); 1: single-port (iCE40 SPRAM)
     hash_stages: int = 6           # registers in the plasticity engine's hash: 6, 3 or 2 (fewer: shorter
                                    # pipelines and passes, a slower clock; 2 for the iCE40 UP5K)
+    memory_delays: bool = False    # the plasticity pipeline's longest delay lines in block RAM instead of
+                                   # flip-flops (same cycles; for the iCE40 UP5K's few logic cells)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -160,11 +162,14 @@ class Config:
                 for f in dataclasses.fields(self)}
 
     def hash(self) -> str:
-        """First 16 hex digits of the SHA-256 of the canonical JSON of every field (``hash_stages``
-        only when it is not its default 6, so the configurations that predate it keep their hash)."""
+        """First 16 hex digits of the SHA-256 of the canonical JSON of every field (``hash_stages`` and
+        ``memory_delays`` only when they are not their defaults, so the configurations that predate
+        them keep their hash)."""
         fields = self.to_dict()
         if fields["hash_stages"] == 6:
             del fields["hash_stages"]
+        if not fields["memory_delays"]:
+            del fields["memory_delays"]
         blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

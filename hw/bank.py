@@ -64,8 +64,8 @@ from .params import HwParams, checked_params, rejected
 from .spram import SinglePortMemory, is_ecp5
 from .weight_memory import WeightMemory
 
-__all__ = ["ACC_LATENCY", "COLLISION_FREE", "COLLISION_UNUSED", "HOST_LATENCY", "SWEEP_LATENCY", "Bank", "JobStages",
-           "delay"]
+__all__ = ["ACC_LATENCY", "COLLISION_FREE", "COLLISION_UNUSED", "HOST_LATENCY", "MEMORY_DELAYS", "SWEEP_LATENCY",
+           "Bank", "JobStages", "delay", "memory_delay"]
 
 ACC_LATENCY = 4         # s0 → write at s4
 SWEEP_LATENCY = 4       # A → D
@@ -82,6 +82,8 @@ COLLISION_FREE = ("state", "keys", "gate")
 #: the currents (an accumulation reads I[t] two cycles before the write of the word two ahead of it
 #: lands; that write is forwarded from the history instead, :meth:`Bank._accumulate` asserts it).
 COLLISION_UNUSED = ("acc",)
+#: The memories of :func:`memory_delay` (``memory_delays``): read and written at different words.
+MEMORY_DELAYS = ("pj1_mem", "pj_l9_mem")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +159,25 @@ def key_address(p: HwParams, field: Value | int, row: Value) -> Value:
     return Cat(Value.cast(row)[:(p.max_group_words - 1).bit_length()], Value.cast(field)[:2])
 
 
+def memory_delay(m: Module, value: Value, cycles: int, name: str) -> Value:
+    """``value`` after ``cycles`` ≥ 2 cycles through a memory of ``cycles`` words instead of ``cycles``
+    registers: written every cycle at an index that steps through the words, read synchronously at
+    the next index (the word written ``cycles − 1`` cycles before). The read never meets the write
+    (the iCE40 build drops the read-first emulation: :data:`MEMORY_DELAYS`); the words have no
+    reset, so it carries data only, beside register delays of their valid bits. The memory asks
+    for block RAM (``ram_style``): Yosys would build a memory this shallow from flip-flops."""
+    assert cycles >= 2 and f"{name}_mem" in MEMORY_DELAYS, (cycles, name)
+    shape = value.shape() if hasattr(value, "shape") else Value.cast(value).shape()
+    mem = Memory(shape=shape, depth=cycles, init=[], attrs={"ram_style": "block"})
+    m.submodules[f"{name}_mem"] = mem
+    write, read = mem.write_port(), mem.read_port()
+    index = Signal(range(cycles), name=f"{name}_index")
+    after = Mux(index == cycles - 1, 0, index + 1)
+    m.d.sync += index.eq(after)
+    m.d.comb += [write.addr.eq(index), write.data.eq(value), write.en.eq(1), read.addr.eq(after)]
+    return read.data
+
+
 class _Port:
     """The address, data and enable of one side of a memory that is a component (a
     :class:`~modsnn.hw.spram.SinglePortMemory`), shaped like an Amaranth memory port."""
@@ -181,6 +202,18 @@ def _ports_of(mem: Memory | WeightMemory | SinglePortMemory, writable: bool) -> 
 class Bank(wiring.Component):
     """Bank ``bank`` of the neuron array of ``cfg`` (ports: see the module docstring)."""
 
+    @staticmethod
+    def late_layout(cfg: Config) -> data.StructLayout:
+        """The job fields the plasticity stages after P3 use; their ``args`` are the first bits of the
+        job's ``args`` (each op's late fields lead its member of the job's union)."""
+        fmt = formats_for(cfg)
+        args = fmt.job.members["args"].members
+        sign = args["sign"].members
+        late_args = data.UnionLayout({"field": args["keyed"].members["field"],
+                                      "sign": data.StructLayout({name: sign[name] for name in ("c", "m", "last")}),
+                                      "waddr": args["sr"].members["waddr"]})
+        return data.StructLayout({"op": JobOp, "a": fmt.job.members["a"], "matrix": Matrix, "args": late_args})
+
     def __init__(self, cfg: Config, bank: int, schedule_asserts: bool = True) -> None:
         """``schedule_asserts``: also assert what only the learner's schedule guarantees (the
         :data:`COLLISION_FREE` memories); off for a proof of the bank alone under arbitrary jobs."""
@@ -190,14 +223,8 @@ class Bank(wiring.Component):
         if not isinstance(bank, int) or not 0 <= bank < p.banks:
             raise rejected(self, ValueError(f"bank must be an integer in [0, {p.banks - 1}], not {bank!r}"))
         self._cfg, self._bank = cfg, bank
-        #: the job fields the plasticity stages after P3 use; their ``args`` are the first bits of the
-        #: job's ``args`` (each op's late fields lead its member of the job's union)
+        self._late = self.late_layout(cfg)
         args = fmt.job.members["args"].members
-        sign = args["sign"].members
-        late_args = data.UnionLayout({"field": args["keyed"].members["field"],
-                                      "sign": data.StructLayout({name: sign[name] for name in ("c", "m", "last")}),
-                                      "waddr": args["sr"].members["waddr"]})
-        self._late = data.StructLayout({"op": JobOp, "a": fmt.job.members["a"], "matrix": Matrix, "args": late_args})
         late = self._late.members["args"].members
         for op, name in (("keyed", "field"), ("sr", "waddr")):
             assert args[op][name].offset == 0 and args[op][name].shape == late[name]
@@ -406,7 +433,7 @@ class Bank(wiring.Component):
         self._read("gate", v1 & (j1.op == JobOp.SR), j1.a)       # SR uses the gate
         self._read("state", v1 & (j1.op == JobOp.SIGN), j1.args.sign.haddr)
         # P2: the memories answer; their data is registered before use (block RAM outputs are slow)
-        v3, j3 = delay(m, v1, 2, "pj_v1"), delay(m, j1, 2, "pj1")                   # P3
+        v3, j3 = delay(m, v1, 2, "pj_v1"), self._delay(m, j1, 2, "pj1")             # P3
         rvalid3 = delay(m, route1.valid, 2, "pj_rvalid")
         mk3 = delay(m, self.levels[route1.cls], 2, "pj_mk")
         self._held(m, self.levels, v1 & out1, "the levels changed under a readout SR job")      # P1
@@ -459,10 +486,15 @@ class Bank(wiring.Component):
         clamped = Signal(signed(cfg.weight_bits), name="pj_new")
         m.d.comb += clamped.eq(Mux(wide11 > cfg.w_max, cfg.w_max, Mux(wide11 < -cfg.w_max, -cfg.w_max, wide11)))
         new12 = delay(m, clamped, 1, "pj_new")
-        v12, j12, en12 = delay(m, v9, 3, "pj_v9"), delay(m, j9, 3, "pj_l9"), delay(m, en9, 3, "pj_en9")
+        v12, j12, en12 = delay(m, v9, 3, "pj_v9"), self._delay(m, j9, 3, "pj_l9"), delay(m, en9, 3, "pj_en9")
         write = v12 & (j12.op == JobOp.SR) & en12
         self._write("weights", write & (j12.matrix != Matrix.OUT), j12.args.waddr, new12)
         self._write("out", write & (j12.matrix == Matrix.OUT), j12.args.waddr, new12)
+
+    def _delay(self, m: Module, value: Value, cycles: int, name: str) -> Value:
+        """A plasticity job's data fields ``cycles`` later: :func:`delay`, or with the configuration's
+        ``memory_delays`` :func:`memory_delay` (block RAM on iCE40; the valid bits stay registers)."""
+        return memory_delay(m, value, cycles, name) if self._cfg.memory_delays else delay(m, value, cycles, name)
 
     def _held(self, m: Module, value: Value, used: Value, message: str) -> None:
         """Assert that ``value`` did not change in the cycle before one in which it is ``used`` (the

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..golden_model.config import Config
-from .bank import key_depth, keys_distributed_on_ecp5
+from .bank import Bank, key_depth, keys_distributed_on_ecp5
 from .formats import formats_for
 from .learner import FIFO_DEPTH, Learner
 from .params import HwParams, hw_params
@@ -34,7 +34,8 @@ class MemoryUse:
     ``merged_register`` says the RTL reads it through an asynchronous port with a register right
     after it, which Yosys merges into a synchronous block-RAM read (``read`` is then ``sync``; see
     :class:`~modsnn.hw.weight_memory.WeightMemory`); ``distributed_on_ecp5`` says the RTL asks for
-    LUT RAM on ECP5 (``ram_style``, :func:`~modsnn.hw.bank.keys_distributed_on_ecp5`).
+    LUT RAM on ECP5 (``ram_style``, :func:`~modsnn.hw.bank.keys_distributed_on_ecp5`), ``block`` for block
+    RAM everywhere (:func:`~modsnn.hw.bank.memory_delay`).
     """
 
     name: str
@@ -47,6 +48,7 @@ class MemoryUse:
     single_port: bool = False
     merged_register: bool = False
     distributed_on_ecp5: bool = False
+    block: bool = False
 
     @property
     def bits(self) -> int:
@@ -86,6 +88,10 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
                       distributed_on_ecp5=keys_distributed_on_ecp5(p)),
             MemoryUse(f"gates{b}", p.max_group_words, p.gate_bits, path=f"{where}.gate"),
         ]
+        if cfg.memory_delays:           # hw.bank.memory_delay: block RAM by request
+            mems += [MemoryUse(f"job delay{b}", 2, fmt.job.size, path=f"{where}.pj1_mem", block=True),
+                     MemoryUse(f"late job delay{b}", 3, Bank.late_layout(cfg).size, path=f"{where}.pj_l9_mem",
+                               block=True)]
     encoder_state = 9 + cfg.trace_bits + p.xsum_bits
     for lane in range(p.banks):
         mems += [MemoryUse(f"inputs{lane}", p.input_words, 8, path=f"encoder.u{lane}"),

@@ -107,9 +107,11 @@ def test_mnist_ecp5_is_the_mnist_network_narrowed_for_the_ecp5() -> None:
 
 
 def test_hash_stages_default_keeps_the_hash() -> None:
-    """``hash_stages`` enters the hash only when it is not 6 (the configurations before it keep theirs)."""
+    """``hash_stages`` and ``memory_delays`` enter the hash only when they are not their defaults (6,
+    false: the configurations before them keep theirs)."""
     cfg = Config()
     assert "hash_stages" in cfg.to_dict() and cfg.replace(hash_stages=2).hash() != cfg.hash()
-    blob = json.dumps({k: v for k, v in cfg.to_dict().items() if k != "hash_stages"}, sort_keys=True,
-                      separators=(",", ":"))
+    assert "memory_delays" in cfg.to_dict() and cfg.replace(memory_delays=True).hash() != cfg.hash()
+    blob = json.dumps({k: v for k, v in cfg.to_dict().items() if k not in ("hash_stages", "memory_delays")},
+                      sort_keys=True, separators=(",", ":"))
     assert cfg.hash() == hashlib.sha256(blob.encode()).hexdigest()[:16]

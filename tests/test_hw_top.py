@@ -32,9 +32,10 @@ ALL_CORNERS = "w_max,w_min,v_max,v_min,x_max,m_max,m_min,count_max"
 
 
 @pytest.mark.parametrize("overrides", [
-    # the iCE40 form: single-port weights and a two-register hash (shorter pipelines and passes)
+    # the iCE40 form: single-port weights, a two-register hash (shorter pipelines and passes) and the
+    # job's delay lines in memories
     pytest.param(["lanes=4", "readout_density=0.3", "teaching='margin'", "teach_margin=2", "weight_ports=1",
-                  "hash_stages=2"], id="margin-single-port"),
+                  "hash_stages=2", "memory_delays=true"], id="margin-single-port"),
     pytest.param(["mod_shift=8"], id="gated-off"),                 # every m_c = 0: no plasticity pass
     pytest.param(["learn_hidden=false", "lanes=2", "readout_density=1.0"], id="readout-only-dense"),
     pytest.param([*THREE_LAYERS, "lanes=2", "cores=2"], id="three-layers"),
