@@ -57,8 +57,9 @@ WALK_LATENCY = X_LATENCY + 2                          # walker position → bank
 #: completes the entry WALK_LATENCY cycles later, in order, and only then can it be taken.
 FIFO_DEPTH = X_LATENCY + 3
 #: The fields of a FIFO entry known only when it completes (X; a readout entry's count and first word
-#: come with its pointer): flip-flops. The rest, known when its position is walked (a hidden entry's
-#: count, 0 or 1, and first word), is in a memory (:meth:`Learner.early_layout`).
+#: come with its pointer; :meth:`Learner.late_layout`). The rest, known when its position is walked
+#: (a hidden entry's count, 0 or 1, and first word), is :meth:`Learner.early_layout`. Each half is a
+#: memory of its own (:meth:`Learner._fifo`).
 LATE_FIELDS = ("x", "count", "waddr")
 #: Memories whose read data is never used from a cycle in which the read address was written (the
 #: walked fields: a read that collides with the reservation of the same entry is read again before
@@ -422,10 +423,10 @@ class Learner(wiring.Component):
 
         The position's fields go into a memory (:meth:`early_layout`) read at the next head's index
         every cycle: an entry is reserved at least ``WALK_LATENCY + 1`` cycles before it can be taken,
-        so the read (one cycle) always sees it. The late fields are flip-flops (reset-less: on iCE40 a
-        reset would cost a LUT in front of every enabled flip-flop), one set per entry. A walk is all
-        readout or all hidden (the FIFO drains in between): a hidden entry's count and word are its
-        position's, a readout entry's come with its pointer."""
+        so the read (one cycle) always sees it. The completed fields go into a second memory read at
+        the same index through a transparent port (an entry completed in the cycle before its take
+        is read as written). A walk is all readout or all hidden (the FIFO drains in between): a
+        hidden entry's count and word are its position's, a readout entry's come with its pointer."""
         early = Memory(shape=self.early_layout(self._cfg), depth=FIFO_DEPTH, init=[])
         late = Memory(shape=self.late_layout(self._cfg), depth=FIFO_DEPTH, init=[])
         m.submodules.fifo_early, m.submodules.fifo_late = early, late
