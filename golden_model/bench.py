@@ -299,8 +299,8 @@ def _projections(quick: bool, golden: list[dict[str, Any]]) -> list[dict[str, An
     print("\nAccelerator at its achieved Fmax (nextpnr; cycle model, mean of "
           f"{20 if quick else 50} training samples) against the golden model on this machine (1 process):")
     print(f"  {'board':<11} {'config':<11} {'B':>3} {'Fmax MHz':>9} {'cycles/train':>12} {'/infer':>7} "
-          f"{'ops/clk':>7} {'peak':>5} {'train/s':>8} {'infer/s':>8} {'golden train/s':>14} {'infer/s':>8} "
-          f"{'× train':>7} {'× infer':>7}")
+          f"{'ops/clk':>7} {'peak':>5} {'integ.':>6} {'train/s':>8} {'infer/s':>8} {'golden train/s':>14} "
+          f"{'infer/s':>8} {'× train':>7} {'× infer':>7}")
     rows = []
     for board_name, preset, overrides in BOARD_ROWS:
         try:
@@ -319,7 +319,8 @@ def _projections(quick: bool, golden: list[dict[str, Any]]) -> list[dict[str, An
         row = {"board": board_name, "config": name, "config_hash": cfg.hash(), "banks": p.banks,
                "fmax_mhz": fmax, "timing_met_at_mhz": report["clock_mhz"] if report and report["timing_met"] else None,
                "cycles_train": p.cycles_per_sample.total, "cycles_infer": p.inference_cycles,
-               "ops_per_cycle": p.ops_per_cycle, "golden_train": g["int_train"], "golden_infer": g["int_infer_batch1"]}
+               "ops_per_cycle": p.ops_per_cycle, "integration_ops_per_cycle": p.integration_ops_per_cycle,
+               "golden_train": g["int_train"], "golden_infer": g["int_infer_batch1"]}
         if fmax:
             row["train_per_s"] = p.samples_per_second(fmax * 1e6)
             row["infer_per_s"] = fmax * 1e6 / max(1.0, p.inference_cycles)
@@ -329,9 +330,12 @@ def _projections(quick: bool, golden: list[dict[str, Any]]) -> list[dict[str, An
         ratios = (f"{row['train_per_s'] / g['int_train']:>6.1f}× {row['infer_per_s'] / g['int_infer_batch1']:>6.1f}×"
                   if fmax else "")
         print(f"  {board_name:<11} {name:<11} {p.banks:>3} {fmax or 0:>9.2f} {p.cycles_per_sample.total:>12,} "
-              f"{p.inference_cycles:>7,.0f} {p.ops_per_cycle:>7.2f} {p.ops_per_cycle / p.banks:>5.0%} {rates} "
+              f"{p.inference_cycles:>7,.0f} {p.ops_per_cycle:>7.2f} {p.ops_per_cycle / p.banks:>5.0%} "
+              f"{p.integration_ops_per_cycle / p.banks:>6.0%} {rates} "
               f"{g['int_train']:>14,.0f} {g['int_infer_batch1']:>8,.0f} {ratios}")
-    print("  (Fmax: the build's achieved clock, from build/boards/*/report.json or docs/builds.json; train/s =")
+    print("  (peak: synaptic operations per clock over a training sample, of the banks' peak; integ.: the same")
+    print("   during the integration phase; Fmax: the build's achieved clock, from build/boards/*/report.json or")
+    print("   docs/builds.json; train/s =")
     print("   Fmax / cycles per training sample, accelerator alone, without the host link (make link-rate);")
     print("   golden: integer model, per-sample training and batch-1 inference, best of BLAS threads.)")
     return rows

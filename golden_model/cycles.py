@@ -168,6 +168,7 @@ class Projection:
     synaptic_ops_per_sample: float                # accumulations + plasticity read-modify-writes
     cores: int = 1
     inference_cycles: float = 0.0                 # mean, inference
+    integration_ops_per_sample: float = 0.0       # the accumulations alone (the integration phase's work)
 
     @property
     def banks(self) -> int:
@@ -176,6 +177,11 @@ class Projection:
     @property
     def ops_per_cycle(self) -> float:
         return self.synaptic_ops_per_sample / max(1, self.cycles_per_sample.total)
+
+    @property
+    def integration_ops_per_cycle(self) -> float:
+        """Synaptic accumulations per clock during the integration phase (of the ``banks`` peak)."""
+        return self.integration_ops_per_sample / max(1, self.cycles_per_sample.integration)
 
     def samples_per_second(self, fmax_hz: float) -> float:
         return fmax_hz / max(1, self.cycles_per_sample.total)
@@ -193,7 +199,7 @@ def project(cfg: Config, data_x: np.ndarray, data_y: np.ndarray, samples: int = 
     net = Network(cfg)
     total = PhaseCycles(0, 0, 0)
     inference = 0
-    ops = 0
+    ops = accumulations = 0
     for i in range(samples):
         fwd, report = net.train_step(data_x[i], int(data_y[i]))
         total = total + sample_cycles(cfg, fwd, report=report)
@@ -203,9 +209,12 @@ def project(cfg: Config, data_x: np.ndarray, data_y: np.ndarray, samples: int = 
         for layer, n in enumerate(cfg.hidden):
             own = fwd.spikes[layer][:, 0]
             mask = net.masks[layer]
-            ops += (pre + int(own[:-1].sum())) * n + int(own.sum(axis=0) @ mask.sum(axis=0))
+            accumulated = (pre + int(own[:-1].sum())) * n + int(own.sum(axis=0) @ mask.sum(axis=0))
+            ops += accumulated
+            accumulations += accumulated
             ops += int(mask[modulated][:, np.asarray(fwd.X[layer][0]) != 0].sum())
             ops += report.hidden_rows[layer].size * (cfg.layer_inputs(layer) + n - 1)
             pre = int(own.sum())
     mean = PhaseCycles(total.integration // samples, total.sweep // samples, total.plasticity // samples)
-    return Projection(cfg.name, cfg.lanes, samples, mean, ops / samples, cfg.cores, inference / samples)
+    return Projection(cfg.name, cfg.lanes, samples, mean, ops / samples, cfg.cores, inference / samples,
+                      accumulations / samples)

@@ -63,6 +63,10 @@ def test_projection_ops_do_not_depend_on_banks() -> None:
     assert one.synaptic_ops_per_sample == four.synaptic_ops_per_sample > 0
     assert four.cycles_per_sample.total < one.cycles_per_sample.total
     assert 0 < one.ops_per_cycle <= 1.0 < four.ops_per_cycle <= 4.0
+    # the integration phase does the accumulations, at most one per bank and cycle, denser than the sample
+    assert one.integration_ops_per_sample == four.integration_ops_per_sample > 0
+    assert one.ops_per_cycle < one.integration_ops_per_cycle <= 1.0
+    assert four.ops_per_cycle < four.integration_ops_per_cycle <= 4.0
     assert 0 < four.inference_cycles < four.cycles_per_sample.total
 
 
