@@ -135,11 +135,16 @@ def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1) 
     return value
 
 
+def key_row_bits(p: HwParams) -> int:
+    """Address bits of a row within a field of the key RAM (:func:`key_address`)."""
+    return (p.max_group_words - 1).bit_length()
+
+
 def key_depth(p: HwParams) -> int:
     """Words of a bank's key RAM: the row keys of fields 0 (readout rows, then FB), 1 (FF) and 2
     (REC), ``max_group_words`` each, at :func:`key_address` (one RAM instead of three: a job reads
     or writes one key, so one port serves them all, and the matrix selects an address, not a word)."""
-    return 2 * (1 << (p.max_group_words - 1).bit_length()) + p.max_group_words
+    return 2 * (1 << key_row_bits(p)) + p.max_group_words
 
 
 def keys_distributed_on_ecp5(p: HwParams) -> bool:
@@ -156,7 +161,7 @@ def key_attrs(p: HwParams, platform: object) -> dict[str, str]:
 
 def key_address(p: HwParams, field: Value | int, row: Value) -> Value:
     """The key RAM address of field ``field``'s key of row group (or readout word) ``row``."""
-    return Cat(Value.cast(row)[:(p.max_group_words - 1).bit_length()], Value.cast(field)[:2])
+    return Cat(Value.cast(row)[:key_row_bits(p)], Value.cast(field)[:2])
 
 
 def memory_delay(m: Module, value: Value, cycles: int, name: str) -> Value:
@@ -216,7 +221,8 @@ class Bank(wiring.Component):
 
     def __init__(self, cfg: Config, bank: int, schedule_asserts: bool = True) -> None:
         """``schedule_asserts``: also assert what only the learner's schedule guarantees (the
-        :data:`COLLISION_FREE` memories); off for a proof of the bank alone under arbitrary jobs."""
+        :data:`COLLISION_FREE` memories, the shift and levels held while used, the shift within the
+        configuration's bounds); off for a proof of the bank alone under arbitrary jobs."""
         self._schedule_asserts = schedule_asserts
         self._p = p = checked_params(self, cfg)
         self._fmt = fmt = formats_for(cfg)
