@@ -209,7 +209,8 @@ def yosys_after_read(family: str) -> str:
     simulation) are removed (``chformal -remove``; otherwise the logic that feeds them stays in
     the netlist: 64 cells on the UP5K). iCE40: the read ports of the memories in
     :data:`~modsnn.hw.bank.COLLISION_FREE`, :data:`~modsnn.hw.bank.COLLISION_UNUSED` and
-    :data:`~modsnn.hw.learner.COLLISION_UNUSED` ignore read-during-write (``COLLISION_X_MASK``), so
+    :data:`~modsnn.hw.learner.COLLISION_UNUSED` (and the encoder's, the spike lists' and the host
+    link's frame buffers': ``collision_x_memories``) ignore read-during-write (``COLLISION_X_MASK``), so
     ``memory_libmap`` maps them to SB_RAM40_4K without read-first emulation (≈ 70 flip-flops and 40
     LUT4 per 128 × 32 key memory); the RTL asserts that the collisions never happen or that their
     data goes unused."""
@@ -222,9 +223,11 @@ def yosys_after_read(family: str) -> str:
 
 def collision_x_memories() -> tuple[str, ...]:
     """The memories whose read-during-write result the RTL never uses (see :func:`yosys_after_read`)."""
-    from ..hw import bank, learner
+    from ..hw import bank, encoder, learner, top
+    from ..hw.link import framing
 
-    return bank.COLLISION_FREE + bank.COLLISION_UNUSED + bank.MEMORY_DELAYS + learner.COLLISION_UNUSED
+    return (bank.COLLISION_FREE + bank.COLLISION_UNUSED + bank.MEMORY_DELAYS + learner.COLLISION_UNUSED
+            + encoder.COLLISION_UNUSED + top.COLLISION_UNUSED + framing.COLLISION_UNUSED)
 
 
 #: nextpnr's routers: ``router1`` (its default; the builds in docs/builds.json) and ``router2``

@@ -93,7 +93,8 @@ class Dispatcher(wiring.Component):
     """Plays the runs of a step (``start`` with ``run``) into accumulate commands on ``acc``.
 
     ``counts[s]`` is the length of list ``s`` (0 inputs, l + 1 hidden layer l); list entries are
-    read through ``list_addr``/``list_sel``/``list_data`` (one cycle) and readout pointers through
+    read through ``list_addr``/``list_sel``/``list_data`` (one cycle; ``list_en`` only for an entry
+    that exists, ``list_addr < counts[list_sel]``, so never the one being appended) and readout pointers through
     ``ptr_addr``/``ptr_data`` (one cycle).
     """
 
@@ -173,7 +174,7 @@ class Dispatcher(wiring.Component):
         with m.If(~stall):
             m.d.sync += [a_valid.eq(f_valid), a_seg.eq(f_seg), a_k.eq(f_k)]
         m.d.comb += [self.list_sel.eq(Array(s.source for s in segs)[a_seg]), self.list_addr.eq(a_k),
-                     self.list_en.eq(~stall), self.ptr_en.eq(~stall)]
+                     self.list_en.eq(a_valid & ~stall), self.ptr_en.eq(~stall)]
         # ---- P: the source j is on list_data (a block RAM); registered before it addresses the
         # pointer ROM (another block RAM)
         p_valid, p_seg = Signal(), Signal(range(n_seg))

@@ -13,9 +13,14 @@ event; a step costs :data:`ENCODE_LATENCY` + ``Σ_words max(1, spikes in the wor
 ``clear`` zeroes ``a, x, X`` (not ``u``) in ``ceil(n_in / B)`` cycles. ``u`` is written through
 ``u_addr``/``u_data``/``u_we``; ``x_addr``/``x_en`` read ``X`` of all lanes at an address two cycles
 later on ``x_data`` (registered at the block RAM) (the plasticity engine's column walker).
+
+A lane's memories may be read at the address being written, but that read is then never used
+(asserted): the state is swept three words ahead of its write-back, read for ``x_en`` only
+between sweeps and cleared only before them; the rates are written only while no sweep runs.
+The iCE40 build drops their read-first emulation (:data:`COLLISION_UNUSED`).
 """
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Assert, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -26,9 +31,12 @@ from .neuron import trace_update
 from .params import bits_for, checked_params
 from .serializer import SpikeSerializer
 
-__all__ = ["ENCODE_LATENCY", "InputEncoder"]
+__all__ = ["COLLISION_UNUSED", "ENCODE_LATENCY", "InputEncoder"]
 
 ENCODE_LATENCY = 4      # step → first word written into the serializer (3) + serializer hand-over (1)
+#: The encoder's memories (``u<lane>``, ``state<lane>``; Yosys name patterns) whose reads in the
+#: cycle of a write to the same word go unused (asserted in :meth:`InputEncoder.elaborate`).
+COLLISION_UNUSED = ("u[0-9]*", "state[0-9]*")
 
 
 class InputEncoder(wiring.Component):
@@ -86,6 +94,12 @@ class InputEncoder(wiring.Component):
                 m.d.comb += [st_wr.addr.eq(index), st_wr.data.eq(0), st_wr.en.eq(1)]
             m.d.sync += spikes_d[lane].eq(valid_c & s)
             m.d.sync += self.x_data[lane].eq(st_rd.data.xs)             # registered at the block RAM
+            # a read at the word being written is never used (COLLISION_UNUSED)
+            m.d.comb += [
+                Assert(~(st_wr.en & (st_wr.addr == st_rd.addr) & (sweeping | self.x_en)),
+                       f"encoder lane {lane}: a used state read collided with its write"),
+                Assert(~(u_wr.en & (u_wr.addr == u_rd.addr) & sweeping),
+                       f"encoder lane {lane}: a rate was written while the sweep read it")]
         m.d.comb += [ser.word.valid.eq(delay(m, valid_c, 1, "enc_vd")), ser.word.payload.eq(spikes_d),
                      ser.words.eq(q)]
         with m.FSM(init="idle"):

@@ -20,7 +20,7 @@ Ports: ``bus`` (:func:`~modsnn.hw.control_port.bus_signature`; ``rdata`` valid
 bank address, step and the state written in every bank — the per-step state of every neuron).
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -37,7 +37,12 @@ from .params import bits_for, checked_params
 from .sequencer import Phase, Sequencer
 from .sweeper import Sweeper
 
-__all__ = ["Accelerator"]
+__all__ = ["COLLISION_UNUSED", "Accelerator"]
+
+#: The spike lists (``list<s>``; a Yosys name pattern): a list may be read at the entry being
+#: appended only when that read goes unused (asserted in :meth:`Accelerator._lists`), so the iCE40
+#: build drops their read-first emulation.
+COLLISION_UNUSED = ("list[0-9]*",)
 
 
 class Accelerator(wiring.Component):
@@ -156,6 +161,9 @@ class Accelerator(wiring.Component):
             with m.Elif(write):
                 m.d.sync += count_reg.eq(count_reg + 1)
             data_out.append(rd.data)
+            # the dispatcher reads only entries that exist, never the one being appended (COLLISION_UNUSED)
+            m.d.comb += Assert(~(wr.en & rd.en & (wr.addr == rd.addr) & (disp.list_sel == s)),
+                               f"spike list {s}: an entry was read while it was written")
         select = Signal.like(disp.list_sel)
         with m.If(disp.list_en):
             m.d.sync += select.eq(disp.list_sel)

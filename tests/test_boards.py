@@ -365,22 +365,40 @@ def test_overfull_names_the_resource_and_both_numbers() -> None:
 def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
     """The iCE40 script sets ``COLLISION_X_MASK`` (one bit: one write port) on the read ports of
     exactly the memories the RTL asserts collision-free (the bank's) or collision-unused (the bank's
-    currents, the learner's FIFO and gate bits); both families drop the simulation-only ``Assert``
-    checks."""
+    currents, the learner's FIFO and gate bits, the encoder's rates and states, the spike lists,
+    the link's frame buffers); each name (a Yosys pattern) matches memories with one write port,
+    and nothing else; both families drop the simulation-only ``Assert`` checks."""
+    import fnmatch
+    import re
+
     from amaranth.back import rtlil
 
-    from modsnn.hw import bank, learner
+    from modsnn.boards.build import collision_x_memories
+    from modsnn.hw import bank, encoder, learner, top
+    from modsnn.hw.link import framing
     from modsnn.hw.top import Accelerator
 
-    names = bank.COLLISION_FREE + bank.COLLISION_UNUSED + bank.MEMORY_DELAYS + learner.COLLISION_UNUSED
+    names = (bank.COLLISION_FREE + bank.COLLISION_UNUSED + bank.MEMORY_DELAYS + learner.COLLISION_UNUSED
+             + encoder.COLLISION_UNUSED + top.COLLISION_UNUSED + framing.COLLISION_UNUSED)
+    assert collision_x_memories() == names
     assert yosys_after_read("ice40").splitlines() == ["chformal -remove", *(
         f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in names)]
     assert yosys_after_read("ecp5") == "chformal -remove"
-    text = rtlil.convert(Accelerator(tiny.replace(hash_stages=2, memory_delays=True)))
+    text = rtlil.convert(Accelerator(tiny.replace(hash_stages=2, memory_delays=True, lanes=2)))
+    text += rtlil.convert(framing.FrameReceiver(64))
+    ports: dict[tuple[str, str], list[str]] = {}          # (module, memory) → its port cells
+    for module in text.split("\nmodule ")[1:]:
+        for cell in module.split("cell ")[1:]:
+            if cell.split()[0] in ("$memwr_v2", "$memrd_v2"):
+                memory = re.search(r'parameter \\MEMID "\\\\([^"]+)"', cell).group(1)
+                ports.setdefault((module.split()[0], memory), []).append(cell.split()[0])
     for name in names:
-        memid = f'parameter \\MEMID "\\\\{name}"\n'
-        cells = [c for c in text.split("cell ")[1:] if memid in c]
-        assert [c.split()[0] for c in cells].count("$memwr_v2") == 1 and "$memrd_v2" in cells[0] + cells[-1], name
+        hits = [key for key in ports if fnmatch.fnmatchcase(key[1], name)]
+        assert hits, name
+        for key in hits:
+            assert ports[key].count("$memwr_v2") == 1 and "$memrd_v2" in ports[key], (name, key)
+    assert {"u0", "u1", "state0", "state1", "list0", "list1", "frames"} <= {
+        memory for _, memory in ports if any(fnmatch.fnmatchcase(memory, n) for n in names)}
 
 
 def test_synth_report_elaborates_blocks_for_the_targets_device() -> None:

@@ -15,7 +15,7 @@ Transmit path::
 """
 
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -24,10 +24,13 @@ from ..params import rejected
 from .protocol import CRC_ALGORITHM, CRC_BYTES, HEADER_BYTES, Status
 from .uart import RX_BYTE
 
-__all__ = ["FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature", "FrameReceiver",
+__all__ = ["COLLISION_UNUSED", "FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature", "FrameReceiver",
            "StreamRegister"]
 
 FRAME_TOKEN = data.StructLayout({"data": 8, "end": 1, "error": 1})
+#: The receiver's frame buffers: a slot being filled is never the one the command layer reads
+#: (asserted), so the iCE40 build drops the memory's read-first emulation.
+COLLISION_UNUSED = ("frames",)
 
 
 class CobsDecoder(wiring.Component):
@@ -263,7 +266,7 @@ class FrameReceiver(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         N, S = self._slot_bytes, self._slots
         m = Module()
-        m.submodules.buffer = buffer = Memory(shape=unsigned(8), depth=N * S, init=[])
+        m.submodules.frames = buffer = Memory(shape=unsigned(8), depth=N * S, init=[])
         # The CRC runs bit-serially (8 cycles per byte, most significant bit first, as the
         # non-reflected algorithm consumes a byte): bytes arrive at most once per UART frame.
         m.submodules.crc = crc = CRC_ALGORITHM(data_width=1).create()
@@ -313,4 +316,6 @@ class FrameReceiver(wiring.Component):
                      frame.status.eq(statuses[rslot]), rd.addr.eq(Cat(frame.addr, rslot)), frame.data.eq(rd.data)]
         with m.If(frame.done):
             m.d.sync += [full.bit_select(rslot, 1).eq(0), rslot.eq(rslot + 1)]
+        # a frame is written only into a free slot, never the one being read (COLLISION_UNUSED)
+        m.d.comb += Assert(~(wr.en & (wr.addr == rd.addr) & frame.valid), "a frame slot was written while read")
         return m
