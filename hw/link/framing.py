@@ -24,8 +24,8 @@ from ..params import rejected
 from .protocol import CRC_ALGORITHM, CRC_BYTES, HEADER_BYTES, Status
 from .uart import RX_BYTE
 
-__all__ = ["COLLISION_UNUSED", "FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature", "FrameReceiver",
-           "StreamRegister"]
+__all__ = ["COLLISION_UNUSED", "FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature",
+           "FrameReceiver", "StreamRegister"]
 
 FRAME_TOKEN = data.StructLayout({"data": 8, "end": 1, "error": 1})
 #: The receiver's frame buffers: a slot being filled is never the one the command layer reads
