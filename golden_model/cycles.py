@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 
@@ -44,7 +46,7 @@ from .config import Config
 from .network import ForwardResult, LearnReport
 from .topology import LaneRoutes, lane_routes, small_world_mask
 
-__all__ = ["CycleCosts", "PhaseCycles", "Projection", "bank_routes", "project", "sample_cycles"]
+__all__ = ["CycleCosts", "PhaseCycles", "Projection", "bank_routes", "max_sample_cycles", "project", "sample_cycles"]
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -155,6 +157,24 @@ def sample_cycles(cfg: Config, fwd: ForwardResult, batch_index: int = 0, report:
             plasticity += 3 * q[l] + costs.key_gap + C * q[l] + costs.sign_overhead + walk
             plasticity += r * (gated * (cfg.layer_inputs(l) + cfg.hidden[l]) + (q[l] - gated))
     return PhaseCycles(int(integration), int(sweep), int(plasticity))
+
+
+@functools.lru_cache(maxsize=64)
+def max_sample_cycles(cfg: Config) -> PhaseCycles:
+    """An upper bound on the cycles of any training sample of ``cfg``: :func:`sample_cycles` with
+    every input, hidden and readout neuron spiking at every step, every trace sum ``X`` non-zero,
+    every hidden row gated and the modulation on. Every term of the model grows with these (a run
+    with events costs ``run_overhead + words ≥ empty_run``, a word ``max(1, spikes)``), so no
+    sample takes longer; the RTL's cycle counters are as wide as this bound needs."""
+    T = cfg.timesteps
+
+    def spiking(n: int) -> np.ndarray:
+        return np.ones((T, 1, n), dtype=bool)
+    fwd = SimpleNamespace(input_spikes=spiking(cfg.n_inputs), spikes=[spiking(n) for n in cfg.hidden],
+                          readout_spikes=spiking(cfg.n_readout), X=[np.ones((1, n), np.int64) for n in cfg.hidden])
+    report = SimpleNamespace(modulation=np.ones(cfg.n_classes, np.int64),
+                             hidden_rows=[np.arange(n) for n in cfg.hidden])
+    return sample_cycles(cfg, cast(ForwardResult, fwd), 0, cast(LearnReport, report))
 
 
 @dataclasses.dataclass(frozen=True)

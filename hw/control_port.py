@@ -1,8 +1,8 @@
 """The control port: the memory-mapped bus of the accelerator, its registers and its read mux.
 
 ``bus`` = ``addr`` (:attr:`~modsnn.hw.formats.Formats.mmio_address`: offset, bank, layer, region),
-``wdata`` (32), ``we``, ``re``; ``rdata`` holds the answer to a read :data:`BUS_READ_LATENCY` cycles
-after ``re`` (reads may be issued every cycle). Regions (:class:`~modsnn.hw.formats.Region`):
+``wdata`` (32), ``we``, ``re``; ``rdata`` holds the answer to a read from :data:`BUS_READ_LATENCY` cycles
+after ``re`` until the next answer (reads may be issued every cycle). Regions (:class:`~modsnn.hw.formats.Region`):
 
 =========  ====================================================================================
 region     offset
@@ -85,7 +85,7 @@ class ControlPort(wiring.Component):
             "sample": Out(32), "trained": In(1),                 # the sample counter increments
             "prediction": In(p.label_bits),
             "counts": In(data.ArrayLayout(p.count_bits, C)), "levels": In(data.ArrayLayout(p.level_bits, C)),
-            "cycles": In(data.ArrayLayout(32, 4)),
+            "cycles": In(data.ArrayLayout(p.cycle_bits, 4)),
             "host": Out(fmt.stream(fmt.host_command)),
             "host_rdata": In(data.ArrayLayout(fmt.host_command.members["wdata"], cfg.cores)),
             "host_state": In(data.ArrayLayout(fmt.state_word, cfg.cores)),
@@ -98,7 +98,7 @@ class ControlPort(wiring.Component):
         we, re = delay(m, self.bus.we, 1, "we"), delay(m, self.bus.re, 1, "re")
         self._registers(m, addr, wdata, we)
         self._memories(m, addr, wdata, we, re)
-        self._read_mux(m, addr)
+        self._read_mux(m, addr, re)
         return m
 
     def _registers(self, m: Module, addr: data.View, wdata: Value, we: Value) -> None:
@@ -154,7 +154,7 @@ class ControlPort(wiring.Component):
                              cmd.addr.eq(p.pop_base[D] + (addr.offset >> lane_bits))]
         m.d.comb += [cmd.wdata.eq(wdata), cmd.we.eq(we & idle), cmd.re.eq(re)]
 
-    def _read_mux(self, m: Module, addr: data.View) -> None:
+    def _read_mux(self, m: Module, addr: data.View, re: Value) -> None:
         """The read data of every region, ``CORE_LATENCY + HOST_LATENCY`` cycles after the registered
         bus (when the banks answer). A CSR read carries its offset down that pipeline, not the
         register's 32-bit value: the register is sampled one cycle before the final multiplexer
@@ -202,4 +202,5 @@ class ControlPort(wiring.Component):
                 m.d.comb += value.eq(fields[field])
             with m.Case(Region.READOUT):
                 m.d.comb += value.eq(state.v.as_signed())
-        m.d.sync += self.bus.rdata.eq(value)
+        with m.If(delay(m, re, latency, "answer")):          # held until the next answer
+            m.d.sync += self.bus.rdata.eq(value)

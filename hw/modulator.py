@@ -52,10 +52,11 @@ class Modulator(wiring.Component):
         # counting: event → class (a ROM of k mod C) → increment
         cls = delay(m, Array(k % C for k in range(p.readout_words * p.banks))[self.spikes.payload], 1, "cls")
         hit = delay(m, self.spikes.valid, 1, "hit")
-        with m.If(self.clear):
-            m.d.sync += [self.counts[c].eq(0) for c in range(C)]
-        with m.Elif(hit):
-            m.d.sync += counts[cls].eq(counts[cls] + 1)
+        for c in range(C):                  # a counter per class (no shared read-modify-write multiplexer)
+            with m.If(self.clear):
+                m.d.sync += self.counts[c].eq(0)
+            with m.Elif(hit & (cls == c)):
+                m.d.sync += self.counts[c].eq(self.counts[c] + 1)
         # decision walk: stage 1 reads n_c, stage 2 computes e_c and the running argmax
         c1 = Signal(range(C + 1))
         walking = Signal()

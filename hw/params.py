@@ -41,6 +41,7 @@ import functools
 import numpy as np
 
 from ..golden_model.config import Config
+from ..golden_model.cycles import max_sample_cycles
 from ..golden_model.topology import LaneRoutes, lane_routes, small_world_mask
 
 __all__ = ["LR_EXTRA_MAX", "HwParams", "bits_for", "checked_params", "hw_params", "rejected"]
@@ -84,6 +85,7 @@ class HwParams:
     product_bits: int               # G_i·X_j or m_c·X_j (signed)
     label_bits: int
     step_bits: int
+    cycle_bits: int                 # a phase counter: ≤ the cycles of the slowest sample (max_sample_cycles), ≤ 32
 
     # ----------------------------------------------------------------- layout
     @property
@@ -247,6 +249,7 @@ def hw_params(cfg: Config) -> HwParams:
         product_bits=product.bit_length() + 1,
         label_bits=bits_for(C),
         step_bits=bits_for(T),
+        cycle_bits=min(32, max_sample_cycles(cfg).total.bit_length()),
     )
 
 

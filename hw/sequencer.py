@@ -19,7 +19,7 @@ busy cycle to exactly one of ``integration`` (encode, runs), ``sweep`` (clear, s
 ``decide`` and ``plasticity``.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Assert, Module, Signal
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -57,7 +57,7 @@ class Sequencer(wiring.Component):
         super().__init__({
             "start": In(1), "train": In(1), "busy": Out(1), "trained": Out(1),
             "phase": Out(Phase), "step": Out(p.step_bits), "pop": Out(range(p.layers + 1)),
-            "cycles": Out(data.ArrayLayout(32, 4)),     # integration, sweep, decide, plasticity
+            "cycles": Out(data.ArrayLayout(p.cycle_bits, 4)),     # integration, sweep, decide, plasticity
             "clear": Out(fmt.stream(fmt.sweep_command.members["addr"])),
             "lists_clear": Out(1),
             "enc_step": Out(1), "enc_clear": Out(1), "enc_busy": In(1),
@@ -156,7 +156,11 @@ class Sequencer(wiring.Component):
             m.next = "idle"
 
     def _count_cycles(self, m: Module) -> None:
-        """``cycles[c] += 1`` in every cycle of a phase that counter ``c`` counts (:data:`COUNTER`)."""
+        """``cycles[c] += 1`` in every cycle of a phase that counter ``c`` counts (:data:`COUNTER`).
+        The counters are ``cycle_bits`` wide: the cycles of the slowest possible sample fit
+        (:func:`~modsnn.golden_model.cycles.max_sample_cycles`; asserted never to wrap)."""
+        top = 2 ** self._p.cycle_bits - 1
         for phase, counter in COUNTER.items():
             with m.If(self.phase == phase):
                 m.d.sync += self.cycles[counter].eq(self.cycles[counter] + 1)
+                m.d.comb += Assert(self.cycles[counter] != top, f"cycle counter {counter} wrapped")

@@ -90,7 +90,8 @@ class ModelControlPort(wiring.Component):
     Every address of ``mmio_address`` is a read/write word of a memory, except ``COMMAND``: writing
     INFER or TRAIN makes ``busy`` high for ``run_cycles`` cycles (unless ``refuse``: then nothing
     starts and the refused bit is set), and reading it gives ``busy`` (bit 0) and refused (bit 1).
-    Writes while busy are ignored. ``rdata`` is valid ``latency`` cycles after ``re``. ``writes``
+    Writes while busy are ignored. ``rdata`` holds the answer from ``latency`` cycles after ``re`` until the next answer
+    (as the accelerator's control port does). ``writes``
     counts every write strobe.
     """
 
@@ -127,11 +128,16 @@ class ModelControlPort(wiring.Component):
         data, was_command = rd.data, Signal()
         m.d.sync += was_command.eq(is_command)
         value = Mux(was_command, self.busy | (refused << 1), data)
+        answer = bus.re
         for _ in range(self._latency - 1):
-            delayed = Signal(32)
-            m.d.sync += delayed.eq(value)
-            value = delayed
-        m.d.comb += bus.rdata.eq(value)
+            delayed, answer_delayed = Signal(32), Signal()
+            m.d.sync += [delayed.eq(value), answer_delayed.eq(answer)]
+            value, answer = delayed, answer_delayed
+        answer_now, held = Signal(), Signal(32)                 # the answer of the read `latency` cycles ago
+        m.d.sync += answer_now.eq(answer)
+        with m.If(answer_now):
+            m.d.sync += held.eq(value)
+        m.d.comb += bus.rdata.eq(Mux(answer_now, value, held))
         return m
 
 

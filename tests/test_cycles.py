@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from modsnn.golden_model.config import Config, load_config
-from modsnn.golden_model.cycles import CycleCosts, bank_routes, project, sample_cycles
+from modsnn.golden_model.cycles import CycleCosts, bank_routes, max_sample_cycles, project, sample_cycles
 from modsnn.golden_model.data import load_dataset
 from modsnn.golden_model.network import Network
 
@@ -76,3 +76,25 @@ def test_costs_follow_the_hash_registers() -> None:
     assert CycleCosts.for_config(Config()) == CycleCosts()
     two = CycleCosts.for_config(Config(hash_stages=2))
     assert (two.learn_overhead, two.key_gap, two.walk_overhead, two.sign_overhead) == (20, 5, 17, 9)
+
+
+def test_max_sample_cycles_bounds_every_sample() -> None:
+    """The bound behind the RTL's cycle-counter width holds for real samples (bright inputs, a
+    hot network: thresholds of 1) and is reached by the all-spiking sample it is computed from."""
+    data = load_dataset("digits", "train")
+    for sets in ([], ["threshold=[1]", "readout_threshold=1", "lanes=2"]):
+        cfg = load_config("tiny", sets)
+        bound = max_sample_cycles(cfg)
+        net = Network(cfg)
+        for n in range(4):
+            fwd, report = net.train_step(np.full_like(data.x[n], 255) if n == 3 else data.x[n], int(data.y[n]))
+            got = sample_cycles(cfg, fwd, report=report)
+            assert got.integration <= bound.integration and got.sweep <= bound.sweep
+            assert got.plasticity <= bound.plasticity and got.total <= bound.total
+    cfg = load_config("tiny")
+    T, B = cfg.timesteps, cfg.lanes * cfg.cores
+    q = cfg.hidden[0] // B
+    # every step after the first plays n_in FF events and n_hidden REC events of q words each
+    assert max_sample_cycles(cfg).integration >= (T - 1) * (cfg.n_inputs + cfg.hidden[0]) * q
+    from modsnn.hw.params import hw_params
+    assert hw_params(cfg).cycle_bits == max_sample_cycles(cfg).total.bit_length() < 32

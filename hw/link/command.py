@@ -54,7 +54,8 @@ class CommandExecutor(wiring.Component):
     * ``reply`` (out, stream of :data:`~modsnn.hw.link.framing.FRAME_TOKEN`) — reply bodies (header,
       payload) each closed by an end token; the CRC and COBS are added downstream;
     * ``bus`` (out, :func:`control_bus`) — master of the accelerator's control port: one access per
-      ``we``/``re`` cycle; ``rdata`` is taken ``bus_read_latency`` cycles after ``re``;
+      ``we``/``re`` cycle; ``rdata`` holds the answer from ``bus_read_latency`` cycles after ``re``
+      until the next answer;
     * ``busy`` (in) — the accelerator is running a sample;
     * ``error`` (out) — the last reply's status was not ``OK`` (for a LED).
 
@@ -231,7 +232,6 @@ class CommandExecutor(wiring.Component):
         size_code = Signal(2)
         signed = Signal()
         wword = Signal(32)                         # write word, byte `nbyte` filled from the frame
-        rword = Signal(32)                         # read word, byte `nbyte` sent
         nbyte = Signal(2)                          # bytes of this word done
         latency = Signal(range(self._latency))
         index = Signal(range(limits.slot_bytes))   # parse, header, identity: byte; writes: next frame byte
@@ -259,7 +259,7 @@ class CommandExecutor(wiring.Component):
             with m.Else():
                 m.next = "finish"
 
-        v.__dict__.update(addr=addr, left=left, size_code=size_code, signed=signed, wword=wword, rword=rword,
+        v.__dict__.update(addr=addr, left=left, size_code=size_code, signed=signed, wword=wword,
                           nbyte=nbyte, latency=latency, index=index, timer=timer, last_byte=last_byte, rom_rd=rom_rd,
                           finished=finished)
 
@@ -347,7 +347,7 @@ class CommandExecutor(wiring.Component):
     def _word_states(self, m: Module, v: SimpleNamespace) -> None:
         """Bus writes and reads word by word, a sample's run, the end token."""
         frame, reply, bus, op = v.frame, v.reply, v.bus, v.op
-        addr, left, wword, rword = v.addr, v.left, v.wword, v.rword
+        addr, left, wword = v.addr, v.left, v.wword
         nbyte, latency, index = v.nbyte, v.latency, v.index
         timer, last_byte, finished = v.timer, v.last_byte, v.finished
         # ---- writes: fetch the word's bytes from the frame, then one bus write
@@ -370,19 +370,19 @@ class CommandExecutor(wiring.Component):
                 m.next = "run_start"
             with m.Else():
                 finished()
-        # ---- reads: one bus read, then the word's low bytes into the reply
+        # ---- reads: one bus read, then the word's low bytes into the reply (``rdata`` holds the
+        # answer until the next read)
         with m.State("rd_issue"):
             m.d.comb += bus.re.eq(1)
             m.d.sync += latency.eq(self._latency - 1)
             m.next = "rd_wait"
         with m.State("rd_wait"):
-            with m.If(latency == 0):
-                m.d.sync += rword.eq(bus.rdata)
+            with m.If(latency == 0):                # the answer is on rdata from the next cycle
                 m.next = "rd_emit"
             with m.Else():
                 m.d.sync += latency.eq(latency - 1)
         with m.State("rd_emit"):
-            m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rword.word_select(nbyte, 8))]
+            m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(bus.rdata.word_select(nbyte, 8))]
             with m.If(reply.ready):
                 m.d.sync += nbyte.eq(nbyte + 1)
                 with m.If(nbyte == last_byte):
