@@ -51,18 +51,23 @@ class SimAccelerator:
         dut.bus__we.value = 0
 
     async def read_many(self, addresses: Sequence[int], signed: bool = False) -> list[int]:
-        """Read ``addresses`` with one read per cycle (answers in order)."""
+        """Read ``addresses`` with one read per cycle (answers in order). Checks that ``rdata`` holds
+        the last answer for two more cycles while the address moves on (the control port's contract)."""
         dut = self.dut
         values: list[int] = []
-        for cycle in range(len(addresses) + BUS_READ_LATENCY):
+        raw = 0
+        for cycle in range(len(addresses) + BUS_READ_LATENCY + 2):
             await FallingEdge(dut.clk)
-            if cycle >= BUS_READ_LATENCY:
-                value = int(dut.bus__rdata.value)
-                values.append(value - (1 << 32) if signed and value >= 1 << 31 else value)
+            if cycle >= BUS_READ_LATENCY + len(addresses):
+                assert int(dut.bus__rdata.value) == raw, "rdata did not hold the last answer"
+            elif cycle >= BUS_READ_LATENCY:
+                raw = int(dut.bus__rdata.value)
+                values.append(raw - (1 << 32) if signed and raw >= 1 << 31 else raw)
             if cycle < len(addresses):
                 dut.bus__addr.value = addresses[cycle]
                 dut.bus__re.value = 1
             else:
+                dut.bus__addr.value = 0
                 dut.bus__re.value = 0
         return values
 
