@@ -56,17 +56,18 @@ class Family:
     synth: str                   # the Yosys synthesis command (``-top`` is added)
     models: tuple[str, ...]      # cell simulation models, relative to the Yosys share directory
     memory_cell: str             # the block-RAM primitive the memories must map to
+    device: str                  # the device the gateware is elaborated for (a board's ``platform.device``)
     cxx_opt: str = "-Os"         # Verilator's C++ optimisation of the model (its default: -Os)
 
 
 FAMILIES: dict[str, Family] = {
-    "ice40": Family("ice40", "synth_ice40 -dsp", ("ice40/cells_sim.v",), "SB_RAM40_4K"),
+    "ice40": Family("ice40", "synth_ice40 -dsp", ("ice40/cells_sim.v",), "SB_RAM40_4K", "iCE40UP5K"),
     # Yosys ships no simulation model of the ECP5 multiplier (MULT18X18D is a black box in
     # cells_bb.v), so the ECP5 netlist builds its multipliers from LUTs and carry chains. Its
     # block RAM DP16KD is a black box in cells_sim.v too: gate_build refuses that netlist.
     # The ECP5 netlist verilates to ~120 MB of C++ (iCE40: ~80 MB), which takes hours at -Os on
     # two shared cores: it is compiled without optimisation.
-    "ecp5": Family("ecp5", "synth_ecp5 -nodsp", ("ecp5/cells_sim.v",), "DP16KD", cxx_opt="-O0"),
+    "ecp5": Family("ecp5", "synth_ecp5 -nodsp", ("ecp5/cells_sim.v",), "DP16KD", "LFE5U-85F", cxx_opt="-O0"),
 }
 
 
@@ -174,6 +175,13 @@ def netlist_cells(directory: Path) -> dict[str, int]:
     return {name: int(n) for name, n in design.get("num_cells_by_type", {}).items()}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Device:
+    """What the gateware asks of a platform when it elaborates (:func:`modsnn.hw.spram.is_ice40_up`)."""
+
+    device: str
+
+
 def collision_x_ports(directory: Path) -> int:
     """Memory read ports of the netlist in build directory ``directory`` that the after-read commands
     marked read-during-write don't-care (``COLLISION_X_MASK``; 0 on ECP5)."""
@@ -191,9 +199,9 @@ def gate_build(component: Any, family: str, simulator: str) -> tuple[Path, Path]
 
     from ..boards.build import yosys_after_read
 
-    # elaborated without a platform, as the RTL benches do: the iCE40 UP forms (single-port weights
-    # in SB_SPRAM256KA) are not in this netlist (docs/verification.md, "Gate-level parity")
-    rtl = rtlil.convert(component, name=TOP, emit_src=False)
+    # elaborated for the family's device, as a board build does (iCE40 UP: single-port weight
+    # memories as SB_SPRAM256KA instances)
+    rtl = rtlil.convert(component, name=TOP, emit_src=False, platform=_Device(fam.device))
     models = cell_models(family)
     key = "\n".join([hashlib.sha256(rtl.encode()).hexdigest(), fam.synth, yosys_after_read(fam.name), _yosys_version(),
                      hashlib.sha256((NO_DEFAULTS + models).encode()).hexdigest()])

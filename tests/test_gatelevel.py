@@ -74,7 +74,8 @@ def test_training_on_the_netlist_is_bit_exact(family: str, tmp_path: Path) -> No
     """20 training and 5 test samples on the ``tiny`` netlist: every prediction and cycle count,
     and every weight after training, equal the golden model's. On iCE40 ``tiny`` takes the
     iCEBreaker preset's hardware fields (single-port weight memories, two hash registers, the job's
-    delay lines in block RAM) and the board build's after-read commands."""
+    delay lines in block RAM), elaborated for the UP5K (the weights in ``SB_SPRAM256KA``), with the
+    board build's after-read commands: the netlist has what the board's has."""
     report = tmp_path / "report.json"
     sets = ["weight_ports=1", "hash_stages=2", "memory_delays=true"] if family == "ice40" else []
     result = train_on_gates(load_config("tiny", sets), family, train_samples=20, test_samples=5,
@@ -89,4 +90,5 @@ def test_training_on_the_netlist_is_bit_exact(family: str, tmp_path: Path) -> No
         from modsnn.boards.build import collision_x_memories
 
         assert result["collision_x_ports"] >= len(collision_x_memories()) - 1     # no link: no frame buffers
+        assert result["cells"].get("SB_SPRAM256KA", 0) > 0
     assert not any(name.startswith("$") and name != "$scopeinfo" for name in result["cells"])
