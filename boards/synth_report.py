@@ -7,7 +7,7 @@ own for each target of :data:`TARGETS`, and the results land in one JSON and one
 
 Method, per block and target:
 
-* **resources**: Yosys (``synth_ecp5`` / ``synth_ice40 -dsp``) on the bare block, ``stat -json``:
+* **resources**: Yosys (:func:`~modsnn.boards.build.synth_command`) on the bare block, ``stat -json``:
   LUT4 (ECP5: ``LUT4`` + 2 per ``CCU2C`` carry + 4 per ``TRELLIS_DPR16X4`` LUT RAM; iCE40:
   ``SB_LUT4``), flip-flops, block RAMs, DSPs;
 * **Fmax**: nextpnr on the same netlist. ECP5: ``--out-of-context`` (no I/O buffers: the block's
@@ -44,7 +44,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config, load_config
-from .build import build_root, tool_env, tool_versions, yosys_after_read
+from .build import build_root, synth_command, tool_env, tool_versions, yosys_after_read
 
 __all__ = ["BLOCKS", "TARGETS", "Harness", "markdown_table", "synth_block", "synth_report"]
 
@@ -192,7 +192,7 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
         if previous.pop("key", None) == key:                # same netlist, same tool arguments: reuse
             return {**previous, "block": name, "seconds": 0.0}
     (directory / "block.il").write_text(text)
-    synth = "synth_ecp5" if target.family == "ecp5" else "synth_ice40 -dsp"
+    synth = synth_command(target.family)
     script = ["read_rtlil block.il", *after_read.splitlines(), f"{synth} -top top",
               "tee -q -o top.stat.json stat -json", "write_json top.json"]
     note = ""
@@ -295,7 +295,8 @@ def markdown_table(report: dict[str, Any]) -> str:
 #: ABC9 pass asserts (a duplicate wire) on the unflattened board top, so LUTs come from its built-in
 #: mapping, about a third more than ABC9 gives the flattened build: compare modules with each other,
 #: not with the build's totals.
-HIERARCHY_SYNTH = {"ice40": "synth_ice40 -dsp -noflatten -noabc", "ecp5": "synth_ecp5 -noflatten -noabc9"}
+HIERARCHY_SYNTH = {"ice40": f"{synth_command('ice40')} -noflatten -noabc",
+                   "ecp5": f"{synth_command('ecp5')} -noflatten -noabc9"}
 _STAT_CELL = re.compile(r"^\s+(\d+)\s+(\S+)\s*$")
 
 

@@ -124,11 +124,13 @@ class JobStages:
 assert all((s.write - s.weight_read) % 2 == 1 and s.weight_read >= s.key for s in map(JobStages, (2, 3, 6)))
 
 
-def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1) -> Value:
-    """``value`` after ``cycles`` registers (loaded when ``en``)."""
+def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1, reset_less: bool = False) -> Value:
+    """``value`` after ``cycles`` registers (loaded when ``en``); ``reset_less``: registers of data
+    whose valid bit travels beside them, which the reset need not clear (a multiplier's operand
+    and product registers: without a reset Yosys packs them into the iCE40 SB_MAC16)."""
     shape = value.shape() if hasattr(value, "shape") else Value.cast(value).shape()
     for n in range(cycles):
-        reg = Signal(shape, name=f"{name}_d{n + 1}")
+        reg = Signal(shape, name=f"{name}_d{n + 1}", reset_less=reset_less)
         with m.If(en):
             m.d.sync += reg.eq(value)
         value = reg
@@ -251,7 +253,7 @@ class Bank(wiring.Component):
             "mon": Out(fmt.state_word),                       # sweep stage D: the written state
             "x_addr": In(p.state_addr_bits), "x_en": In(1),
             "x_data": Out(p.xsum_bits),                       # X of state word x_addr, 2 cycles later
-            "prefix": Out(32),                                # PREFIX result (P9)
+            "prefix": Out(32),                                # the hash word (P3+h): a PREFIX job's result
             "gated": Out(1), "gated_valid": Out(1),           # SIGN, last class: G ≠ 0 (P9)
         })
 
@@ -460,7 +462,7 @@ class Bank(wiring.Component):
         late_args = self._late.members["args"].size
         m.d.comb += late3.eq(Cat(j3.op, j3.a, j3.matrix, j3.args.as_value()[:late_args]))
         # P4: product (input and output registered, for a DSP); P3+h−1: shifted by 32 − s
-        factor4, x4 = delay(m, factor, 1, "pj_f"), delay(m, j3.args.sr.x, 1, "pj_x")
+        factor4, x4 = delay(m, factor, 1, "pj_f", reset_less=True), delay(m, j3.args.sr.x, 1, "pj_x", reset_less=True)
         product = Signal(signed(p.product_bits), name="pj_product")
         m.d.comb += product.eq(factor4 * x4)
         product8 = delay(m, product, st.rowkey - 5, "pj_p")
@@ -540,15 +542,15 @@ class Bank(wiring.Component):
         with m.If(sign):
             m.d.sync += acc.eq(level)
         last9 = delay(m, sign & j8.args.sign.last, 1, "pj_last")
-        level9, h9, a9 = delay(m, level, 1, "pj_level"), delay(m, h8, 1, "pj_h8"), delay(m, j8.a, 1, "pj_a8")
+        level9, h9 = delay(m, level, 1, "pj_level", reset_less=True), delay(m, h8, 1, "pj_h8", reset_less=True)
+        a9 = delay(m, j8.a, 1, "pj_a8")
         gate = Signal(signed(p.gate_bits), name="pj_G")
         m.d.comb += gate.eq(level9 * h9)
-        gate10, last10, a10 = delay(m, gate, 1, "pj_G"), delay(m, last9, 1, "pj_last9"), delay(m, a9, 1, "pj_a9")
+        gate10, last10, a10 = delay(m, gate, 1, "pj_G", reset_less=True), delay(m, last9, 1, "pj_last9"), \
+            delay(m, a9, 1, "pj_a9")
         self._write("gate", last10, a10, gate10)
         m.d.comb += [self.gated.eq(gate10 != 0), self.gated_valid.eq(last10)]
-        prefix = v8 & (j8.op == JobOp.PREFIX)
-        with m.If(prefix):
-            m.d.sync += self.prefix.eq(word)
+        m.d.comb += self.prefix.eq(word)          # the learner takes a PREFIX job's word at P3+h
 
     # ---------------------------------------------------------------------- host
     def _host(self, m: Module, ports: dict) -> None:

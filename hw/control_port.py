@@ -38,6 +38,10 @@ from .params import LR_EXTRA_MAX, bits_for, checked_params
 
 __all__ = ["BUS_READ_LATENCY", "Command", "ControlPort", "Csr", "bus_signature"]
 
+#: The CSR decoder's block of offsets: with at most this many classes the counts and the levels each
+#: fill (part of) one aligned block (:meth:`ControlPort._csr_blocks`).
+CSR_BLOCK = 16
+
 #: ``re`` → ``rdata``: bus register, core register, bank read and register, read mux register
 BUS_READ_LATENCY = 1 + CORE_LATENCY + HOST_LATENCY + 1
 
@@ -58,6 +62,10 @@ class Csr(py_enum.IntEnum):
     LEVEL = 80        # 80 + c: modulatory level m_c (signed)
 
 
+assert LR_EXTRA_MAX & (LR_EXTRA_MAX + 1) == 0                  # saturates as a bit test (_saturated)
+assert Csr.COUNT == CSR_BLOCK and Csr.LEVEL % CSR_BLOCK == 0 and Csr.CYCLES_PLASTICITY < CSR_BLOCK
+
+
 class Command(py_enum.IntEnum):
     INFER = 1
     TRAIN = 2
@@ -68,6 +76,12 @@ def bus_signature(cfg: Config) -> wiring.Signature:
     fmt = formats_for(cfg)
     return wiring.Signature({"addr": Out(fmt.mmio_address), "wdata": Out(32), "we": Out(1), "re": Out(1),
                              "rdata": In(32)})
+
+
+def _saturated(value: Value, bits: int) -> Value:
+    """``min(value, 2^bits − 1)`` of an unsigned ``value``: a test of its high bits (a comparator
+    would be a carry chain as wide as ``value``)."""
+    return Mux(value[bits:].any(), 2**bits - 1, value[:bits])
 
 
 class ControlPort(wiring.Component):
@@ -121,9 +135,9 @@ class ControlPort(wiring.Component):
                     ok = (wdata == Command.INFER) | (train & (self.label < cfg.n_classes))
                     m.d.sync += [error.eq(~ok), start.eq(ok), train_r.eq(train)]
                 with m.Case(Csr.LABEL):
-                    m.d.sync += self.label.eq(Mux(wdata >= 2**len(self.label), 2**len(self.label) - 1, wdata))
+                    m.d.sync += self.label.eq(_saturated(wdata, len(self.label)))
                 with m.Case(Csr.LR_EXTRA):
-                    m.d.sync += self.lr_extra.eq(Mux(wdata > LR_EXTRA_MAX, LR_EXTRA_MAX, wdata))
+                    m.d.sync += self.lr_extra.eq(_saturated(wdata, len(self.lr_extra)))
                 with m.Case(Csr.SAMPLE):
                     m.d.sync += self.sample.eq(wdata)
 
@@ -167,21 +181,11 @@ class ControlPort(wiring.Component):
         offset = delay(m, addr.offset[:low], latency - 1, "csr_offset")
         mapped = delay(m, (addr.offset >> low) == 0, latency - 1, "csr_mapped")
         csr = Signal(32)
-        with m.If(mapped), m.Switch(offset):
-            with m.Case(Csr.COMMAND):
-                m.d.comb += csr.eq(Cat(self._busy, self._error))
-            for reg, sig in ((Csr.LABEL, self.label), (Csr.LR_EXTRA, self.lr_extra), (Csr.SAMPLE, self.sample),
-                             (Csr.PREDICTION, self.prediction)):
-                with m.Case(reg):
-                    m.d.comb += csr.eq(sig)
-            for n in range(4):
-                with m.Case(Csr.CYCLES_INTEGRATION + n):
-                    m.d.comb += csr.eq(self.cycles[n])
-            for c in range(C):
-                with m.Case(Csr.COUNT + c):
-                    m.d.comb += csr.eq(self.counts[c])
-                with m.Case(Csr.LEVEL + c):
-                    m.d.comb += csr.eq(self.levels[c].as_signed())
+        with m.If(mapped):
+            if C <= CSR_BLOCK:
+                self._csr_blocks(m, csr, offset)
+            else:
+                self._csr_cases(m, csr, offset)
         csr_late = delay(m, csr, 1, "csr")
         region = delay(m, addr.region, latency, "region")
         field = delay(m, offset[:2], 1, "field")
@@ -204,3 +208,47 @@ class ControlPort(wiring.Component):
                 m.d.comb += value.eq(state.v.as_signed())
         with m.If(delay(m, re, latency, "answer")):          # held until the next answer
             m.d.sync += self.bus.rdata.eq(value)
+
+    def _csr_registers(self) -> dict[int, Value]:
+        """The CSRs below :attr:`Csr.COUNT`, by offset (``COMMAND`` reads ``busy`` and the error bit)."""
+        regs = {int(Csr.COMMAND): Cat(self._busy, self._error), int(Csr.LABEL): self.label,
+                int(Csr.LR_EXTRA): self.lr_extra, int(Csr.SAMPLE): self.sample, int(Csr.PREDICTION): self.prediction}
+        regs.update({int(Csr.CYCLES_INTEGRATION) + n: self.cycles[n] for n in range(4)})
+        return regs
+
+    def _csr_cases(self, m: Module, csr: Signal, offset: Value) -> None:
+        """The CSR read value, one case per offset (any number of classes)."""
+        with m.Switch(offset):
+            for reg, value in self._csr_registers().items():
+                with m.Case(reg):
+                    m.d.comb += csr.eq(value)
+            for c in range(self._cfg.n_classes):
+                with m.Case(Csr.COUNT + c):
+                    m.d.comb += csr.eq(self.counts[c])
+                with m.Case(Csr.LEVEL + c):
+                    m.d.comb += csr.eq(self.levels[c].as_signed())
+
+    def _csr_blocks(self, m: Module, csr: Signal, offset: Value) -> None:
+        """The CSR read value when ``n_classes ≤`` :data:`CSR_BLOCK`: the same values as
+        :meth:`_csr_cases`, decoded as blocks of 16 offsets (``offset[4:]``: 0 the registers,
+        ``COUNT / 16`` the counts, ``LEVEL / 16`` the levels; ``offset[:4]`` within). The counts and
+        levels are selected at their own widths, the level sign-extended once after its multiplexer,
+        and the three blocks ORed: a narrow multiplexer per block instead of one of 32 bits over
+        every CSR (the iCE40 build's largest)."""
+        C = self._cfg.n_classes
+        block, index = offset[4:], offset[:4]
+        known = index < C
+        count = Signal.like(self.counts[0], name="csr_count")
+        level = Signal.like(self.levels[0].as_signed(), name="csr_level")
+        m.d.comb += [count.eq(Array(self.counts[c] for c in range(C))[index]),
+                     level.eq(Array(self.levels[c].as_signed() for c in range(C))[index])]
+        register = Signal(32, name="csr_register")
+        with m.Switch(index):
+            for reg, value in self._csr_registers().items():
+                with m.Case(reg):
+                    m.d.comb += register.eq(value)
+        level_word = Signal(32, name="csr_level_word")
+        m.d.comb += level_word.eq(level)
+        m.d.comb += csr.eq(Mux(block == 0, register, 0)
+                           | Mux((block == Csr.COUNT // CSR_BLOCK) & known, count, 0)
+                           | Mux((block == Csr.LEVEL // CSR_BLOCK) & known, level_word, 0))

