@@ -150,7 +150,7 @@ MUTANTS: tuple[Mutant, ...] = (
     _M("dispatcher-drain-short", "hw/dispatcher.py", "off-by-one", "drain.eq(CORE_LATENCY + ACC_LATENCY)",
        "drain.eq(CORE_LATENCY + ACC_LATENCY - 2)"),
     # ---- host link (hw/link/)
-    _M("cobs-code-off-by-one", "hw/link/framing.py", "off-by-one", "remaining.eq(byte - 1)", "remaining.eq(byte - 2)"),
+    _M("cobs-code-off-by-one", "hw/link/framing.py", "off-by-one", "left.eq(byte)", "left.eq(byte - 1)"),
     _M("cobs-error-dropped", "hw/link/framing.py", "stuck", "self.o.payload.error.eq(delimiter & (damaged | ~code))",
        "self.o.payload.error.eq(0)"),
     _M("crc-bytes-swapped", "hw/link/framing.py", "swap", "self.o.payload.data.eq(crc.crc[8:])",
