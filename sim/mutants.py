@@ -146,6 +146,7 @@ MUTANTS: tuple[Mutant, ...] = (
        "with m.If(self.w_j == n_l - 2):"),
     _M("first-group-gate-inverted", "hw/learner.py", "stuck", "with m.If(~self._gate()):",
        "with m.If(self._gate()):"),
+    _M("prefix-capture-late", "hw/learner.py", "off-by-one", "R = self._lat.result", "R = self._lat.result + 1"),
     _M("dispatcher-empty-event-live", "hw/dispatcher.py", "stuck", "live.eq(e_words != 0)", "live.eq(1)"),
     _M("dispatcher-drain-short", "hw/dispatcher.py", "off-by-one", "drain.eq(CORE_LATENCY + ACC_LATENCY)",
        "drain.eq(CORE_LATENCY + ACC_LATENCY - 2)"),
@@ -155,6 +156,14 @@ MUTANTS: tuple[Mutant, ...] = (
        "self.o.payload.error.eq(0)"),
     _M("crc-bytes-swapped", "hw/link/framing.py", "swap", "self.o.payload.data.eq(crc.crc[8:])",
        "self.o.payload.data.eq(crc.crc[:8])"),
+    _M("cobs-ring-fill-off-by-one", "hw/link/framing.py", "bound", "ahead = Signal(9, init=1)",
+       "ahead = Signal(9, init=0)"),
+    _M("receiver-started-not-cleared", "hw/link/framing.py", "stuck", "count.eq(0), started.eq(0)]", "count.eq(0)]"),
+    _M("request-byte-early", "hw/link/command.py", "off-by-one", "with m.Case(k + 2):", "with m.Case(k + 1):"),
+    # ---- control port (hw/control_port.py)
+    _M("csr-last-class-unmapped", "hw/control_port.py", "bound", "known = index < C", "known = index < C - 1"),
+    _M("saturation-high-bit+1", "hw/control_port.py", "saturation", "Mux(value[bits:].any(), 2**bits - 1,",
+       "Mux(value[bits + 1:].any(), 2**bits - 1,"),
 )
 
 

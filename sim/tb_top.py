@@ -40,6 +40,7 @@ from modsnn.golden_model.network import Network
 from modsnn.golden_model.reference import Reference
 from modsnn.hw.control_port import Command, Csr
 from modsnn.hw.formats import Population, Region
+from modsnn.hw.params import LR_EXTRA_MAX, hw_params
 from modsnn.sim.accelerator import SimAccelerator, SpikeMonitor, StateMonitor
 from modsnn.sim.streams import start
 from modsnn.sim.tbparams import golden_config, tb_params
@@ -160,14 +161,26 @@ async def top_matches_golden(dut: Any) -> None:
 @cocotb.test()
 async def bad_commands_are_refused(dut: Any) -> None:
     """A command that is not INFER/TRAIN, or TRAIN with a label ≥ n_classes, starts nothing, sets
-    the error bit and changes no weight; the next good command clears the bit."""
+    the error bit and changes no weight; the next good command clears the bit. ``LABEL`` and
+    ``LR_EXTRA`` saturate (at their first and last out-of-range values too: a label of
+    ``2^label_bits`` is refused, not trained as class 0), and the CSR offsets just past the class
+    counts and levels read 0."""
     cfg, _ = tb_params(1)
     await start(dut, INPUTS)
     acc = SimAccelerator(dut, cfg)
     net = Network(cfg)
     await acc.load_weights(net)
     await acc.load_sample(load_dataset(cfg.dataset, "train").x[0])
-    for command, label in ((7, 0), (0, 0), (int(Command.TRAIN), cfg.n_classes), (int(Command.TRAIN), 255)):
+    label_max = 2 ** hw_params(cfg).label_bits - 1
+    for written, want in ((label_max, label_max), (label_max + 1, label_max), (2**32 - 1, label_max)):
+        await acc.write(Region.CSR, Csr.LABEL, written)
+        assert await acc.read(Region.CSR, Csr.LABEL) == want, f"LABEL {written} reads back, want {want}"
+    for written, want in ((LR_EXTRA_MAX, LR_EXTRA_MAX), (LR_EXTRA_MAX + 1, LR_EXTRA_MAX), (2**32 - 1, LR_EXTRA_MAX)):
+        await acc.write(Region.CSR, Csr.LR_EXTRA, written)
+        assert await acc.read(Region.CSR, Csr.LR_EXTRA) == want, f"LR_EXTRA {written} reads back, want {want}"
+    await acc.write(Region.CSR, Csr.LR_EXTRA, 0)
+    for command, label in ((7, 0), (0, 0), (int(Command.TRAIN), cfg.n_classes), (int(Command.TRAIN), label_max + 1),
+                           (int(Command.TRAIN), 255)):
         await acc.write(Region.CSR, Csr.LABEL, label)
         await acc.write(Region.CSR, Csr.COMMAND, command)
         status = await acc.read(Region.CSR, Csr.COMMAND)
@@ -175,6 +188,9 @@ async def bad_commands_are_refused(dut: Any) -> None:
     assert_weights(-1, await acc.read_weights(), net)
     await acc.run(Command.INFER)
     assert await acc.read(Region.CSR, Csr.COMMAND) == 0, "a good command clears the error bit"
+    counts = await acc.read_many([acc.address(Region.CSR, Csr.COUNT + c) for c in range(cfg.n_classes + 1)])
+    assert counts[-1] == 0, f"CSR {Csr.COUNT + cfg.n_classes} (past the class counts {counts[:-1]}) reads 0"
+    assert await acc.read(Region.CSR, Csr.LEVEL + cfg.n_classes) == 0, "the CSR past the levels reads 0"
     # a write in the bus cycle right after a command finds the accelerator busy (the registered
     # start strobe counts as busy) and is ignored
     await acc.write(Region.CSR, Csr.LABEL, 1)
