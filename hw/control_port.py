@@ -38,10 +38,6 @@ from .params import LR_EXTRA_MAX, bits_for, checked_params
 
 __all__ = ["BUS_READ_LATENCY", "Command", "ControlPort", "Csr", "bus_signature"]
 
-#: The CSR decoder's block of offsets: with at most this many classes the counts and the levels each
-#: fill (part of) one aligned block (:meth:`ControlPort._csr_blocks`).
-CSR_BLOCK = 16
-
 #: ``re`` → ``rdata``: bus register, core register, bank read and register, read mux register
 BUS_READ_LATENCY = 1 + CORE_LATENCY + HOST_LATENCY + 1
 
@@ -63,7 +59,6 @@ class Csr(py_enum.IntEnum):
 
 
 assert LR_EXTRA_MAX & (LR_EXTRA_MAX + 1) == 0                  # saturates as a bit test (_saturated)
-assert Csr.COUNT == CSR_BLOCK and Csr.LEVEL % CSR_BLOCK == 0 and Csr.CYCLES_PLASTICITY < CSR_BLOCK
 
 
 class Command(py_enum.IntEnum):
@@ -182,10 +177,7 @@ class ControlPort(wiring.Component):
         mapped = delay(m, (addr.offset >> low) == 0, latency - 1, "csr_mapped")
         csr = Signal(32)
         with m.If(mapped):
-            if C <= CSR_BLOCK:
-                self._csr_blocks(m, csr, offset)
-            else:
-                self._csr_cases(m, csr, offset)
+            self._csr_cases(m, csr, offset)
         csr_late = delay(m, csr, 1, "csr")
         region = delay(m, addr.region, latency, "region")
         field = delay(m, offset[:2], 1, "field")
@@ -217,7 +209,10 @@ class ControlPort(wiring.Component):
         return regs
 
     def _csr_cases(self, m: Module, csr: Signal, offset: Value) -> None:
-        """The CSR read value, one case per offset (any number of classes)."""
+        """The CSR read value, one case per offset. (A decoder in blocks of 16 offsets, the counts and
+        levels each selected at their own width, saved 33 iCE40 cells, but Yosys 0.70's
+        ``synth_ecp5`` built ``tiny`` from it with two flip-flops driving one class-count bit, a
+        netlist nextpnr refuses.)"""
         with m.Switch(offset):
             for reg, value in self._csr_registers().items():
                 with m.Case(reg):
@@ -227,28 +222,3 @@ class ControlPort(wiring.Component):
                     m.d.comb += csr.eq(self.counts[c])
                 with m.Case(Csr.LEVEL + c):
                     m.d.comb += csr.eq(self.levels[c].as_signed())
-
-    def _csr_blocks(self, m: Module, csr: Signal, offset: Value) -> None:
-        """The CSR read value when ``n_classes ≤`` :data:`CSR_BLOCK`: the same values as
-        :meth:`_csr_cases`, decoded as blocks of 16 offsets (``offset[4:]``: 0 the registers,
-        ``COUNT / 16`` the counts, ``LEVEL / 16`` the levels; ``offset[:4]`` within). The counts and
-        levels are selected at their own widths, the level sign-extended once after its multiplexer,
-        and the three blocks ORed: a narrow multiplexer per block instead of one of 32 bits over
-        every CSR (the iCE40 build's largest)."""
-        C = self._cfg.n_classes
-        block, index = offset[4:], offset[:4]
-        known = index < C
-        count = Signal.like(self.counts[0], name="csr_count")
-        level = Signal.like(self.levels[0].as_signed(), name="csr_level")
-        m.d.comb += [count.eq(Array(self.counts[c] for c in range(C))[index]),
-                     level.eq(Array(self.levels[c].as_signed() for c in range(C))[index])]
-        register = Signal(32, name="csr_register")
-        with m.Switch(index):
-            for reg, value in self._csr_registers().items():
-                with m.Case(reg):
-                    m.d.comb += register.eq(value)
-        level_word = Signal(32, name="csr_level_word")
-        m.d.comb += level_word.eq(level)
-        m.d.comb += csr.eq(Mux(block == 0, register, 0)
-                           | Mux((block == Csr.COUNT // CSR_BLOCK) & known, count, 0)
-                           | Mux((block == Csr.LEVEL // CSR_BLOCK) & known, level_word, 0))

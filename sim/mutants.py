@@ -161,7 +161,6 @@ MUTANTS: tuple[Mutant, ...] = (
     _M("receiver-started-not-cleared", "hw/link/framing.py", "stuck", "count.eq(0), started.eq(0)]", "count.eq(0)]"),
     _M("request-byte-early", "hw/link/command.py", "off-by-one", "with m.Case(k + 2):", "with m.Case(k + 1):"),
     # ---- control port (hw/control_port.py)
-    _M("csr-last-class-unmapped", "hw/control_port.py", "bound", "known = index < C", "known = index < C - 1"),
     _M("saturation-high-bit+1", "hw/control_port.py", "saturation", "Mux(value[bits:].any(), 2**bits - 1,",
        "Mux(value[bits + 1:].any(), 2**bits - 1,"),
 )
