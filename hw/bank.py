@@ -57,11 +57,12 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
+from .dsp import mac16_delay
 from .formats import AccKind, HostTarget, JobOp, Matrix, formats_for
 from .hash import HASH_LATENCY, hash32_stages
 from .neuron import membrane_update, spike_and_boxcar, trace_update
 from .params import HwParams, checked_params, rejected
-from .spram import SinglePortMemory, is_ecp5
+from .spram import SinglePortMemory, is_ecp5, is_ice40_up
 from .weight_memory import WeightMemory
 
 __all__ = ["ACC_LATENCY", "COLLISION_FREE", "COLLISION_UNUSED", "HOST_LATENCY", "MEMORY_DELAYS", "SWEEP_LATENCY",
@@ -82,8 +83,9 @@ COLLISION_FREE = ("state", "keys", "gate")
 #: the currents (an accumulation reads I[t] two cycles before the write of the word two ahead of it
 #: lands; that write is forwarded from the history instead, :meth:`Bank._accumulate` asserts it).
 COLLISION_UNUSED = ("acc",)
-#: The memories of :func:`memory_delay` (``memory_delays``): read and written at different words.
-MEMORY_DELAYS = ("pj1_mem", "pj_l9_mem")
+#: The memories of :func:`memory_delay` (``memory_delays``): read and written at different words (the
+#: bank's job delay lines; the control port's CSR read address, :class:`~modsnn.hw.control_port.ControlPort`).
+MEMORY_DELAYS = ("pj1_mem", "pj_l9_mem", "csr_late_mem")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,6 +261,7 @@ class Bank(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
+        self._ice40 = is_ice40_up(platform)     # spare SB_MAC16 blocks: the SR shift, a delay line
         mems = self._memories(m, platform)
         ports = {name: _ports_of(mem, name != "route") for name, mem in mems.items()}
         self._ports = ports
@@ -475,12 +478,21 @@ class Bank(wiring.Component):
         if self._schedule_asserts:
             m.d.comb += Assert(~sr8 | ((self.shift >= 32 - s_max) & (self.shift <= 32 - s_min)),
                                "the shift is outside the configuration's bounds")
-        shifted9 = delay(m, (product8 << offset) << (32 - s_max), 1, "pj_shifted")
+        if self._ice40:       # the shift as a product with 2^offset: on the UP5K's spare SB_MAC16s, not in LUTs
+            power = Signal(s_max - s_min + 1, name="pj_power")
+            m.d.comb += power.eq(1 << offset)
+            shifted9 = delay(m, (product8 * power) << (32 - s_max), 1, "pj_shifted")
+        else:
+            shifted9 = delay(m, (product8 << offset) << (32 - s_max), 1, "pj_shifted")
         v7, j7 = delay(m, v3, hash_to_read, "pj_v3"), delay(m, late3, hash_to_read, "pj_l3")
         sr7 = v7 & (j7.op == JobOp.SR)
         self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.args.waddr)       # P1+h
         self._read("out", sr7 & (j7.matrix == Matrix.OUT), j7.args.waddr)
-        v9, j9 = delay(m, v7, 2, "pj_v7"), delay(m, j7, 2, "pj_l7")
+        v9 = delay(m, v7, 2, "pj_v7")
+        if self._ice40:       # a delay line of registers fed by registers: in an SB_MAC16, not in logic cells
+            j9 = data.View(j7.shape(), mac16_delay(m, j7.as_value(), 2, "pj_l7"))
+        else:
+            j9 = delay(m, j7, 2, "pj_l7")
         old10 = Signal(signed(cfg.weight_bits), name="pj_old")     # P4+h, from the weight memories' chunk registers
         m.d.comb += old10.eq(Mux(delay(m, j9.matrix == Matrix.OUT, 1, "pj_isout"), ports["out"][0].data,
                                  ports["weights"][0].data))

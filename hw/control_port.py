@@ -31,7 +31,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
-from .bank import HOST_LATENCY, delay
+from .bank import HOST_LATENCY, delay, memory_delay
 from .core import CORE_LATENCY
 from .formats import HostTarget, Region, formats_for
 from .params import LR_EXTRA_MAX, bits_for, checked_params
@@ -173,13 +173,19 @@ class ControlPort(wiring.Component):
         C = cfg.n_classes
         latency = CORE_LATENCY + HOST_LATENCY           # bank answers, counted from the registered bus
         low = bits_for(Csr.LEVEL + C - 1)               # the offsets of the CSRs (higher ones read as 0)
-        offset = delay(m, addr.offset[:low], latency - 1, "csr_offset")
-        mapped = delay(m, (addr.offset >> low) == 0, latency - 1, "csr_mapped")
+        if cfg.memory_delays:       # the address fields' delay line in block RAM (hw.bank.memory_delay)
+            late = memory_delay(m, Cat(addr.offset[:low], (addr.offset >> low) == 0, addr.region), latency - 1,
+                                "csr_late")
+            offset, mapped = late[:low], late[low]
+            region = delay(m, late[low + 1:], 1, "region")
+        else:
+            offset = delay(m, addr.offset[:low], latency - 1, "csr_offset")
+            mapped = delay(m, (addr.offset >> low) == 0, latency - 1, "csr_mapped")
+            region = delay(m, addr.region, latency, "region")
         csr = Signal(32)
         with m.If(mapped):
             self._csr_cases(m, csr, offset)
         csr_late = delay(m, csr, 1, "csr")
-        region = delay(m, addr.region, latency, "region")
         field = delay(m, offset[:2], 1, "field")
         bank = Signal(range(p.banks))                     # the bank the access went to
         m.d.comb += bank.eq(Mux(addr.region == Region.READOUT, addr.offset,

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from amaranth.hdl import Shape
+
 from ..golden_model.config import Config
-from .bank import Bank, key_depth, keys_distributed_on_ecp5
-from .formats import formats_for
+from .bank import HOST_LATENCY, Bank, key_depth, keys_distributed_on_ecp5
+from .control_port import Csr
+from .core import CORE_LATENCY
+from .formats import Region, formats_for
 from .learner import FIFO_DEPTH, Learner
-from .params import HwParams, hw_params
+from .params import HwParams, bits_for, hw_params
 from .weight_memory import chunk_depths
 
 __all__ = ["MemoryUse", "memory_inventory"]
@@ -103,6 +107,10 @@ def memory_inventory(cfg: Config) -> list[MemoryUse]:
     for s, n in enumerate([cfg.n_inputs, *cfg.hidden]):
         mems.append(MemoryUse(f"spike list {s}", n, p.neuron_bits, path=f"list{s}"))
     mems.append(MemoryUse("routing pointers", p.pointer_depth, fmt.pointer.size, role="rom", path="pointers"))
+    if cfg.memory_delays:               # the control port's CSR read address (offset, mapped, region)
+        csr_bits = bits_for(Csr.LEVEL + cfg.n_classes - 1) + 1 + Shape.cast(Region).width
+        mems.append(MemoryUse("CSR read delay", CORE_LATENCY + HOST_LATENCY - 1, csr_bits, path="control.csr_late_mem",
+                              block=True))
     mems += [MemoryUse("walker FIFO (walked fields)", FIFO_DEPTH, Learner.early_layout(cfg).size,
                        path="learner.fifo_early"),
              MemoryUse("walker FIFO (completed fields)", FIFO_DEPTH, Learner.late_layout(cfg).size,

@@ -7,7 +7,7 @@ have no initial contents: the host loads the weights, as it does on every board.
 simulation) it is an Amaranth memory with a shared address. In both, a read at ``raddr`` in a
 cycle without a write (``we`` low) answers on ``rdata`` :data:`~modsnn.hw.weight_memory.READ_LATENCY`
 (3) cycles later, like a :class:`~modsnn.hw.weight_memory.WeightMemory`: the request is registered,
-and each block's output is registered before the block multiplexer. ``rdata`` is not valid three
+and the blocks' multiplexed output is registered. ``rdata`` is not valid three
 cycles after a write; the
 accelerator never reads and writes in one cycle (the bank asserts it).
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, Signal, signed
+from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -73,24 +73,22 @@ class SinglePortMemory(wiring.Component):
             return m
         select = Signal(range(max(2, self.blocks)))
         m.d.comb += select.eq(addr >> 14)
-        read_select, out_select = Signal.like(select), Signal.like(select)
+        read_select = Signal.like(select)        # the block whose output is on the SPRAM pins
         with m.If(~we):
             m.d.sync += read_select.eq(select)
-        m.d.sync += out_select.eq(read_select)
         wide = Signal(SPRAM_WIDTH)
         m.d.comb += wide.eq(wdata.as_unsigned())
-        outputs = []
+        value: Value = Const(0, SPRAM_WIDTH)
         for n in range(self.blocks):
             data = Signal(SPRAM_WIDTH, name=f"spram{n}_out")
             m.submodules[f"spram{n}"] = Instance(
                 "SB_SPRAM256KA", i_ADDRESS=addr[:14], i_DATAIN=wide, i_MASKWREN=Const(0b1111, 4),
                 i_WREN=we & (select == n), i_CHIPSELECT=Const(1, 1), i_CLOCK=ClockSignal("sync"),
                 i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1), i_POWEROFF=Const(1, 1), o_DATAOUT=data)
-            registered = Signal(SPRAM_WIDTH, name=f"spram{n}_data")
-            m.d.sync += registered.eq(data)
-            outputs.append(registered)
-        value = outputs[0]
-        for n, data in enumerate(outputs[1:], start=1):
-            value = Mux(out_select == n, data, value)
-        m.d.comb += self.rdata.eq(value[:self._width].as_signed())
+            value = data if n == 0 else Mux(read_select == n, data, value)
+        # the blocks' outputs multiplexed, then registered: one register per bit, packed with its
+        # multiplexer's logic cell (a register per block before the multiplexer took a cell per bit each)
+        registered = Signal(SPRAM_WIDTH, name="spram_data")
+        m.d.sync += registered.eq(value)
+        m.d.comb += self.rdata.eq(registered[:self._width].as_signed())
         return m

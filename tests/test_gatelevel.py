@@ -12,14 +12,18 @@ from pathlib import Path
 import pytest
 
 from modsnn.golden_model.config import load_config
+from modsnn.hw.spram import SPRAM_DEPTH, SinglePortMemory
 from modsnn.sim.gatelevel import (
     FAMILIES,
     SynthesisError,
     cell_models,
+    gate_build,
+    netlist_cells,
     train_on_gates,
     unconnected_defaults,
     unmodelled_cells,
 )
+from modsnn.sim.runner import run_cocotb, run_dir
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -92,3 +96,19 @@ def test_training_on_the_netlist_is_bit_exact(family: str, tmp_path: Path) -> No
         assert result["collision_x_ports"] >= len(collision_x_memories()) - 1     # no link: no frame buffers
         assert result["cells"].get("SB_SPRAM256KA", 0) > 0
     assert not any(name.startswith("$") and name != "$scopeinfo" for name in result["cells"])
+
+
+@pytest.mark.gatelevel
+def test_single_port_memory_blocks_on_the_ice40_netlist() -> None:
+    """A single-port memory of two ``SB_SPRAM256KA`` blocks (the iCEBreaker's FF and REC weights take
+    two), synthesised for the UP5K: random writes and reads over both blocks and their edges, every
+    read equal to the last write, ``READ_LATENCY`` cycles later (the block multiplexer sits before
+    the output register; the training bench's ``tiny`` has one block, so it does not reach it)."""
+    width, depth = 12, SPRAM_DEPTH + 3000
+    memory = SinglePortMemory(width, depth)
+    assert memory.blocks == 2
+    source, build = gate_build(memory, "ice40", "verilator")
+    assert netlist_cells(build).get("SB_SPRAM256KA") == 2
+    run_cocotb(verilog=source, toplevel="top", test_module="modsnn.sim.tb_spram", build=build,
+               run=run_dir("gates-spram"), simulator="verilator",
+               env={"MODSNN_SPRAM_WIDTH": str(width), "MODSNN_SPRAM_DEPTH": str(depth)})
