@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from cobs import cobs
+import sliplib
 
 from ..golden_model.config import Config
 from ..golden_model.cycles import PhaseCycles
@@ -33,6 +33,7 @@ from ..hw.formats import Region
 from ..hw.link.protocol import (
     REPLY_HEADER,
     RUN_STATUS,
+    SLIP_END,
     Identity,
     LinkLimits,
     Opcode,
@@ -46,6 +47,8 @@ from ..hw.link.protocol import (
     unpack,
 )
 from ..hw.memory_map import WEIGHT_REGIONS, dense_from_images, image_shapes, mmio_address, weight_images
+
+END = bytes([SLIP_END])           # the frame delimiter
 
 __all__ = ["BoardDriver", "ConfigurationMismatch", "LinkError", "LinkTimeout", "RequestRefused", "SerialTransport",
            "Transport", "encode_frame"]
@@ -128,8 +131,8 @@ class SerialTransport:
 
 
 def encode_frame(body: bytes) -> bytes:
-    """The wire bytes of a request body: ``0x00 | COBS(body | CRC-16, MSB first) | 0x00``."""
-    return b"\x00" + cobs.encode(body + crc16(body).to_bytes(2, "big")) + b"\x00"
+    """The wire bytes of a request body: ``END | SLIP(body | CRC-16, MSB first) | END``."""
+    return END + sliplib.encode(body + crc16(body).to_bytes(2, "big")) + END
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,9 +182,9 @@ class BoardDriver:
         """The next reply frame, decoded and CRC-checked."""
         raw = self._next_frame()
         try:
-            body = cobs.decode(raw)
-        except cobs.DecodeError as error:
-            raise LinkError(f"garbled reply from the board (COBS: {error})") from None
+            body = sliplib.decode(raw)
+        except sliplib.ProtocolError:
+            raise LinkError(f"garbled reply from the board (SLIP: a bad escape in {len(raw)} bytes)") from None
         if len(body) < 5 or crc16(body[:-2]) != int.from_bytes(body[-2:], "big"):
             raise LinkError(f"garbled reply from the board ({len(body)} bytes, bad CRC)")
         head = unpack(REPLY_HEADER, body[:3])
@@ -202,7 +205,7 @@ class BoardDriver:
             if not data:
                 raise LinkTimeout(f"no reply from the board within {self.timeout:g} s")
             self._rx += data
-            *frames, rest = bytes(self._rx).split(b"\x00")
+            *frames, rest = bytes(self._rx).split(END)
             self._frames.extend(frames)
             self._rx = bytearray(rest)
             if len(self._rx) > limit:
@@ -227,7 +230,7 @@ class BoardDriver:
     def connect(self, quiet: float | None = None) -> Identity:
         """Resynchronise (a delimiter, then drop stray bytes), identify the board and check that it
         was built from this driver's configuration; adopt its buffer count."""
-        self.transport.write(b"\x00")
+        self.transport.write(END)
         self.drain(self.timeout / 20 if quiet is None else quiet)
         identity = self.identify()
         if identity.config_hash != self.cfg.hash():

@@ -3,14 +3,16 @@
 Per training sample in steady state (the driver keeps ``slots`` ≥ 2 requests outstanding, so the
 board receives the next sample while it runs the current one):
 
-* **link**: the request (``0x00 | COBS(header | SAMPLE args | n_inputs bytes | CRC) | 0x00``) and the
+* **link**: the request (``END | SLIP(header | SAMPLE args | n_inputs bytes | CRC) | END``) and the
   reply (with the cycle counters, as ``modsnn sim --link`` asks) each take 10 bit times per byte,
   in opposite directions: ``1 / max(request, reply)``. Frame sizes are measured on real samples of
   the configuration's dataset with the real encoder.
 * **accelerator**: the mean cycles of a training sample from the cycle model
   (:func:`~modsnn.golden_model.cycles.sample_cycles`, exact for the RTL) plus the link's own cycles per
   sample on the board (parse, checks, ``3·n_inputs + ``:data:`BOARD_OVERHEAD` for writing the inputs and
-  reading the reply registers), at the accelerator's clock.
+  reading the reply registers, and the reply's time on the line: the command layer hands its
+  reply to the UART byte by byte before it takes the next request, ``10·divisor`` cycles per wire
+  byte but the last :data:`REPLY_AHEAD`), at the accelerator's clock.
 * **through the link**: the smaller of the two. What the host adds — USB latency (an FTDI chip
   holds received bytes up to its latency timer, 16 ms by default, 1 ms at best) — is not modelled:
   it is hidden as long as ``slots`` samples outlast one round trip.
@@ -35,12 +37,18 @@ from ..hw.link.protocol import Opcode, Status, request_body, sample_args
 from ..hw.link.uart import baud_divisor
 from .driver import encode_frame
 
-__all__ = ["BOARDS", "BOARD_OVERHEAD", "BoardLink", "LinkRate", "link_rate", "print_link_rates"]
+__all__ = ["BOARDS", "BOARD_OVERHEAD", "REPLY_AHEAD", "BoardLink", "LinkRate", "link_rate", "print_link_rates"]
 
 BOARD_OVERHEAD = 64
 """Cycles of the command layer per SAMPLE besides writing the inputs (3 per input): parsing and
 checking the request, writing LABEL and COMMAND, reading COMMAND, the prediction and 4 cycle
 counters, with bus read latency 1 (measured in ``modsnn sim --link``: see docs/protocol.md)."""
+
+
+REPLY_AHEAD = 5
+"""Wire bytes of a reply still to be sent when the command layer is done with it: its last data
+byte (waiting in the reply register), the two CRC bytes, END, and the byte the UART is sending
+(measured in ``modsnn sim --link``: ``tests/test_link_system.py``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +63,8 @@ class BoardLink:
 
 
 BOARDS = (
-    BoardLink("icebreaker", "FT2232H", 3_000_000, 12_000_000,
-              "3 Mbaud from the 12 MHz oscillator (divisor 4); the FT2232H could do 12 Mbaud from 48 MHz"),
+    BoardLink("icebreaker", "FT2232H", 3_000_000, 21_000_000,
+              "3 Mbaud at the board's 21 MHz clock (divisor 7); the FT2232H could do 12 Mbaud from 48 MHz"),
     BoardLink("ulx3s-85f", "FT231X", 3_000_000, 24_000_000,
               "the FT231X's maximum; 25 MHz gives 4 % baud error, so a 24 MHz clock is assumed (divisor 8)"),
     BoardLink("ecpix5-85f", "FT2232H", 3_000_000, 24_000_000,
@@ -68,7 +76,7 @@ BOARDS = (
 class LinkRate:
     config: str
     n_inputs: int
-    request_bytes: float                     # mean wire bytes of a training SAMPLE request (with its 0x00s)
+    request_bytes: float                     # mean wire bytes of a training SAMPLE request (with its two ENDs)
     reply_bytes: float                       # ... of its reply (with cycle counters; one delimiter)
     cycles_per_sample: float                 # accelerator, training, from the cycle model
     board_cycles_per_sample: float           # plus the link's own work on the board
@@ -115,9 +123,10 @@ def link_rate(cfg: Config, *, baud: int, clock_hz: int, samples: int = 30) -> Li
         payload = bytes([0, int(fwd.prediction[0])]) + b"".join(v.to_bytes(4, "little") for v in registers)
         replies.append(len(encode_frame(bytes([Opcode.SAMPLE.value, 1, Status.OK.value]) + payload)) - 1)
         cycles.append(c.total)
-    mean = float(np.mean(cycles))
-    return LinkRate(cfg.name, cfg.n_inputs, float(np.mean(requests)), float(np.mean(replies)), mean,
-                    mean + 3 * cfg.n_inputs + BOARD_OVERHEAD, baud, clock_hz)
+    mean, reply = float(np.mean(cycles)), float(np.mean(replies))
+    on_the_line = 10 * baud_divisor(clock_hz, baud) * max(0.0, reply - REPLY_AHEAD)
+    return LinkRate(cfg.name, cfg.n_inputs, float(np.mean(requests)), reply, mean,
+                    mean + 3 * cfg.n_inputs + BOARD_OVERHEAD + on_the_line, baud, clock_hz)
 
 
 def print_link_rates(boards: Sequence[BoardLink], configs: Sequence[str], *, samples: int = 30,

@@ -6,7 +6,7 @@
                      │ lock ──► reset: held while the PLL is unlocked, the board's reset button is
                      ▼           pressed, or (iCE40) for the first ~20 µs, then released in step
                    sync          with the clock (ResetSynchronizer)
-    UART rx/tx ◄──► HostLink (hw/link: UART, COBS, CRC, commands) ◄── bus ──► Accelerator
+    UART rx/tx ◄──► HostLink (hw/link: UART, SLIP, CRC, commands) ◄── bus ──► Accelerator
     LEDs: busy (accelerator busy), error (the link's ``error``), heartbeat (~1 Hz)
 
 The host link runs at the fastest FTDI rate the clock makes (:func:`uart_rate`), its bus reads

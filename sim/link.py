@@ -27,7 +27,16 @@ from cocotb.triggers import Event, First, ReadOnly, RisingEdge, Timer, ValueChan
 from cocotb.utils import get_sim_time
 
 from ..golden_model.config import Config
-from ..hw.link.protocol import LinkLimits, Status, check_request, reply_echo
+from ..hw.link.protocol import (
+    SLIP_END,
+    SLIP_ESC,
+    SLIP_ESC_END,
+    SLIP_ESC_ESC,
+    LinkLimits,
+    Status,
+    check_request,
+    reply_echo,
+)
 from .streams import StreamSource
 
 __all__ = ["HarnessBytes", "SimTransport", "StreamBytes", "UartPins", "bridge", "expected_replies",
@@ -35,8 +44,8 @@ __all__ = ["HarnessBytes", "SimTransport", "StreamBytes", "UartPins", "bridge", 
 
 
 class _Receiver:
-    """Bytes received from the DUT. A waiter wakes when a frame delimiter (0x00) has arrived, so a
-    host thread resumes once per reply rather than once per byte."""
+    """Bytes received from the DUT. A waiter wakes when a frame delimiter (SLIP END, 0xC0) has
+    arrived, so a host thread resumes once per reply rather than once per byte."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
@@ -48,13 +57,13 @@ class _Receiver:
         self.buffer.append(byte)
         self.errors += error
         self.received_total += 1
-        if byte == 0:
+        if byte == SLIP_END:
             self._arrived.set()
 
     async def receive(self, timeout_s: float) -> bytes:
         """What arrived up to and including the last delimiter, waiting up to ``timeout_s`` for one;
         after the timeout whatever arrived (possibly nothing)."""
-        if 0 not in self.buffer:
+        if SLIP_END not in self.buffer:
             self._arrived.clear()
             await First(self._arrived.wait(), Timer(max(1, round(timeout_s * 1e9)), unit="ns"))
         data = bytes(self.buffer)
@@ -202,24 +211,31 @@ async def _sim_ns() -> int:
 
 # ---------------------------------------------------------------------------------- reference model
 def reference_frames(wire: bytes) -> list[tuple[bytes, bool]]:
-    """What the link's COBS decoder makes of ``wire``: per delimiter-terminated frame that decodes to
-    at least one byte or is damaged (a block cut short by the delimiter), the decoded bytes (also
-    those before the damage) and whether it was damaged. Bytes after the last delimiter are still in
-    flight."""
+    """What the link's SLIP decoder makes of ``wire``: per END-terminated frame that decodes to at
+    least one byte or is damaged, the decoded bytes and whether it was damaged. Bytes after the last
+    END are still in flight.
+
+    A frame is damaged when it has a bad escape (ESC followed by anything but ESC_END or ESC_ESC) or
+    ends with an escape open (ESC right before END); exactly the frames that ``sliplib.decode``
+    refuses, and every other frame decodes as ``sliplib.decode`` does. The decoded bytes of a
+    damaged frame are the decoder's: an escape pair yields one byte, END or ESC by bit 0 of its
+    second byte (a bad one included, which closes the escape); an open escape yields nothing."""
     frames = []
-    for chunk in wire.split(b"\x00")[:-1]:
+    for chunk in wire.split(bytes([SLIP_END]))[:-1]:
         out = bytearray()
-        remaining, zero_due = 0, False
+        escaped = damaged = False
         for byte in chunk:
-            if remaining == 0:
-                if zero_due:
-                    out.append(0)
-                remaining, zero_due = byte - 1, byte != 0xFF
+            if escaped:
+                damaged |= byte not in (SLIP_ESC_END, SLIP_ESC_ESC)
+                out.append(SLIP_ESC if byte & 1 else SLIP_END)
+                escaped = False
+            elif byte == SLIP_ESC:
+                escaped = True
             else:
                 out.append(byte)
-                remaining -= 1
-        if out or remaining:                # a frame that decodes to nothing is ignored
-            frames.append((bytes(out), remaining != 0))
+        damaged |= escaped
+        if out or damaged:                  # a frame that decodes to nothing is ignored
+            frames.append((bytes(out), damaged))
     return frames
 
 
@@ -247,18 +263,19 @@ class RawLink:
     async def reply(self) -> tuple[int, int, Status, bytes]:
         """The next reply: ``(opcode, seq, status, payload)``; ``AssertionError`` on a timeout or a
         reply that is not a well-formed frame."""
-        from cobs import cobs
+        import sliplib
 
         from ..hw.link.protocol import REPLY_HEADER, crc16, unpack
 
-        while b"\x00" not in self._rx:
+        while SLIP_END not in self._rx:
             data = await self.port.receive(self.timeout_s)
             assert data, f"no reply within {self.timeout_s * 1e6:g} µs of simulated time"
             self._rx += data
-        end = self._rx.index(0)
+        end = self._rx.index(SLIP_END)
         raw = bytes(self._rx[:end])
         del self._rx[:end + 1]
-        body = cobs.decode(raw)
+        assert sliplib.is_valid(raw), f"reply with a bad SLIP escape {raw.hex()}"
+        body = sliplib.decode(raw)
         assert len(body) >= 5 and crc16(body[:-2]) == int.from_bytes(body[-2:], "big"), f"bad reply {raw.hex()}"
         head = unpack(REPLY_HEADER, body[:3])
         return int(head.opcode), int(head.seq), Status(int(head.status)), bytes(body[3:-2])

@@ -28,7 +28,7 @@ from ..hw.control_port import Command, Csr
 from ..hw.formats import Region, formats_for
 from ..hw.link import HostLink, LinkCore
 from ..hw.link.command import control_bus
-from ..hw.link.framing import FRAME_TOKEN, CobsDecoder, CobsEncoder, CrcAppender, FrameBufferSignature, FrameReceiver
+from ..hw.link.framing import FRAME_TOKEN, CrcAppender, FrameBufferSignature, FrameReceiver, SlipDecoder, SlipEncoder
 from ..hw.link.uart import RX_BYTE, UartRx, UartTx
 from ..hw.memory_map import mmio_address
 from ..hw.params import rejected
@@ -58,8 +58,8 @@ class UartHarness(wiring.Component):
 
 
 class FramingHarness(wiring.Component):
-    """The four framing blocks side by side, unconnected: :class:`CobsEncoder` (``enc_i`` → ``enc_o``),
-    :class:`CobsDecoder` (``dec_i`` → ``dec_o``), :class:`CrcAppender` (``crc_i`` → ``crc_o``) and
+    """The four framing blocks side by side, unconnected: :class:`SlipEncoder` (``enc_i`` → ``enc_o``),
+    :class:`SlipDecoder` (``dec_i`` → ``dec_o``), :class:`CrcAppender` (``crc_i`` → ``crc_o``) and
     :class:`FrameReceiver` (``rcv_i`` → ``frame``)."""
 
     def __init__(self, slot_bytes: int, slots: int) -> None:
@@ -71,8 +71,8 @@ class FramingHarness(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        m.submodules.encoder = encoder = CobsEncoder()
-        m.submodules.decoder = decoder = CobsDecoder()
+        m.submodules.encoder = encoder = SlipEncoder()
+        m.submodules.decoder = decoder = SlipDecoder()
         m.submodules.crc = appender = CrcAppender()
         m.submodules.receiver = receiver = self.receiver
         for outer, block in (("enc_i", encoder.i), ("dec_i", decoder.i), ("crc_i", appender.i),

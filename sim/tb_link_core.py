@@ -18,14 +18,19 @@ import random
 from typing import Any
 
 import cocotb
+import sliplib
 from cocotb.triggers import ClockCycles
 
-from modsnn.boards.driver import encode_frame
+from modsnn.boards.driver import END, encode_frame
 from modsnn.golden_model.config import Config
 from modsnn.hw.control_port import Command, Csr
 from modsnn.hw.formats import Region
 from modsnn.hw.link.protocol import (
     RUN_STATUS,
+    SLIP_END,
+    SLIP_ESC,
+    SLIP_ESC_END,
+    SLIP_ESC_ESC,
     LinkLimits,
     Opcode,
     SampleReply,
@@ -40,7 +45,7 @@ from modsnn.hw.link.protocol import (
     unpack,
 )
 from modsnn.hw.memory_map import Window, address_windows, mmio_address
-from modsnn.sim.link import RawLink, StreamBytes
+from modsnn.sim.link import RawLink, StreamBytes, expected_replies
 from modsnn.sim.link_harness import SIM_CLOCK_HZ
 from modsnn.sim.streams import start, stimulus_random
 from modsnn.sim.tbparams import tb_params
@@ -160,7 +165,14 @@ async def writes_and_reads(dut: Any) -> None:
     """Random blocks of every word size, signed and unsigned, written and read back (also with
     another word size: a read returns each word's low bytes, a signed write sign-extends)."""
     bench, samples, _ = await setup(dut)
-    rnd = bench.rnd
+    rnd, cfg = bench.rnd, bench.cfg
+    # SLIP escapes both ways: words made of END and ESC bytes written (seq END) and read (seq ESC) back
+    csr = Target(cfg, next(w for w in address_windows(cfg) if w.region == Region.CSR), 0)
+    special = [int.from_bytes(bytes(rnd.choice([SLIP_END, SLIP_ESC]) for _ in range(4)), "little") for _ in range(6)]
+    bench.seq = SLIP_END - 1
+    await bench.write_block(csr, 1, special, 4, False)
+    bench.seq = SLIP_ESC - 1
+    assert await bench.read_block(csr, 1, len(special), 4) == special, "words of END and ESC bytes read back"
     for _ in range(samples):
         window = bench.window(writable=True, readable=True)
         size, signed = rnd.choice([1, 2, 4]), rnd.random() < 0.5
@@ -211,21 +223,30 @@ async def refused_frames_change_nothing(dut: Any) -> None:
         status, _ = await bench.exchange(body)
         assert status != Status.OK, f"{body.hex()} accepted"
         await bench.exchange(good)
-    # damaged frames: bad CRC, truncated COBS, oversize, short, empty
+    # damaged frames: bad CRC, truncated, bad SLIP escapes, an escape open at END, oversize, short, empty
     body = bench.body(Opcode.WRITE, block_args(ff, 1, 2), b"\x05\x00")
+    received = body + crc16(body).to_bytes(2, "big")
     framed = encode_frame(body)
+    esc = bytes([SLIP_ESC])
     damaged = [
-        (framed[:-3] + bytes([framed[-3] ^ 1]) + framed[-2:], Status.BAD_CRC),
-        (framed[:-3] + b"\x00", Status.FRAMING),
-        (b"\x00\x02\x01\x00", Status.BAD_LENGTH),
+        (END + sliplib.encode(received[:-1] + bytes([received[-1] ^ 1])) + END, Status.BAD_CRC),
+        (END + sliplib.encode(received[:-3]) + END, Status.BAD_CRC),         # truncated: 2 body bytes as CRC
+        (framed[:-1] + esc + END, Status.FRAMING),                         # the escape open at END
+        (framed[:4] + esc + b"\x05" + framed[4:], Status.FRAMING),         # bad escapes
+        (framed[:4] + esc + esc + framed[4:], Status.FRAMING),
+        (framed[:4] + esc + bytes([SLIP_ESC_END ^ 2]) + framed[4:], Status.FRAMING),
+        (END + b"\x02" + END, Status.BAD_LENGTH),
+        (END + bytes([SLIP_ESC, SLIP_ESC_END, SLIP_ESC, SLIP_ESC_ESC, 0x07]) + END, Status.BAD_LENGTH),
         (encode_frame(bench.body(Opcode.WRITE, block_args(ff, limits.max_data, 1), bytes(limits.max_data + 1))),
          Status.OVERSIZE),
     ]
     for wire, want in damaged:
+        reference = expected_replies(cfg, limits, wire)
+        assert [status for *_, status in reference] == [want], f"{wire[:16].hex()}: reference {reference}"
         status, _ = await bench.exchange(b"", wire=wire)
         assert status == want, f"{wire[:16].hex()}: {status.name}, want {want.name}"
         await bench.exchange(good)
-    await bench.link.send(b"\x00\x00\x01\x00")                     # empty frames: no reply
+    await bench.link.send(END * 4)                                  # empty frames: no reply
     await bench.exchange(good)
     dut._log.info(f"replies: {({s.name: n for s, n in bench.statuses.items()})}")
     del samples

@@ -1,8 +1,10 @@
 """cocotb testbench of the framing blocks (:class:`~modsnn.sim.link_harness.FramingHarness`), under
 random idle and back-pressure.
 
-* The COBS encoder's output is the PyPI ``cobs`` package's ``encode``; the decoder's tokens are the
-  reference model's (:func:`~modsnn.sim.link.reference_frames`), damaged frames included.
+* The SLIP encoder's output is the PyPI ``sliplib`` package's ``encode`` followed by END (0xC0 and
+  0xDB data bytes escaped); the decoder's tokens are the reference model's
+  (:func:`~modsnn.sim.link.reference_frames`, itself checked against ``sliplib.decode``), damaged
+  frames (bad escapes, an escape open at END, UART error flags) included.
 * The appender passes every frame with its CRC-16 (PyPI ``crc``) appended, MSB first.
 * The receiver takes frames — good, bad CRC, short, oversize, flagged — and hands them over in
   order with the verdict of :func:`~modsnn.hw.link.protocol.check_request` steps 1–4 and the stored
@@ -19,11 +21,11 @@ import random
 from typing import Any
 
 import cocotb
-from cobs import cobs
+import sliplib
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from modsnn.hw.link.framing import FRAME_TOKEN
-from modsnn.hw.link.protocol import Status, crc16
+from modsnn.hw.link.protocol import SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC, Status, crc16
 from modsnn.sim.link import reference_frames
 from modsnn.sim.streams import StreamSink, StreamSource, start, stimulus_random
 
@@ -31,6 +33,26 @@ INPUTS = ("enc_i__valid", "enc_i__payload", "enc_o__ready", "dec_i__valid", "dec
           "crc_i__valid", "crc_i__payload", "crc_o__ready", "rcv_i__valid", "rcv_i__payload", "frame__addr",
           "frame__done")
 SLOT = 256
+END = bytes([SLIP_END])
+#: the bytes SLIP treats specially (END, ESC) and those that follow ESC in an escape pair
+SPECIAL = (SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC)
+#: bodies first in every run, so that each case is covered whatever the seed: every escape alone,
+#: escapes back to back, at the start and the end, the escape pairs' second bytes unescaped
+DIRECTED_BODIES = (b"", bytes([SLIP_END]), bytes([SLIP_ESC]), bytes([SLIP_END, SLIP_ESC, SLIP_ESC, SLIP_END]),
+                   bytes([SLIP_ESC_END, SLIP_ESC_ESC]), bytes([SLIP_ESC, SLIP_ESC_END, SLIP_END, SLIP_ESC_ESC]),
+                   b"\x00\xc0\x01\xdb\xff", bytes(range(256)))
+#: wire chunks (each then closed by END) decoded first in every run, and their frames
+DIRECTED_WIRE: tuple[tuple[bytes, list[tuple[bytes, bool]]], ...] = (
+    (b"\x01\xdb\xdc\x02\xdb\xdd\x03", [(b"\x01\xc0\x02\xdb\x03", False)]),  # both escapes
+    (b"\xdb\xdc\xdb\xdd\xdb\xdd\xdb\xdc", [(b"\xc0\xdb\xdb\xc0", False)]),  # escapes back to back
+    (b"", []),                                                                # empty: a bare end token
+    (b"\x01\xdb\x02\x03", [(b"\x01\xc0\x03", True)]),                          # bad escape (even byte)
+    (b"\x01\xdb\x01\x03", [(b"\x01\xdb\x03", True)]),                          # bad escape (odd byte)
+    (b"\x01\xdb\xdb\xdc", [(b"\x01\xdb\xdc", True)]),                          # ESC ESC: bad, then plain
+    (b"\x01\x02\xdb", [(b"\x01\x02", True)]),                                  # escape open at END
+    (b"\xdb", [(b"", True)]),                                                # only an open escape
+    (b"\xdc\xdd\x04", [(b"\xdc\xdd\x04", False)]),                              # ESC_END/ESC_ESC alone: data
+)
 
 
 def token(data: int = 0, end: bool = False, error: bool = False) -> int:
@@ -43,16 +65,18 @@ def params() -> tuple[int, float, float]:
 
 
 def random_body(rnd: random.Random) -> bytes:
-    """Bodies that exercise every COBS case: empty, zeros, runs of 253/254/255+ non-zero bytes."""
+    """Bodies that exercise every SLIP case: empty, made of END/ESC/ESC_END/ESC_ESC only, runs of
+    escaped bytes, escapes at the start and the end, and long random bodies."""
     kind = rnd.randrange(6)
     if kind == 0:
-        return bytes(rnd.choice([0, 0, 1, 255]) for _ in range(rnd.randrange(6)))
+        return bytes(rnd.choice([*SPECIAL, 0, 255]) for _ in range(rnd.randrange(6)))
     if kind == 1:
-        run = rnd.choice([253, 254, 255, 508, 509])
-        return bytes(rnd.randrange(1, 256) for _ in range(run)) + bytes(rnd.choice([[], [0], [0, 0]]))
+        return bytes(rnd.choice(SPECIAL) for _ in range(rnd.randrange(1, 300)))
     if kind == 2:
-        return bytes([0]) * rnd.randrange(1, 4) + bytes(rnd.randrange(1, 256) for _ in range(254))
-    return bytes(rnd.choice([0, rnd.randrange(1, 256), rnd.randrange(1, 256)]) for _ in range(rnd.randrange(1, 300)))
+        edge = bytes([rnd.choice([SLIP_END, SLIP_ESC])])
+        return edge + bytes(rnd.randrange(256) for _ in range(rnd.randrange(254))) + edge
+    return bytes(rnd.choice([rnd.choice(SPECIAL), rnd.randrange(256), rnd.randrange(256)])
+                 for _ in range(rnd.randrange(1, 300)))
 
 
 def first_difference(got: bytes | list[int], want: bytes | list[int]) -> int:
@@ -60,12 +84,14 @@ def first_difference(got: bytes | list[int], want: bytes | list[int]) -> int:
 
 
 @cocotb.test()
-async def encoder_matches_cobs(dut: Any) -> None:
+async def encoder_matches_slip(dut: Any) -> None:
+    """Every frame goes out as ``sliplib.encode(body)`` followed by END, frames back to back."""
     count, idle, backpressure = params()
     await start(dut, INPUTS)
     rnd = stimulus_random(dut._log)
-    bodies = [random_body(rnd) for _ in range(count)]
-    want = b"".join(cobs.encode(b) + b"\x00" for b in bodies)
+    bodies = [*DIRECTED_BODIES, *(random_body(rnd) for _ in range(count))]
+    want = b"".join(sliplib.encode(b) + END for b in bodies)
+    assert want.count(END) == len(bodies)                    # END only as the delimiter
     sink = StreamSink(dut, "enc_o", dut.clk, rnd, backpressure=backpressure)
     cocotb.start_soon(sink.run())
     source = StreamSource(dut, "enc_i", dut.clk, rnd, idle=idle)
@@ -74,35 +100,60 @@ async def encoder_matches_cobs(dut: Any) -> None:
         if len(sink.items) >= len(want):
             break
         await ClockCycles(dut.clk, 1)
+    await ClockCycles(dut.clk, 20)                            # nothing more comes out
     got = bytes(sink.items)
     assert got == want, f"first difference at byte {first_difference(got, want)} of {len(want)}"
+    frames = got.split(END)[:-1]
+    assert [sliplib.decode(frame) for frame in frames] == bodies, "the wire does not decode to the bodies"
 
 
 @cocotb.test()
 async def decoder_matches_reference(dut: Any) -> None:
-    """Well-formed frames decode as ``cobs.decode``; truncated frames, stray code bytes, empty frames
-    and bytes with the UART error flag end in an end token with ``error`` set, and the next frame
-    decodes cleanly."""
+    """Well-formed frames decode as ``sliplib.decode``; frames with a bad escape, an escape open at
+    END or a byte with the UART error flag end in an end token with ``error`` set, and the next
+    frame decodes cleanly; every END gives an end token (an empty frame a bare one)."""
     count, idle, backpressure = params()
     await start(dut, INPUTS)
     rnd = stimulus_random(dut._log)
     wire = bytearray()
     flagged: set[int] = set()
+    for chunk, _ in DIRECTED_WIRE:
+        wire += chunk + END
     for _ in range(count):
-        encoded = cobs.encode(random_body(rnd))
-        kind = rnd.randrange(5)
-        if kind == 1:                                  # truncated
+        encoded = sliplib.encode(random_body(rnd))
+        kind = rnd.randrange(7)
+        if kind == 1:                                  # truncated (possibly inside an escape pair)
             encoded = encoded[:rnd.randrange(len(encoded) + 1)]
-        elif kind == 2:                                # random bytes
-            encoded = bytes(rnd.randrange(1, 256) for _ in range(rnd.randrange(8)))
+        elif kind == 2:                                # random bytes, rich in escapes
+            encoded = bytes(rnd.choice([SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC, rnd.randrange(256)])
+                            for _ in range(rnd.randrange(8))).replace(END, b"")
         elif kind == 3 and encoded:                    # a UART error on one byte
             flagged.add(len(wire) + rnd.randrange(len(encoded)))
-        wire += encoded + b"\x00" * rnd.choice([1, 1, 2])
+        elif kind == 4:                                # a bad escape
+            at = rnd.randrange(len(encoded) + 1)
+            bad = rnd.choice([SLIP_ESC, rnd.randrange(256)])
+            while bad in (SLIP_END, SLIP_ESC_END, SLIP_ESC_ESC):
+                bad = rnd.randrange(256)
+            encoded = encoded[:at] + bytes([SLIP_ESC, bad]) + encoded[at:]
+        elif kind == 5:                                # an escape open at END
+            encoded += bytes([SLIP_ESC])
+        wire += encoded + END * rnd.choice([1, 1, 2])
+        if kind == 6:                                  # a UART error on the END itself
+            flagged.add(len(wire) - 1)
     want = []
     start_at = 0
-    for chunk in bytes(wire).split(b"\x00")[:-1]:
+    chunks = bytes(wire).split(END)[:-1]
+    for n, chunk in enumerate(chunks):
         end_at = start_at + len(chunk)
-        data, damaged = reference_frames(chunk + b"\x00")[0] if reference_frames(chunk + b"\x00") else (b"", False)
+        frames = reference_frames(chunk + END)
+        data, damaged = frames[0] if frames else (b"", False)
+        try:                                           # the reference is sliplib where sliplib decodes
+            clean: bytes | None = sliplib.decode(chunk)
+        except sliplib.ProtocolError:
+            clean = None
+        assert (clean is None) == damaged and (clean is None or clean == data), f"reference, chunk {chunk.hex()}"
+        if n < len(DIRECTED_WIRE):
+            assert frames == DIRECTED_WIRE[n][1], f"reference, directed chunk {chunk.hex()}: {frames}"
         uart = any(start_at <= i <= end_at for i in flagged)
         want += [token(b) for b in data] + [token(end=True) | ((damaged or uart) << 9)]
         start_at = end_at + 1
@@ -111,8 +162,10 @@ async def decoder_matches_reference(dut: Any) -> None:
     source = StreamSource(dut, "dec_i", dut.clk, rnd, idle=idle)
     await source.send(b | (256 if i in flagged else 0) for i, b in enumerate(wire))
     await ClockCycles(dut.clk, 50)
-    got = sink.items
+    got = [t & ~0xFF if t >> 8 & 1 else t for t in sink.items]       # an end token's data is unused
     assert got == want, f"{len(got)} tokens, want {len(want)}; first difference at {first_difference(got, want)}"
+    errors = sum(t >> 9 & 1 for t in want)
+    dut._log.info(f"{len(chunks)} frames decoded, {errors} flagged")
 
 
 @cocotb.test()

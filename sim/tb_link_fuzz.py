@@ -1,14 +1,17 @@
 """cocotb fuzzer of the host link on the real accelerator (:class:`~modsnn.sim.link_harness.LinkHarness`).
 
 Byte level (``MODSNN_FUZZ_FRAMES`` items, through the harness's host-side UARTs): random bytes, bit
-flips, truncated and oversized frames, bad CRCs, well-framed requests with out-of-range fields,
-garbage without a delimiter, requests while a sample runs — every item refused, interleaved with
-valid requests. For each item the expected replies (echo and status) come from the reference model
-(:func:`~modsnn.sim.link.expected_replies`); the bus-write counter must not move (nothing
-applied); the registers are read back after every item, the block a mutated WRITE aimed at is read
-back, and every ``CHECK_EVERY`` items all weights are read back and an inference on the loaded
-inputs must match the golden model (prediction, cycles, class counts) — which also proves the
-inputs unchanged. Every reply must arrive within the timeout (no hangs).
+flips, truncated and oversized frames, bad CRCs, bad SLIP escapes and escapes open at the delimiter,
+well-framed requests with out-of-range fields, garbage without a delimiter, requests while a sample
+runs — every item refused, interleaved with valid requests, its frames sent with at most ``slots``
+awaiting their replies (the protocol's flow control). For each item the expected replies
+(echo and status) come from the reference model (:func:`~modsnn.sim.link.expected_replies`); the
+bus-write counter must not move (nothing applied); the registers are read back after every item,
+the block a mutated WRITE aimed at is read back, and every ``CHECK_EVERY`` items all weights are
+read back and an inference on the loaded inputs must match the golden model (prediction, cycles,
+class counts) — which also proves the inputs unchanged. Every reply must arrive within the timeout
+(no hangs). Now and then a burst of short garbage frames goes beyond the flow control (bytes may be
+lost to a UART overrun): it must write nothing, and the link must answer the next requests.
 
 Bit level (``MODSNN_FUZZ_BITS`` items, on the serial pins): glitches, breaks, wrong stop bits, bit
 flips on the line and a host ±1.5 % off in baud; after each, a resynchronised valid request must be
@@ -30,9 +33,9 @@ from typing import Any
 
 import cocotb
 import numpy as np
-from cobs import cobs
+import sliplib
 
-from modsnn.boards.driver import BoardDriver, encode_frame
+from modsnn.boards.driver import END, BoardDriver, encode_frame
 from modsnn.golden_model.config import Config
 from modsnn.golden_model.cycles import sample_cycles
 from modsnn.golden_model.data import load_dataset
@@ -40,6 +43,10 @@ from modsnn.golden_model.network import Network
 from modsnn.hw.control_port import Command, Csr
 from modsnn.hw.formats import Region
 from modsnn.hw.link.protocol import (
+    SLIP_END,
+    SLIP_ESC,
+    SLIP_ESC_END,
+    SLIP_ESC_ESC,
     LinkLimits,
     Opcode,
     Status,
@@ -52,7 +59,7 @@ from modsnn.hw.link.protocol import (
 )
 from modsnn.hw.memory_map import WEIGHT_REGIONS, address_windows, dense_from_images, mmio_address, weight_images
 from modsnn.hw.params import LR_EXTRA_MAX, bits_for
-from modsnn.sim.link import HarnessBytes, SimTransport, UartPins, bridge, expected_replies
+from modsnn.sim.link import HarnessBytes, SimTransport, UartPins, bridge, expected_replies, reference_frames
 from modsnn.sim.streams import start, stimulus_random
 from modsnn.sim.tbparams import tb_params
 
@@ -181,13 +188,15 @@ class Fuzzer:
         """``(kind, wire bytes, targeted block)`` of one refused item (the wire ends in a delimiter
         unless the item is garbage that the next request's leading delimiter closes)."""
         rnd = self.rnd
-        kind = rnd.choice(["random", "bitflip", "truncated", "oversize", "crc", "fields", "fields", "unterminated"])
+        kind = rnd.choice(["random", "bitflip", "truncated", "oversize", "crc", "fields", "fields", "unterminated",
+                           "escape"])
         target = None
         if kind == "random":
-            wire = bytes(rnd.choice([0, rnd.randrange(256), rnd.randrange(1, 256)])
-                         for _ in range(rnd.randrange(1, 80))) + b"\x00"
+            wire = bytes(rnd.choice([SLIP_END, SLIP_ESC, rnd.randrange(256), rnd.randrange(256)])
+                         for _ in range(rnd.randrange(1, 80))) + END
         elif kind == "unterminated":
-            wire = bytes(rnd.randrange(1, 256) for _ in range(rnd.randrange(1, 40)))
+            wire = bytes(rnd.choice([SLIP_ESC, rnd.randrange(256)])
+                         for _ in range(rnd.randrange(1, 40))).replace(END, b"")
         elif kind == "oversize":
             data = bytes(rnd.randrange(256) for _ in range(self.limits.slot_bytes + rnd.randrange(-9, 40)))
             body = request_body(Opcode.WRITE, self.next_seq(), block_args(0, 1, 1), data)
@@ -196,20 +205,27 @@ class Fuzzer:
             wire = encode_frame(self.bad_fields())
         else:
             body, target = self.valid_body()
-            encoded = bytearray(cobs.encode(body + crc16(body).to_bytes(2, "big")))
+            encoded = bytearray(sliplib.encode(body + crc16(body).to_bytes(2, "big")))
             if kind == "bitflip":
                 for _ in range(rnd.randint(1, 3)):
                     pos = rnd.randrange(len(encoded))
                     encoded[pos] ^= 1 << rnd.randrange(8)
             elif kind == "truncated":
                 del encoded[rnd.randrange(1, len(encoded)):]
+            elif kind == "escape":                                  # a bad escape, or one open at END
+                bad = rnd.choice([SLIP_ESC, SLIP_ESC_END ^ 2, SLIP_ESC_ESC ^ 2, rnd.randrange(256), None])
+                if bad in (SLIP_END, SLIP_ESC_END, SLIP_ESC_ESC) or bad is None:
+                    encoded += bytes([SLIP_ESC])
+                else:
+                    at = rnd.randrange(len(encoded) + 1)
+                    encoded[at:at] = bytes([SLIP_ESC, bad])
             else:                                                   # CRC
-                encoded = bytearray(cobs.encode(body + (crc16(body) ^ rnd.randrange(1, 1 << 16)).to_bytes(2, "big")))
-            wire = b"\x00" + bytes(encoded) + b"\x00"
+                encoded = bytearray(sliplib.encode(body + (crc16(body) ^ rnd.randrange(1, 1 << 16)).to_bytes(2, "big")))
+            wire = END + bytes(encoded) + END
         return kind, wire, target
 
     def expected(self, wire: bytes, busy: bool = False) -> list[tuple[int, int, Status]]:
-        closed = wire if wire.endswith(b"\x00") else wire + b"\x00"
+        closed = wire if wire.endswith(END) else wire + END
         return expected_replies(self.cfg, self.limits, closed, busy=busy)
 
     def fuzz_once(self) -> None:
@@ -219,16 +235,20 @@ class Fuzzer:
             if want and all(status != Status.OK for *_, status in want):
                 break
         writes = self.writes()
-        self.transport.write(wire)
-        if not wire.endswith(b"\x00"):
-            self.transport.write(b"\x00")
-        for opcode, seq, status in want:
-            reply = self.driver.next_reply()
-            assert (reply.opcode, reply.seq, reply.status) == (opcode, seq, status), \
-                f"{kind} item {wire[:24].hex()}…: reply {(reply.opcode, reply.seq, reply.status.name)}, " \
-                f"reference {(opcode, seq, status.name)}"
-            self.rejections[status.name] += 1
-            self.frames += 1
+        # frame by frame, at most `slots` of them awaiting their replies (the protocol's flow
+        # control: the link takes the next frame once a reply has gone out; `burst` goes beyond it)
+        closed = wire if wire.endswith(END) else wire + END
+        replies = iter(want)
+        outstanding = 0
+        for segment in closed.split(END)[:-1]:
+            if reference_frames(segment + END):             # a frame the link answers
+                if outstanding == self.limits.slots:
+                    self.check_reply(kind, wire, next(replies))
+                    outstanding -= 1
+                outstanding += 1
+            self.transport.write(segment + END)
+        for rest in replies:
+            self.check_reply(kind, wire, rest)
         self.kinds[kind] += 1
         assert self.writes() == writes, f"{kind} item {wire[:24].hex()}… wrote to the accelerator"
         self.check_registers()
@@ -238,6 +258,30 @@ class Fuzzer:
             want_words = self.shadow.images[(_MATRIX[region], layer)][offset:offset + count, bank].tolist()
             assert got == want_words, f"{kind} item changed {region.name}{layer} bank {bank} @{offset}"
             self.valid += 1
+
+    def check_reply(self, kind: str, wire: bytes, want: tuple[int, int, Status]) -> None:
+        """The next reply is ``want`` (``(opcode, seq, status)``), the reference's for ``wire``."""
+        opcode, seq, status = want
+        reply = self.driver.next_reply()
+        assert (reply.opcode, reply.seq, reply.status) == (opcode, seq, status), \
+            f"{kind} item {wire[:24].hex()}…: reply {(reply.opcode, reply.seq, reply.status.name)}, " \
+            f"reference {(opcode, seq, status.name)}"
+        self.rejections[status.name] += 1
+        self.frames += 1
+
+    def burst(self) -> None:
+        """Short garbage frames back to back, beyond the flow control (their replies are longer than
+        they are): the link may lose bytes to a UART overrun (the next byte flagged: FRAMING), but it
+        writes nothing, does not hang, and answers the next requests."""
+        rnd = self.rnd
+        writes = self.writes()
+        wire = b"".join(bytes(rnd.choice([SLIP_ESC, rnd.randrange(256)]) for _ in range(rnd.randrange(4)))
+                        .replace(END, b"") + END for _ in range(rnd.randint(self.limits.slots + 2, 40)))
+        self.transport.write(wire)
+        self.driver.drain(2e-4)
+        assert self.writes() == writes, f"burst {wire[:24].hex()}… wrote to the accelerator"
+        self.kinds["burst"] += 1
+        self.check_registers()
 
     # ---------------------------------------------------------------- valid requests
     def check_registers(self) -> None:
@@ -363,6 +407,8 @@ def host_fuzz(dut: Any, cfg: Config, rnd: random.Random, byte_port: HarnessBytes
             fuzzer.infer_and_compare(new_inputs=rnd.random() < 0.5)
         elif r < 0.3:
             fuzzer.valid_request()
+        elif r < 0.31:
+            fuzzer.burst()
         else:
             fuzzer.fuzz_once()
         if fuzzer.frames // CHECK_EVERY != done // CHECK_EVERY:
@@ -400,7 +446,7 @@ def host_fuzz(dut: Any, cfg: Config, rnd: random.Random, byte_port: HarnessBytes
             fuzzer.kinds["bits:skew"] += 1
             continue
         fuzzer.kinds[f"bits:{kind}"] += 1
-        transport.write(b"\x00")
+        transport.write(END)
         driver.drain(2e-4)                                   # the error replies to the damaged frames
         assert fuzzer.writes() == writes, f"bit-level item {i} ({kind}) wrote to the accelerator"
         fuzzer.check_registers()

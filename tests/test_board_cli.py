@@ -15,14 +15,16 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from cobs import cobs
+import sliplib
 
 from modsnn.boards.session import board_network, eval_session
 from modsnn.cli import main
 from modsnn.golden_model.config import Config, load_config
 from modsnn.golden_model.data import Dataset
 from modsnn.golden_model.network import Network
-from modsnn.hw.link.protocol import Opcode, Status, crc16, identity_bytes, link_limits
+from modsnn.hw.link.protocol import SLIP_END, Opcode, Status, crc16, identity_bytes, link_limits
+
+END = bytes([SLIP_END])
 
 
 class PtyBoard:
@@ -47,12 +49,12 @@ class PtyBoard:
             if not ready:
                 continue
             buf += os.read(self.master, 4096)
-            *frames, buf = buf.split(b"\x00")
+            *frames, buf = buf.split(END)
             for frame in filter(None, frames):
-                body = cobs.decode(frame)[:-2]
+                body = sliplib.decode(frame)[:-2]
                 self.requests.append(body)
                 if callable(self.answer) and (reply := self.answer(body)) is not None:
-                    os.write(self.master, cobs.encode(reply + crc16(reply).to_bytes(2, "big")) + b"\x00")
+                    os.write(self.master, sliplib.encode(reply + crc16(reply).to_bytes(2, "big")) + END)
 
     def close(self) -> None:
         self._stop.set()

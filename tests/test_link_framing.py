@@ -1,4 +1,4 @@
-"""Framing blocks of the host link: COBS encoder and decoder against the PyPI ``cobs`` package and
+"""Framing blocks of the host link: SLIP encoder and decoder against the PyPI ``sliplib`` package and
 the reference decoder, CRC appender and frame receiver against the PyPI ``crc`` package, all under
 random idle and back-pressure; the CRC of the gateware and of the host agree."""
 
@@ -39,15 +39,38 @@ def test_crc_algorithms_agree(stim_rng) -> None:  # type: ignore[no-untyped-def]
     assert crc16(b"123456789") == 0x29B1                      # the catalogue's check value
 
 
-def test_reference_decoder_is_cobs() -> None:
-    from cobs import cobs
+def test_reference_decoder_is_sliplib() -> None:
+    """The reference decoder decodes every well-formed frame as ``sliplib.decode`` and calls exactly
+    the frames damaged that ``sliplib`` refuses (bad escapes, an escape open at END)."""
+    import sliplib
 
+    from modsnn.hw.link.protocol import SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC
+
+    end = bytes([SLIP_END])
     rnd = random.Random(5)
+    special = [SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC]
     for _ in range(200):
-        body = bytes(rnd.choice([0, rnd.randrange(1, 256)]) for _ in range(rnd.randrange(1, 600)))
-        assert reference_frames(cobs.encode(body) + b"\x00") == [(body, False)]
-    assert reference_frames(b"\x00\x00\x01\x00") == []                # empty frames are ignored
-    assert reference_frames(b"\x05\x01\x02\x00") == [(b"\x01\x02", True)]
+        body = bytes(rnd.choice([*special, rnd.randrange(256)]) for _ in range(rnd.randrange(1, 600)))
+        encoded = sliplib.encode(body)
+        assert end not in encoded
+        assert reference_frames(encoded + end) == [(body, False)]
+        assert reference_frames(end + encoded + end) == [(body, False)]         # a request's leading END
+        garbage = bytes(rnd.choice([SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC, rnd.randrange(256)])
+                        for _ in range(rnd.randrange(1, 12))).replace(end, b"")
+        frames = reference_frames(garbage + end)
+        if sliplib.is_valid(garbage):
+            assert frames == ([(sliplib.decode(garbage), False)] if garbage else [])
+        else:
+            assert len(frames) == 1 and frames[0][1], garbage.hex()
+    two = sliplib.encode(b"\xc0\x01") + end + sliplib.encode(b"\xdb\x02") + end   # back to back
+    assert reference_frames(two) == [(b"\xc0\x01", False), (b"\xdb\x02", False)]
+    assert reference_frames(b"\xdb\xdc\xdb\xdd\xc0") == [(b"\xc0\xdb", False)]  # both escapes
+    assert reference_frames(b"\xc0\xc0\xc0") == []                          # empty frames are ignored
+    assert reference_frames(b"\x01\xdb\x02\xc0") == [(b"\x01\xc0", True)]    # a bad escape
+    assert reference_frames(b"\x01\xdb\xdb\xdc\xc0") == [(b"\x01\xdb\xdc", True)]
+    assert reference_frames(b"\x01\x02\xdb\xc0") == [(b"\x01\x02", True)]    # an escape open at END
+    assert reference_frames(b"\xdb\xc0") == [(b"", True)]
+    assert reference_frames(b"\x01\x02") == []                              # no END yet: in flight
 
 
 @pytest.mark.parametrize(("args", "message"), [

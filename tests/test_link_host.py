@@ -6,9 +6,10 @@ from __future__ import annotations
 import collections
 
 import pytest
-from cobs import cobs
+import sliplib
 
 from modsnn.boards.driver import (
+    END,
     BoardDriver,
     ConfigurationMismatch,
     LinkError,
@@ -23,6 +24,10 @@ from modsnn.hw.control_port import Command, Csr
 from modsnn.hw.formats import Region
 from modsnn.hw.link.protocol import (
     BLOCK_ARGS,
+    SLIP_END,
+    SLIP_ESC,
+    SLIP_ESC_END,
+    SLIP_ESC_ESC,
     Identity,
     Opcode,
     SampleReply,
@@ -49,10 +54,10 @@ class CannedBoard:
 
     def write(self, data: bytes) -> None:
         self.sent.append(data)
-        if data.strip(b"\x00") and self.replies:
+        if data.strip(END) and self.replies:
             body = self.replies.popleft()
-            if body is not None:
-                self.pending += cobs.encode(body + crc16(body).to_bytes(2, "big")) + b"\x00"
+            if body is not None:                       # a board's reply: a trailing END only
+                self.pending += sliplib.encode(body + crc16(body).to_bytes(2, "big")) + END
 
     def read(self, timeout: float) -> bytes:
         data, self.pending = self.pending, b""
@@ -72,8 +77,15 @@ def test_frame_images(tiny: Config) -> None:
     args = unpack(BLOCK_ARGS, body[2:])
     assert (int(args.address), int(args.count), int(args.format.size), int(args.format.signed)) == (0x1234, 3, 1, 1)
     wire = encode_frame(body)
-    assert wire[0] == 0 and wire[-1] == 0 and 0 not in wire[1:-1]
-    assert cobs.decode(wire[1:-1]) == body + crc16(body).to_bytes(2, "big")
+    assert wire[0] == SLIP_END and wire[-1] == SLIP_END and SLIP_END not in wire[1:-1]
+    assert sliplib.decode(wire[1:-1]) == body + crc16(body).to_bytes(2, "big")
+    # END and ESC in the body are escaped: header, arguments and payload of END/ESC bytes
+    body = request_body(Opcode.WRITE, SLIP_END, block_args(0xDBC0, 1, 1), bytes([SLIP_ESC]))
+    assert body == bytes([4, 0xC0, 0xC0, 0xDB, 0, 0, 1, 0, 0, 0xDB])
+    crc = crc16(body).to_bytes(2, "big")
+    escaped = {SLIP_END: bytes([SLIP_ESC, SLIP_ESC_END]), SLIP_ESC: bytes([SLIP_ESC, SLIP_ESC_ESC])}
+    assert encode_frame(body) == END + b"".join(escaped.get(b, bytes([b])) for b in body + crc) + END
+    assert encode_frame(body)[1:4] == bytes([4, SLIP_ESC, SLIP_ESC_END])
     assert sample_args(Command.TRAIN, 4, cycles=True, levels=True) == bytes([2, 4, 0b101])
     with pytest.raises(ValueError, match="expected 7 bytes, not 6"):
         unpack(BLOCK_ARGS, bytes(6))
@@ -158,7 +170,7 @@ def test_connect_and_words(tiny: Config) -> None:
     assert driver.connect(quiet=0).slots == 4 and driver.limits.slots == 4
     assert driver.read_words(Region.FF, 0, 2, size=2, signed=True) == [-2, 5]
     driver.write_words(Region.FF, 0, list(range(130)), size=2, signed=True)       # two frames of ≤ 122 words
-    sent = [cobs.decode(frame.strip(b"\x00")) for frame in board.sent[-2:]]
+    sent = [sliplib.decode(frame.strip(END)) for frame in board.sent[-2:]]
     assert [unpack(BLOCK_ARGS, s[2:9]).count for s in sent] == [122, 8]
     assert int(unpack(BLOCK_ARGS, sent[1][2:9]).address) == mmio_address(tiny, Region.FF, 122)
     with pytest.raises(ValueError, match="40000 does not fit a signed 2-byte word"):
@@ -174,6 +186,33 @@ def test_connect_and_words(tiny: Config) -> None:
 def test_driver_errors(tiny: Config, replies: list, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         BoardDriver(CannedBoard(replies), tiny, timeout=0.5).status()
+
+
+def test_driver_escapes_both_ways(tiny: Config) -> None:
+    """A request with seq END and its reply, whose echo and payload are END and ESC bytes: the
+    driver sends them escaped and decodes the escaped reply."""
+    board = CannedBoard([reply(Opcode.READ, SLIP_END, payload=bytes([SLIP_END, SLIP_ESC, SLIP_ESC, SLIP_END]))])
+    driver = BoardDriver(board, tiny)
+    driver._seq = SLIP_END - 1                                   # the next request's seq is END
+    assert driver.read_words(Region.FF, 0, 2, size=2) == [0xDBC0, 0xC0DB]
+    assert board.sent[-1][1:4] == bytes([Opcode.READ.value, SLIP_ESC, SLIP_ESC_END])
+
+
+@pytest.mark.parametrize("damage", ["bad escape", "escape open at END", "ESC ESC"])
+def test_driver_refuses_a_bad_slip_escape(tiny: Config, damage: str) -> None:
+    body = reply(Opcode.STATUS, 1, payload=bytes(2))
+    encoded = sliplib.encode(body + crc16(body).to_bytes(2, "big"))
+    raw = {"bad escape": encoded[:2] + bytes([SLIP_ESC, 0x01]) + encoded[2:],
+           "escape open at END": encoded + bytes([SLIP_ESC]),
+           "ESC ESC": encoded[:2] + bytes([SLIP_ESC, SLIP_ESC, SLIP_ESC_ESC]) + encoded[2:]}[damage]
+
+    class Garbler(CannedBoard):
+        def write(self, data: bytes) -> None:
+            self.sent.append(data)
+            self.pending = raw + END
+
+    with pytest.raises(LinkError, match=rf"^garbled reply from the board \(SLIP: a bad escape in {len(raw)} bytes\)$"):
+        BoardDriver(Garbler([]), tiny, timeout=0.5).status()
 
 
 def test_babbling_board(tiny: Config) -> None:

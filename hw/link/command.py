@@ -56,7 +56,7 @@ class CommandExecutor(wiring.Component):
 
     * ``frame`` (in, :class:`~modsnn.hw.link.framing.FrameBufferSignature`) — the oldest received frame;
     * ``reply`` (out, stream of :data:`~modsnn.hw.link.framing.FRAME_TOKEN`) — reply bodies (header,
-      payload) each closed by an end token; the CRC and COBS are added downstream;
+      payload) each closed by an end token; the CRC and SLIP are added downstream;
     * ``bus`` (out, :func:`control_bus`) — master of the accelerator's control port: one access per
       ``we``/``re`` cycle; ``rdata`` holds the answer from ``bus_read_latency`` cycles after ``re``
       until the next answer;
@@ -114,9 +114,9 @@ class CommandExecutor(wiring.Component):
         uses it (the address into ``addr``, the count into ``left``, the format into ``size_code`` and
         ``signed``; the word engine starts from them) or into the few facts the checks need (which
         opcode, bits above the address or count register set, reserved bits set, the sample's mode
-        and flags). The opcode and ``seq`` the reply echoes are read from the frame buffer again.
-        Bytes beyond a short frame are whatever the buffer holds, as before: they only decide checks
-        that the length check, which comes first, has already failed.
+        and flags), and the opcode and ``seq`` the reply echoes into ``echo``. Bytes beyond a short
+        frame are whatever the buffer holds, as before: they only decide checks that the length
+        check, which comes first, has already failed.
         """
         cfg, limits, layout, frame = v.cfg, v.limits, v.layout, v.frame
         # request byte `index − 2` in `parse`: the block RAM's output registered before any decode
@@ -146,6 +146,12 @@ class CommandExecutor(wiring.Component):
         # which opcode (one-hot; none: unknown)
         is_op = {op: Signal(name=f"is_{op.name.lower()}") for op in Opcode}
         parsed[byte_of("header", "opcode")] += [is_op[op].eq(byte == op.value) for op in Opcode]
+        # the opcode and seq the reply echoes (0 where the frame was shorter): registers, not the frame
+        # buffer read again (an ECP5 DP16KD answers ~6 ns after the clock: read into the reply, that
+        # missed 100 MHz)
+        echo = [Signal(8, name="echo_opcode"), Signal(8, name="echo_seq")]
+        parsed[byte_of("header", "opcode")].append(echo[0].eq(byte & frame.length.any().replicate(8)))
+        parsed[byte_of("header", "seq")].append(echo[1].eq(byte & frame.length[1:].any().replicate(8)))
         # BLOCK_ARGS: the start address into `addr`, the count into `left`, the format into
         # `size_code` and `signed`. A count ≥ slot_bytes can never fit a frame or a reply, so the
         # length and address arithmetic below runs on the low bits of `count` only; `huge` makes
@@ -228,7 +234,7 @@ class CommandExecutor(wiring.Component):
         with m.Else():
             m.d.comb += verdict.eq(Status.OK)
 
-        v.__dict__.update(parsed=parsed, is_op=is_op, flags=flags, addr=addr, left=left, size_code=size_code,
+        v.__dict__.update(parsed=parsed, is_op=is_op, echo=echo, flags=flags, addr=addr, left=left, size_code=size_code,
                           signed=signed, status=status, body_is=body_is, count_bits=count_bits, fixed=fixed,
                           verdict=verdict)
 
@@ -339,17 +345,9 @@ class CommandExecutor(wiring.Component):
                 m.next = "next"                 # a SAMPLE sends its header after the run
             with m.Else():
                 m.next = "header"
-        with m.State("header"):                  # frame.addr was 0 in the state before: opcode, seq echoed
-            # from the frame (read one cycle ahead: byte 1 from index 0 when the reply moves on;
-            # byte 2 is never used)
-            m.d.comb += [reply.valid.eq(1), frame.addr.eq(index[0] | reply.ready)]
-            with m.Switch(index):
-                with m.Case(0):
-                    m.d.comb += reply.payload.data.eq(frame.data & frame.length.any().replicate(8))
-                with m.Case(1):
-                    m.d.comb += reply.payload.data.eq(frame.data & frame.length[1:].any().replicate(8))
-                with m.Default():
-                    m.d.comb += reply.payload.data.eq(status)
+        with m.State("header"):                  # opcode and seq echoed, then the status
+            m.d.comb += [reply.valid.eq(1),
+                         reply.payload.data.eq(Mux(index[1], status, Mux(index[0], v.echo[1], v.echo[0])))]
             with m.If(reply.ready):
                 m.d.sync += index.eq(index + 1)
                 with m.If(index == 2):

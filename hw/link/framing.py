@@ -1,17 +1,17 @@
-"""Framing of the host link: COBS decoding and encoding, the frame CRC, and the receive buffers.
+"""Framing of the host link: SLIP decoding and encoding, the frame CRC, and the receive buffers.
 
 Between the blocks frames travel as streams of :data:`FRAME_TOKEN`: a *data* token per body byte
 and one *end* token per frame (``end`` = 1, ``data`` unused). On the receive side the end token's
-``error`` says the frame was damaged below the CRC (COBS or UART); on the transmit side ``error``
+``error`` says the frame was damaged below the CRC (SLIP or UART); on the transmit side ``error``
 is ignored. The wire format is that of :mod:`modsnn.hw.link.protocol`.
 
 Receive path::
 
-    UartRx ─► CobsDecoder ─► FrameReceiver (CRC check, ``slots`` frame buffers) ─► command layer
+    UartRx ─► SlipDecoder ─► FrameReceiver (CRC check, ``slots`` frame buffers) ─► command layer
 
 Transmit path::
 
-    command layer ─► CrcAppender ─► CobsEncoder ─► UartTx
+    command layer ─► CrcAppender ─► SlipEncoder ─► UartTx
 """
 
 
@@ -21,35 +21,33 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..params import rejected
-from .protocol import CRC_ALGORITHM, CRC_BYTES, HEADER_BYTES, Status
+from .protocol import CRC_ALGORITHM, CRC_BYTES, HEADER_BYTES, SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC, Status
 from .uart import RX_BYTE
 
-__all__ = ["COLLISION_UNUSED", "FRAME_TOKEN", "CobsDecoder", "CobsEncoder", "CrcAppender", "FrameBufferSignature",
-           "FrameReceiver", "StreamRegister"]
+__all__ = ["COLLISION_UNUSED", "FRAME_TOKEN", "CrcAppender", "FrameBufferSignature", "FrameReceiver", "SlipDecoder",
+           "SlipEncoder", "StreamRegister"]
 
 FRAME_TOKEN = data.StructLayout({"data": 8, "end": 1, "error": 1})
-#: The receiver's frame buffers (a slot being filled is never the one the command layer reads) and
-#: the encoder's ring (a slot written is never one whose read data ``o`` shows the next cycle): both
-#: asserted, so the iCE40 build drops the memories' read-first emulation.
-COLLISION_UNUSED = ("frames", "ring")
+#: The receiver's frame buffers (a slot being filled is never the one the command layer reads:
+#: asserted), so the iCE40 build drops the memory's read-first emulation.
+COLLISION_UNUSED = ("frames",)
 
 
-class CobsDecoder(wiring.Component):
-    """COBS decoder: wire bytes (0x00-delimited frames) → data and end tokens.
+class SlipDecoder(wiring.Component):
+    """SLIP decoder (RFC 1055): wire bytes (END-delimited frames) → data and end tokens.
 
     Ports: ``i`` (in, stream of :data:`~modsnn.hw.link.uart.RX_BYTE`), ``o`` (out, stream of
     :data:`FRAME_TOKEN`).
 
-    Behaviour, per input byte ``b``: ``b = 0`` ends the frame: an end token, ``error`` set when a
-    COBS block was still open (the frame was cut short) or any byte of the frame carried the UART
-    ``error`` flag. Otherwise, when a code byte is due, ``b`` is the next code: it yields a 0x00 data
-    token if the previous block's code was below 0xFF (nothing otherwise), and ``b − 1`` data bytes
-    follow; else ``b`` is a data token. Decoding is exactly the PyPI ``cobs`` package's ``decode`` on
-    every well-formed frame, frame by frame; the decoder never locks up, and an empty frame
-    (0x00 0x00) gives a bare end token.
+    Behaviour, per input byte ``b``: END ends the frame: an end token, ``error`` set when an escape
+    was still open or the frame had a bad escape (ESC followed by anything but ESC_END or ESC_ESC)
+    or a byte with the UART ``error`` flag. ESC opens an escape (no token); after it ESC_END and
+    ESC_ESC yield END and ESC data tokens. Any other byte is a data token. Exactly the PyPI
+    ``sliplib`` decoding of every well-formed frame; never locks up; an empty frame (END END) gives
+    a bare end token.
 
-    Latency 0 (each input byte yields at most one token, combinationally); throughput 1 byte per
-    cycle; ``i.ready = o.ready`` when the byte yields a token, else 1.
+    Latency 0 (each byte yields at most one token, combinationally); throughput 1 byte per cycle;
+    ``i.ready = o.ready`` when the byte yields a token, else 1.
     """
 
     i: In(stream.Signature(RX_BYTE))
@@ -57,41 +55,30 @@ class CobsDecoder(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        left = Signal(8)                   # 1 + data bytes left in the current block; 0 or 1: a code byte is due
-        zero_due = Signal()                # the previous block's code was < 0xFF: a 0x00 precedes the next
-        error = Signal()                   # a UART error in this frame so far
+        escaped = Signal()                 # the previous byte was ESC
+        error = Signal()                   # a UART error or a bad escape in this frame so far
         byte = self.i.payload.data
-        damaged = error | self.i.payload.error
-        delimiter, code = byte == 0, left[1:] == 0
-        m.d.comb += [self.o.valid.eq(self.i.valid & (delimiter | ~code | zero_due)),
-                     self.o.payload.data.eq(Mux(code, 0, byte)),      # a delimiter's byte is 0 anyway
-                     self.o.payload.end.eq(delimiter),
-                     self.o.payload.error.eq(delimiter & (damaged | ~code)),
+        end, escape = byte == SLIP_END, byte == SLIP_ESC
+        bad = escaped & (byte != SLIP_ESC_END) & (byte != SLIP_ESC_ESC)
+        damaged = error | self.i.payload.error | bad
+        m.d.comb += [self.o.valid.eq(self.i.valid & (end | ~escape | escaped)),
+                     self.o.payload.data.eq(Mux(escaped, Mux(byte[0], SLIP_ESC, SLIP_END), byte)),
+                     self.o.payload.end.eq(end),
+                     self.o.payload.error.eq(end & damaged),
                      self.i.ready.eq(self.o.ready | ~self.o.valid)]
         with m.If(self.i.valid & self.i.ready):
-            with m.If(delimiter):
-                m.d.sync += [left.eq(0), zero_due.eq(0), error.eq(0)]
-            with m.Elif(code):
-                m.d.sync += [left.eq(byte), zero_due.eq(byte != 0xFF), error.eq(damaged)]
-            with m.Else():
-                m.d.sync += [left.eq(left - 1), error.eq(damaged)]
+            m.d.sync += [escaped.eq(escape & ~escaped & ~end), error.eq(~end & damaged)]
         return m
 
 
-class CobsEncoder(wiring.Component):
-    """COBS encoder: data and end tokens → wire bytes, each frame followed by a 0x00 delimiter.
+class SlipEncoder(wiring.Component):
+    """SLIP encoder: data and end tokens → wire bytes, each frame followed by END.
 
     Ports: ``i`` (in, stream of :data:`FRAME_TOKEN`; ``error`` ignored), ``o`` (out, stream of bytes).
 
-    Behaviour: the output of a frame is ``cobs.encode(body) + b"\\x00"`` (PyPI ``cobs``). The
-    encoder is a 256-byte ring that is also the output FIFO: non-zero data bytes are *staged* behind
-    a reserved slot for their block's code byte; a block is *committed* (its code written, the
-    write pointer moved past it) on a 0x00 data token, on the end token, or when a data token
-    arrives with 254 bytes staged (code 0xFF; that token waits). Committed bytes drain to ``o``
-    while the next block is staged, so a reply of up to 254 bytes never waits for the line.
-
-    Latency: a block's bytes leave from 2 cycles after its commit (non-zero bytes wait for their
-    block to close: up to 254 tokens). Throughput: 1 token per cycle while the ring has room.
+    Behaviour: a data byte END or ESC goes out as ESC ESC_END or ESC ESC_ESC, any other byte as
+    itself; an end token as END (``sliplib.encode(body)`` followed by END). Latency 0;
+    throughput 1 token per cycle, 2 cycles for an escaped byte.
     """
 
     i: In(stream.Signature(FRAME_TOKEN))
@@ -99,51 +86,21 @@ class CobsEncoder(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        m.submodules.ring = ring = Memory(shape=unsigned(8), depth=256, init=[])
-        wr, rd = ring.write_port(), ring.read_port()
-        # Slots count modulo 256; every write (a staged byte, a code, a delimiter) moves `at` on by one.
-        w = Signal(8)                  # the current block's code slot; everything before it is committed
-        staged = Signal(8, init=1)     # the code of the current block if it closed now
-        at = Signal(8, init=1)         # w + staged: the slot of the next data byte
-        r = Signal(8)                  # next byte to output
-        ahead = Signal(9, init=1)      # at − r, from 1 to 510 (the bytes in the ring, plus the next slot)
-        room = ~ahead[8]               # slot `at` (hence every slot up to it) is < 256 bytes past `r`
-        pop = self.o.valid & self.o.ready
-        down = pop & ~wr.en
-        m.d.sync += [at.eq(at + wr.en), ahead.eq(ahead + Cat(wr.en ^ pop, down.replicate(8))),
-                     r.eq(r + pop)]
-
+        second = Signal()                  # the escaped byte's second half is due
         token = self.i.payload
-        delimiter = Signal()           # the frame's blocks are committed: its 0x00 delimiter is due at `w`
-        full = staged == 0xFF          # 254 bytes staged: the block closes (code 0xFF) and the token waits
-        close = token.end | full | (token.data == 0)               # a data-phase write commits the block
-        m.d.comb += [wr.en.eq(room & (delimiter | self.i.valid)),
-                     wr.addr.eq(Mux(delimiter | close, w, at)),    # the code or delimiter slot, else `at`
-                     wr.data.eq(Mux(delimiter, 0, Mux(close, staged, token.data))),
-                     self.i.ready.eq(~delimiter & self.i.valid & room & (token.end | ~full))]
-        with m.If(wr.en):
-            with m.If(delimiter | close):                         # commit: `w` moves past the written slot
-                m.d.sync += w.eq(at)                              # (the delimiter's: `staged` is 1)
-            with m.If(~delimiter):
-                m.d.sync += [staged.eq(Mux(close, 1, staged + 1)), delimiter.eq(token.end)]
-            with m.Else():
-                m.d.sync += delimiter.eq(0)
-
-        # o.valid: a committed byte waits, i.e. `r` is behind `w` as it was one cycle earlier (so the
-        # read port never hands out a slot that was being written). As 0 ≤ w − r ≤ 255 (writes need
-        # `room`), that is the comparison modulo 256 of last cycle's `w` with this cycle's `r`
-        # (`rd.addr`), kept in one flip-flop rather than a delayed copy of `w`.
-        valid_next = Signal()
-        m.d.comb += [rd.addr.eq(r + pop), valid_next.eq(w != rd.addr), self.o.payload.eq(rd.data)]
-        m.d.sync += self.o.valid.eq(valid_next)
-        # a slot is written only where the data read goes unused next cycle (COLLISION_UNUSED)
-        m.d.sync += Assert(~(wr.en & (wr.addr == rd.addr) & valid_next), "the ring's read data collided with a write")
+        special = ~token.end & ((token.data == SLIP_END) | (token.data == SLIP_ESC))
+        m.d.comb += [self.o.valid.eq(self.i.valid),
+                     self.o.payload.eq(Mux(token.end, SLIP_END, Mux(special, Mux(second, Mux(
+                         token.data[0], SLIP_ESC_ESC, SLIP_ESC_END), SLIP_ESC), token.data))),
+                     self.i.ready.eq(self.o.ready & (second | ~special))]
+        with m.If(self.o.valid & self.o.ready & special):
+            m.d.sync += second.eq(~second)
         return m
 
 
 class StreamRegister(wiring.Component):
     """A skid buffer on a stream of :data:`FRAME_TOKEN`: registers in both directions (it cuts the
-    combinational paths between the command executor and the CRC and COBS logic: the reply
+    combinational paths between the command executor and the CRC and SLIP logic: the reply
     multiplexer forward, the ``ready`` chain backward).
 
     Ports: ``i``, ``o``. ``o`` is a register; ``i.ready`` is a register (``¬skid.valid``). Latency 1;
@@ -320,3 +277,4 @@ class FrameReceiver(wiring.Component):
         # a frame is written only into a free slot, never the one being read (COLLISION_UNUSED)
         m.d.comb += Assert(~(wr.en & (wr.addr == rd.addr) & frame.valid), "a frame slot was written while read")
         return m
+

@@ -1,9 +1,9 @@
-"""The host link: UART, COBS framing with CRC, and the command layer, joined by streams.
+"""The host link: UART, SLIP framing with CRC, and the command layer, joined by streams.
 
 ::
 
-    rx ─► UartRx ─► CobsDecoder ─► FrameReceiver ─► CommandExecutor ─► bus (the accelerator's control port)
-    tx ◄─ UartTx ◄─ CobsEncoder ◄─ CrcAppender ◄──────────┘
+    rx ─► UartRx ─► SlipDecoder ─► FrameReceiver ─► CommandExecutor ─► bus (the accelerator's control port)
+    tx ◄─ UartTx ◄─ SlipEncoder ◄─ CrcAppender ◄──────────┘
 
 :class:`LinkCore` is everything but the UART (byte streams in and out); :class:`HostLink` adds the
 UART for a board's serial pins. The protocol is :mod:`modsnn.hw.link.protocol`.
@@ -19,7 +19,7 @@ from ...golden_model.config import Config
 from ..formats import formats_for
 from ..params import rejected
 from .command import CommandExecutor, control_bus
-from .framing import CobsDecoder, CobsEncoder, CrcAppender, FrameReceiver, StreamRegister
+from .framing import CrcAppender, FrameReceiver, SlipDecoder, SlipEncoder, StreamRegister
 from .protocol import LinkLimits, identity_bytes, link_limits
 from .uart import RX_BYTE, UartRx, UartTx, baud_divisor
 
@@ -40,10 +40,11 @@ class LinkCore(wiring.Component):
 
     Latency of a reply: the request's last byte, 1 cycle to the receive buffer, the command layer's
     time (:class:`~modsnn.hw.link.command.CommandExecutor`), one register stage
-    (:class:`~modsnn.hw.link.framing.StreamRegister`), then CRC and COBS staging: the reply's bytes
-    leave when their COBS block closes. Throughput: the command layer works on one frame while the
-    receiver fills the other buffers, so back-to-back requests run at the rate of the slower of
-    the link and the accelerator.
+    (:class:`~modsnn.hw.link.framing.StreamRegister`), CRC and SLIP (combinational), then the UART:
+    the command layer sends its reply at the line's rate (the UART holds one byte). Throughput: the
+    command layer works on one frame while the receiver fills the other buffers; a frame's reply
+    is sent before the next frame is taken, so back-to-back requests run at the rate of the slower
+    of the link and the accelerator, plus the reply's time on the line per frame.
     """
 
     def __init__(self, cfg: Config, *, clock_hz: int, divisor: int, bus_read_latency: int = 1,
@@ -79,12 +80,12 @@ class LinkCore(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        m.submodules.decoder = decoder = CobsDecoder()
+        m.submodules.decoder = decoder = SlipDecoder()
         m.submodules.receiver = receiver = FrameReceiver(self._limits.slot_bytes, self._limits.slots)
         m.submodules.executor = executor = CommandExecutor(self._cfg, self._limits, self._identity,
                                                            bus_read_latency=self._latency)
         m.submodules.crc = appender = CrcAppender()
-        m.submodules.encoder = encoder = CobsEncoder()
+        m.submodules.encoder = encoder = SlipEncoder()
         wiring.connect(m, wiring.flipped(self.rx), decoder.i)
         wiring.connect(m, decoder.o, receiver.i)
         wiring.connect(m, receiver.frame, executor.frame)

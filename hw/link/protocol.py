@@ -4,16 +4,21 @@ Frames
 ------
 Every request and every reply is one **frame**::
 
-    0x00 | COBS( header | arguments | payload | CRC-16 ) | 0x00
+    END | SLIP( header | arguments | payload | CRC-16 ) | END
 
 * The body (``header | arguments | payload``) is protected by CRC-16/IBM-3740 (also known as
   CRC-16/CCITT-FALSE: polynomial 0x1021, init 0xFFFF, not reflected, no final XOR), appended
   **most significant byte first**, so that the CRC over body and CRC is the residue 0.
   The gateware uses :data:`CRC_ALGORITHM` (``amaranth.lib.crc``), the host the PyPI ``crc``
   package with the same parameters (:func:`crc16`); a test checks that they agree.
-* The body and CRC are COBS-encoded (Cheshire & Baker, exactly as the PyPI ``cobs`` package), so
-  0x00 occurs only as the frame delimiter. Requests are sent with a leading 0x00 as well: it closes
-  whatever garbage preceded the frame. Empty frames (two delimiters in a row) are ignored.
+* The body and CRC are SLIP-encoded (RFC 1055, exactly as the PyPI ``sliplib`` package): the byte
+  :data:`SLIP_END` (0xC0) occurs only as the frame delimiter; a 0xC0 of the frame is sent as
+  :data:`SLIP_ESC` :data:`SLIP_ESC_END` (0xDB 0xDC), a 0xDB as :data:`SLIP_ESC` :data:`SLIP_ESC_ESC`
+  (0xDB 0xDD). Requests are sent with a leading END as well: it closes whatever garbage preceded
+  the frame; replies end with END only. Empty frames (two delimiters in a row) are ignored. (SLIP,
+  not COBS, since protocol version 2: its encoder is a stateless byte substitution, where COBS must
+  hold up to 254 bytes until their block's code byte is known — a 256-byte ring and ~100 logic
+  cells, which the iCEBreaker's UP5K does not have.)
 * Multi-byte fields are little-endian; every layout below is a ``data.StructLayout`` whose bit 0
   is bit 0 of the first byte, so ``layout.const({...}).as_bits().to_bytes(n, "little")`` is the
   wire image (:func:`pack`, :func:`unpack`).
@@ -57,7 +62,8 @@ as received (0 when the frame was shorter), ``status`` (:class:`Status`), then t
 status is ``OK``. A request is executed only after the whole frame was received and checked, in
 this order (the first failing check is the status; :func:`check_request` is the reference):
 
-1. ``FRAMING`` — a COBS block cut short by a delimiter, or a UART framing/overrun error;
+1. ``FRAMING`` — an escape byte followed by anything but ESC_END or ESC_ESC (or by the delimiter),
+   or a UART framing/overrun error;
 2. ``OVERSIZE`` — more than ``slot_bytes`` bytes (body and CRC) decoded;
 3. ``BAD_LENGTH`` — fewer than 4 bytes (header and CRC);
 4. ``BAD_CRC``;
@@ -91,13 +97,43 @@ from ..formats import formats_for
 from ..memory_map import Window, address_windows
 
 __all__ = [
-    "BLOCK_ARGS", "CRC_ALGORITHM", "IDENTITY", "MAGIC", "PROTOCOL_VERSION", "REPLY_HEADER", "REQUEST",
-    "REQUEST_HEADER", "RUN_STATUS", "SAMPLE_ARGS", "SAMPLE_FLAGS", "START_TIMEOUT", "WORD_FORMAT", "Identity",
-    "LinkLimits", "Opcode", "SampleReply", "Status", "block_args", "check_request", "crc16", "identity_bytes",
-    "link_limits", "pack", "request_body", "sample_args", "unpack",
+    "BLOCK_ARGS",
+    "CRC_ALGORITHM",
+    "IDENTITY",
+    "MAGIC",
+    "PROTOCOL_VERSION",
+    "REPLY_HEADER",
+    "REQUEST",
+    "REQUEST_HEADER",
+    "RUN_STATUS",
+    "SAMPLE_ARGS",
+    "SAMPLE_FLAGS",
+    "SLIP_END",
+    "SLIP_ESC",
+    "SLIP_ESC_END",
+    "SLIP_ESC_ESC",
+    "START_TIMEOUT",
+    "WORD_FORMAT",
+    "Identity",
+    "LinkLimits",
+    "Opcode",
+    "SampleReply",
+    "Status",
+    "block_args",
+    "check_request",
+    "crc16",
+    "identity_bytes",
+    "link_limits",
+    "pack",
+    "request_body",
+    "sample_args",
+    "unpack",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""1: COBS framing; 2: SLIP framing (the frames' contents are unchanged)."""
+SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+"""The SLIP framing bytes (RFC 1055): frame delimiter, escape, and the escaped END and ESC."""
 MAGIC = int.from_bytes(b"MSNN", "little")
 CRC_ALGORITHM = catalog.CRC16_IBM_3740
 """The frame CRC (gateware side): CRC-16/IBM-3740, a.k.a. CRC-16/CCITT-FALSE."""
@@ -205,7 +241,7 @@ def sample_args(mode: Command, label: int, cycles: bool = False, counts: bool = 
 
 
 def request_body(opcode: Opcode | int, seq: int, args: bytes = b"", payload: bytes = b"") -> bytes:
-    """``header | args | payload`` (the frame body, before CRC and COBS)."""
+    """``header | args | payload`` (the frame body, before CRC and SLIP)."""
     return pack(REQUEST_HEADER, {"opcode": int(opcode.value if isinstance(opcode, Opcode) else opcode),
                                  "seq": seq}) + args + payload
 
@@ -287,6 +323,9 @@ class Identity:
         v = unpack(IDENTITY, raw)
         if int(v.magic) != MAGIC:
             raise ValueError(f"not a modsnn board: magic {int(v.magic):#010x}, expected {MAGIC:#010x}")
+        if int(v.version) != PROTOCOL_VERSION:
+            raise ValueError(f"the board speaks link protocol version {int(v.version)}, this driver "
+                             f"{PROTOCOL_VERSION}: rebuild and flash the board from this checkout")
         fields = {f.name: int(getattr(v, f.name)) for f in dataclasses.fields(cls)
                   if f.name not in ("config_hash", "hidden")}
         hidden = tuple(int(v.hidden[i]) for i in range(min(fields["layers"], MAX_LAYERS)))
@@ -359,7 +398,7 @@ def _window_of(cfg: Config, address: int) -> tuple[Window | None, int]:
 
 def check_request(cfg: Config, limits: LinkLimits, received: bytes, *, framing_error: bool = False,
                   busy: bool = False) -> Status:
-    """The status the link replies to a frame whose COBS-decoded bytes (body and CRC, all of them,
+    """The status the link replies to a frame whose SLIP-decoded bytes (body and CRC, all of them,
     even beyond ``slot_bytes``) are ``received`` — the reference the gateware is tested against."""
     n = len(received)
     if framing_error:

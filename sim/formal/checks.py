@@ -17,8 +17,8 @@ from ...golden_model.config import Config, load_config
 from ...hw.bank import ACC_LATENCY, Bank
 from ...hw.core import CORE_LATENCY
 from ...hw.dispatcher import Dispatcher
-from ...hw.link.framing import FRAME_TOKEN, CobsDecoder, CobsEncoder, CrcAppender
-from ...hw.link.protocol import CRC_ALGORITHM
+from ...hw.link.framing import FRAME_TOKEN, CrcAppender, SlipDecoder, SlipEncoder
+from ...hw.link.protocol import CRC_ALGORITHM, SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC
 from ...hw.link.uart import RX_BYTE
 from ...hw.modulator import Modulator
 from ...hw.neuron import membrane_update, spike_and_boxcar, trace_update
@@ -101,8 +101,8 @@ class CrcAppenderCheck(wiring.Component):
         return m
 
 
-class CobsDecoderCheck(wiring.Component):
-    """:class:`~modsnn.hw.link.framing.CobsDecoder` between a free byte stream and a free ``ready``."""
+class SlipDecoderCheck(wiring.Component):
+    """:class:`~modsnn.hw.link.framing.SlipDecoder` between a free byte stream and a free ``ready``."""
 
     i: In(stream.Signature(RX_BYTE))  # type: ignore[valid-type]
     o: Out(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
@@ -110,21 +110,25 @@ class CobsDecoderCheck(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         no_reset(m)
-        m.submodules.dut = dut = CobsDecoder()
+        m.submodules.dut = dut = SlipDecoder()
         wiring.connect(m, wiring.flipped(self.i), dut.i)
         wiring.connect(m, dut.o, wiring.flipped(self.o))
         handshake_rules(m, self.i.valid, self.i.ready, self.i.payload, "i", assume=True)
         handshake_rules(m, self.o.valid, self.o.ready, self.o.payload, "o", assume=False)
-        with m.If(self.i.valid & (self.i.payload.data == 0)):
-            m.d.comb += Assert(self.o.valid & self.o.payload.end, "a 0x00 byte always yields an end token")
+        with m.If(self.i.valid & (self.i.payload.data == SLIP_END)):
+            m.d.comb += Assert(self.o.valid & self.o.payload.end, "an END byte always yields an end token")
         with m.If(self.o.valid & self.o.payload.end):
-            m.d.comb += Assert(self.i.valid & (self.i.payload.data == 0), "an end token only for a 0x00 byte")
+            m.d.comb += Assert(self.i.valid & (self.i.payload.data == SLIP_END), "an end token only for an END byte")
+        with m.If(self.o.valid & ~self.o.payload.end):
+            m.d.comb += Assert(~self.o.payload.error, "the error flag only on an end token")
+        with m.If(self.i.valid & self.i.payload.error & (self.i.payload.data == SLIP_END)):
+            m.d.comb += Assert(self.o.payload.error, "an END byte with the UART error flag yields an error")
         m.d.comb += Assert(self.i.ready | (self.o.valid & ~self.o.ready), "the decoder only waits on o.ready")
         return m
 
 
-class CobsEncoderCheck(wiring.Component):
-    """:class:`~modsnn.hw.link.framing.CobsEncoder` between a free token stream and a free ``ready``."""
+class SlipEncoderCheck(wiring.Component):
+    """:class:`~modsnn.hw.link.framing.SlipEncoder` between a free token stream and a free ``ready``."""
 
     i: In(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
     o: Out(stream.Signature(8))  # type: ignore[valid-type]
@@ -132,28 +136,39 @@ class CobsEncoderCheck(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         no_reset(m)
-        m.submodules.dut = dut = CobsEncoder()
+        m.submodules.dut = dut = SlipEncoder()
         wiring.connect(m, wiring.flipped(self.i), dut.i)
         wiring.connect(m, dut.o, wiring.flipped(self.o))
         handshake_rules(m, self.i.valid, self.i.ready, self.i.payload, "i", assume=True)
         handshake_rules(m, self.o.valid, self.o.ready, self.o.payload, "o", assume=False)
-        # no 0x00 byte inside a frame: the wire carries no more 0x00 bytes than frames have ended
-        ends, zeros = Signal(8), Signal(8)
-        with m.If(self.i.valid & self.i.ready & self.i.payload.end):
+        # no END byte inside a frame: the wire carries no more END bytes than frames have ended
+        # (an end token goes out as END in the cycle it is taken: counted with the ones taken before)
+        ends, delimiters = Signal(8), Signal(8)
+        taken_end = self.i.valid & self.i.ready & self.i.payload.end
+        with m.If(taken_end):
             m.d.sync += ends.eq(ends + 1)
-        zero_out = self.o.valid & self.o.ready & (self.o.payload == 0)
-        with m.If(zero_out):
-            m.d.sync += zeros.eq(zeros + 1)
-            m.d.comb += Assert(zeros < ends, "0x00 goes out only as the delimiter of a frame already taken")
+        end_out = self.o.valid & self.o.ready & (self.o.payload == SLIP_END)
+        with m.If(end_out):
+            m.d.sync += delimiters.eq(delimiters + 1)
+            m.d.comb += Assert(delimiters < ends + taken_end, "END goes out only as the delimiter of a frame taken")
+        # every ESC on the wire is followed by ESC_END or ESC_ESC: a well-formed escape
+        escape_open = Signal()
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += escape_open.eq(self.o.payload == SLIP_ESC)
+        with m.If(self.o.valid & escape_open):
+            m.d.comb += Assert((self.o.payload == SLIP_ESC_END) | (self.o.payload == SLIP_ESC_ESC),
+                               "ESC is followed by ESC_END or ESC_ESC")
         return m
 
 
-class CobsRoundTripCheck(wiring.Component):
-    """CobsEncoder → CobsDecoder: the decoder returns the encoder's token sequence.
+class SlipRoundTripCheck(wiring.Component):
+    """SlipEncoder → SlipDecoder: the decoder returns the encoder's token sequence.
 
     The sequence comparison follows one token at a free index ``n`` (``AnyConst``): whatever ``n``
     the solver picks, the ``n``-th token out equals the ``n``-th token in (data and end; an end
-    token's data is not compared) and carries no error."""
+    token's data is not compared) and carries no error. Both blocks have latency 0: token ``n`` is
+    offered by the decoder while the encoder's input still offers it (and the stream rules hold it
+    there), so "in" is token ``n`` taken earlier or offered now."""
 
     i: In(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
     o: Out(stream.Signature(FRAME_TOKEN))  # type: ignore[valid-type]
@@ -162,8 +177,8 @@ class CobsRoundTripCheck(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         no_reset(m)
-        m.submodules.enc = enc = CobsEncoder()
-        m.submodules.dec = dec = CobsDecoder()
+        m.submodules.enc = enc = SlipEncoder()
+        m.submodules.dec = dec = SlipDecoder()
         wiring.connect(m, wiring.flipped(self.i), enc.i)
         m.d.comb += [dec.i.valid.eq(enc.o.valid), dec.i.payload.data.eq(enc.o.payload),
                      dec.i.payload.error.eq(0), enc.o.ready.eq(dec.i.ready)]
@@ -184,15 +199,18 @@ class CobsRoundTripCheck(wiring.Component):
         m.d.comb += Assert(given <= taken, "the decoder never yields more tokens than the encoder took")
         token = Signal(FRAME_TOKEN)
         seen = Signal()
-        with m.If(self.i.valid & self.i.ready & (taken == n)):
+        offering_n = self.i.valid & (taken == n)       # token n is at the encoder's input (stable until taken)
+        with m.If(offering_n & self.i.ready):
             m.d.sync += [token.eq(self.i.payload), seen.eq(1)]
         with m.If(self.o.valid & (given == n)):
             out = self.o.payload
-            m.d.comb += [Assert(seen, "token n out before token n in"),
-                         Assert(out.end == token.end, "token n out is not token n in (data/end)"),
+            want = Signal(FRAME_TOKEN)                  # token n in: taken earlier, or offered now
+            m.d.comb += want.eq(Mux(seen, token, self.i.payload))
+            m.d.comb += [Assert(seen | offering_n, "token n out before token n in"),
+                         Assert(out.end == want.end, "token n out is not token n in (data/end)"),
                          Assert(~out.error, "the decoder flags an error on the encoder's output")]
-            with m.If(~token.end):
-                m.d.comb += Assert(out.data == token.data, "token n out has not the data of token n in")
+            with m.If(~want.end):
+                m.d.comb += Assert(out.data == want.data, "token n out has not the data of token n in")
         return m
 
 
@@ -514,17 +532,19 @@ CHECKS: tuple[Check, ...] = (
           (_STREAM, "the CRC register is CRC(b'') whenever no body byte of the current frame has entered",
            "the CRC bytes of an empty frame are those of CRC(b'')"),
           CrcAppenderCheck, mode="prove", depth=8),
-    Check("cobs_decoder", "link.framing.CobsDecoder",
-          (_STREAM, "a 0x00 byte yields an end token, and only a 0x00 byte does",
+    Check("slip_decoder", "link.framing.SlipDecoder",
+          (_STREAM, "an END byte yields an end token, and only an END byte does",
+           "the error flag only on end tokens, always for an END with the UART error flag",
            "i.ready is low only while o waits for ready"),
-          CobsDecoderCheck, mode="prove", depth=3),
-    Check("cobs_encoder", "link.framing.CobsEncoder",
-          (_STREAM, "no 0x00 byte inside a frame (0x00 only as the delimiter of a frame taken)"),
-          CobsEncoderCheck, mode="bmc", depth=12),
-    Check("cobs_round_trip", "link.framing.CobsEncoder → CobsDecoder",
+          SlipDecoderCheck, mode="prove", depth=3),
+    Check("slip_encoder", "link.framing.SlipEncoder",
+          (_STREAM, "no END byte inside a frame (END only as the delimiter of a frame taken)",
+           "every ESC on the wire is followed by ESC_END or ESC_ESC"),
+          SlipEncoderCheck, mode="bmc", depth=20),
+    Check("slip_round_trip", "link.framing.SlipEncoder → SlipDecoder",
           ("the decoder's n-th token is the encoder's n-th input token (any n), without error flag",
            "never more tokens out than in"),
-          CobsRoundTripCheck, mode="bmc", depth=10),
+          SlipRoundTripCheck, mode="bmc", depth=20),
     Check("serializer", "SpikeSerializer (4-bit words, 3 deep)",
           ("each written spike bit is emitted exactly once by done, nothing else is emitted (followed for any k)",),
           lambda: SerializerCheck(4, 3), mode="bmc", depth=20),
