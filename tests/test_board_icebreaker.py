@@ -1,5 +1,6 @@
 """The iCEBreaker bitstream of its preset, built for real in the default suite (issue 7: the UP5K
-build, synthesis and place and route, runs in ``make test``; ~4 minutes of one core).
+build, synthesis and place and route, runs in ``make test``; ~2 minutes of one core, named to be
+collected early so that pytest-xdist starts it first rather than last).
 
 The ``icebreaker`` preset fills the UP5K: ~98 % of its logic cells, all 30 block RAMs, all 8 DSPs
 and 3 of its 4 SPRAMs (``docs/boards.md``). A change that no longer fits, or no longer meets the
