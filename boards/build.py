@@ -252,14 +252,9 @@ ROUTER2_BRAM_SHARE = 0.75
 
 
 def default_router(fit: FitReport, device: Device) -> str:
-    """The nextpnr router for a design whose memories take ``fit``: on ECP5 ``router2`` when they fill
-    at least :data:`ROUTER2_BRAM_SHARE` of the block RAM (the banks then spread over the whole die;
-    `mnist-ecp5`, where router1 stalls), else ``router1`` (nextpnr's default, with which the other
-    builds in ``docs/builds.json`` were made). On iCE40 always ``router1``: the iCEBreaker preset,
-    which fills all 30 block RAMs, met 24 MHz with it (23.3–25.05 MHz over four seeds) and reached
-    22.29 MHz with ``router2``."""
-    if device.family != "ecp5":
-        return "router1"
+    """The nextpnr router for a design whose memories take ``fit``: ``router2`` when they fill at least
+    :data:`ROUTER2_BRAM_SHARE` of the block RAM (the banks then spread over the whole die), else
+    ``router1`` (nextpnr's default, with which the other builds in ``docs/builds.json`` were made)."""
     return "router2" if fit.bram >= ROUTER2_BRAM_SHARE * device.bram else "router1"
 
 

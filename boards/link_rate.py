@@ -63,8 +63,8 @@ class BoardLink:
 
 
 BOARDS = (
-    BoardLink("icebreaker", "FT2232H", 3_000_000, 24_000_000,
-              "3 Mbaud at the board's 24 MHz clock (divisor 8); the FT2232H could do 12 Mbaud from 48 MHz"),
+    BoardLink("icebreaker", "FT2232H", 3_000_000, 12_000_000,
+              "3 Mbaud from the 12 MHz oscillator (divisor 4); the FT2232H could do 12 Mbaud from 48 MHz"),
     BoardLink("ulx3s-85f", "FT231X", 3_000_000, 24_000_000,
               "the FT231X's maximum; 25 MHz gives 4 % baud error, so a 24 MHz clock is assumed (divisor 8)"),
     BoardLink("ecpix5-85f", "FT2232H", 3_000_000, 24_000_000,

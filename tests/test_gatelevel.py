@@ -112,3 +112,4 @@ def test_single_port_memory_blocks_on_the_ice40_netlist() -> None:
     run_cocotb(verilog=source, toplevel="top", test_module="modsnn.sim.tb_spram", build=build,
                run=run_dir("gates-spram"), simulator="verilator",
                env={"MODSNN_SPRAM_WIDTH": str(width), "MODSNN_SPRAM_DEPTH": str(depth)})
+
