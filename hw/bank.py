@@ -30,7 +30,8 @@ stage numbers in :class:`JobStages`, shown for ``h = 6``)::
     P1  read the key RAM at (field, OUT ? route.addr : a), gate RAM at a, state at haddr (SIGN: H)
     P2  the data, registered
     P3  word = H(key ^ operand)  (h stages → P3+h = P9);  factor = (OUT ? m_class(route) : G_a)
-    P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8 = P3+h−1)
+    P4  p = factor · x  (P4–P5);  p' = p << (32 − s)  (P8 = P3+h−1; on the iCE40 UP computed as
+        (p · 2^(32 − s − s_lo)) << s_lo, s_lo = 32 − s_max: the variable part a product, on SB_MAC16s)
     P7  read the old weight (P3+h−2; arrives P10 = P3+h+1, from the chunk registers)
     P9  ROWKEY: keys[field, a] ← word;   SIGN: L += word[31] ? m_c : −m_c;   SR: t = p' + word
     P10 SIGN (last class): G_a = L·H (P11: into the gate RAM);  SR: w' = w + (t >> 32)
