@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..golden_model.config import Config
+from ..hw.dsp import MAC16_ALIAS
 from .devices import Device
 from .fit import FitReport, check_fit
 from .registry import Board
@@ -226,12 +227,26 @@ def yosys_after_read(family: str) -> str:
     link's frame buffers': ``collision_x_memories``) ignore read-during-write (``COLLISION_X_MASK``), so
     ``memory_libmap`` maps them to SB_RAM40_4K without read-first emulation (≈ 70 flip-flops and 40
     LUT4 per 128 × 32 key memory); the RTL asserts that the collisions never happen or that their
-    data goes unused."""
+    data goes unused. iCE40 also: the ``SB_MAC16`` blocks the RTL instantiates (storage,
+    :mod:`modsnn.hw.dsp`) become :data:`~modsnn.hw.dsp.MAC16_ALIAS` cells, a black box copied from
+    the ``SB_MAC16`` model's ports, until :func:`yosys_after_synth` turns them back: ``synth_ice40
+    -dsp`` (its ``ice40_dsp`` pass) re-packs every ``SB_MAC16`` it sees as a multiplier and rewrites
+    its parameters and ports (``CE``, ``OLOAD``, ``C``, ``D``: 0), which would make the storage a
+    constant."""
     lines = ["chformal -remove"]
     if family == "ice40":
         lines += [f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i"
                   for name in collision_x_memories()]
+        lines += ["read_verilog -lib +/ice40/cells_sim.v", f"rename SB_MAC16 {MAC16_ALIAS}",
+                  f"chtype -map SB_MAC16 {MAC16_ALIAS}"]
     return "\n".join(lines)
+
+
+def yosys_after_synth(family: str) -> str:
+    """Yosys commands run on the synthesised netlist, before it is written: on iCE40 the storage
+    ``SB_MAC16`` blocks hidden from ``synth_ice40`` (:func:`yosys_after_read`) are ``SB_MAC16``
+    again, with the parameters and connections the RTL gave them; nothing on ECP5."""
+    return f"chtype -map {MAC16_ALIAS} SB_MAC16" if family == "ice40" else ""
 
 
 def collision_x_memories() -> tuple[str, ...]:
@@ -252,9 +267,14 @@ ROUTER2_BRAM_SHARE = 0.75
 
 
 def default_router(fit: FitReport, device: Device) -> str:
-    """The nextpnr router for a design whose memories take ``fit``: ``router2`` when they fill at least
-    :data:`ROUTER2_BRAM_SHARE` of the block RAM (the banks then spread over the whole die), else
-    ``router1`` (nextpnr's default, with which the other builds in ``docs/builds.json`` were made)."""
+    """The nextpnr router for a design whose memories take ``fit``: on ECP5 ``router2`` when they fill
+    at least :data:`ROUTER2_BRAM_SHARE` of the block RAM (the banks then spread over the whole die;
+    `mnist-ecp5`, where router1 stalls), else ``router1`` (nextpnr's default, with which the other
+    builds in ``docs/builds.json`` were made). On iCE40 always ``router1``: the iCEBreaker preset,
+    which fills all 30 block RAMs, met 24 MHz with it (23.3–25.05 MHz over four seeds) and reached
+    22.29 MHz with ``router2``."""
+    if device.family != "ecp5":
+        return "router1"
     return "router2" if fit.bram >= ROUTER2_BRAM_SHARE * device.bram else "router1"
 
 
@@ -286,7 +306,8 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
                     "--freq", f"{clock / 1e6:.6g}", "--router", router]
     plan = platform.prepare(top, name=NAME, synth_opts=synth_opts, nextpnr_opts=nextpnr_opts,
                             script_after_read=yosys_after_read(board.family),
-                            script_after_synth=f"tee -q -o {NAME}.stat.json stat -json")
+                            script_after_synth=f"{yosys_after_synth(board.family)}\n"
+                                              f"tee -q -o {NAME}.stat.json stat -json")
     plan.extract(str(directory))
     env = tool_env()
     elaborated = time.monotonic()

@@ -53,22 +53,33 @@ byte (waiting in the reply register), the two CRC bytes, END, and the byte the U
 
 @dataclasses.dataclass(frozen=True)
 class BoardLink:
-    """A board's serial link as assumed for the projection."""
+    """A board's serial link as the projection assumes it: its baud rate at the clock its bitstream
+    runs at, and the preset it is built with."""
 
     name: str
     usb_serial: str
     baud: int
     clock_hz: int
     note: str
+    preset: str = ""
+
+
+def _board_link(name: str, note: str) -> BoardLink:
+    """The link of registry board ``name``: its baud rate and preset, at its default clock (the
+    clock ``modsnn build`` makes its bitstream for, and that the UART divisor is computed from)."""
+    from .registry import BOARDS as REGISTRY
+
+    board = REGISTRY[name]
+    return BoardLink(name, board.usb_serial, board.baud, round(board.default_clock), note, board.preset)
 
 
 BOARDS = (
-    BoardLink("icebreaker", "FT2232H", 3_000_000, 12_000_000,
-              "3 Mbaud from the 12 MHz oscillator (divisor 4); the FT2232H could do 12 Mbaud from 48 MHz"),
-    BoardLink("ulx3s-85f", "FT231X", 3_000_000, 24_000_000,
-              "the FT231X's maximum; 25 MHz gives 4 % baud error, so a 24 MHz clock is assumed (divisor 8)"),
-    BoardLink("ecpix5-85f", "FT2232H", 3_000_000, 24_000_000,
-              "3 Mbaud assumed (divisor 8 at 24 MHz); 12 Mbaud needs a 48 or 96 MHz clock"),
+    _board_link("icebreaker", "3 Mbaud at the board's 24 MHz clock (divisor 8); the FT2232H could do 12 Mbaud "
+                "from 48 MHz"),
+    _board_link("ulx3s-85f", "3 Mbaud (the FT231X's maximum) at the board's 100 MHz clock (divisor 33, "
+                "+1.0 % baud error)"),
+    _board_link("ecpix5-85f", "3 Mbaud at the board's 100 MHz clock (divisor 33, +1.0 %); the FT2232 could go "
+                "faster"),
 )
 
 
@@ -129,12 +140,13 @@ def link_rate(cfg: Config, *, baud: int, clock_hz: int, samples: int = 30) -> Li
                     mean + 3 * cfg.n_inputs + BOARD_OVERHEAD + on_the_line, baud, clock_hz)
 
 
-def print_link_rates(boards: Sequence[BoardLink], configs: Sequence[str], *, samples: int = 30,
+def print_link_rates(boards: Sequence[BoardLink], configs: Sequence[str] | None, *, samples: int = 30,
                      as_json: bool = False, stream: Any = None) -> None:
-    """The table of ``modsnn link-rate``: every board × configuration (preset or TOML file)."""
+    """The table of ``modsnn link-rate``: every board × configuration (preset or TOML file); with no
+    ``configs``, each board's own preset and the MNIST-sized ``mnist`` (784 inputs: the longest frames)."""
     stream = stream or sys.stdout
     rows = [(board, link_rate(load_config(name), baud=board.baud, clock_hz=board.clock_hz, samples=samples))
-            for board in boards for name in configs]
+            for board in boards for name in (configs or [board.preset or "tiny", "mnist"])]
     if as_json:
         print(json.dumps([{"board": b.name, "config": r.config, "baud": r.baud, "clock_hz": r.clock_hz,
                            "request_bytes": r.request_bytes, "reply_bytes": r.reply_bytes,
@@ -143,7 +155,7 @@ def print_link_rates(boards: Sequence[BoardLink], configs: Sequence[str], *, sam
                            "samples_per_second": r.samples_per_second, "limited_by": r.limited_by}
                           for b, r in rows]), file=stream)
         return
-    print(f"{'board':<11} {'baud':>9} {'clock':>8} {'config':<8} {'inputs':>6} {'request':>8} {'reply':>6} "
+    print(f"{'board':<11} {'baud':>9} {'clock':>8} {'config':<10} {'inputs':>6} {'request':>8} {'reply':>6} "
           f"{'link/s':>8} {'accel/s':>9} {'through/s':>9}  limited by", file=stream)
     for board, r in rows:
         print(f"{board.name:<11} {r.baud:>9,} {r.clock_hz / 1e6:>6g}M {r.config:<8} {r.n_inputs:>6} "

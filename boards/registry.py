@@ -3,7 +3,7 @@
 =============  ===========================  ========  ============  ==========  =============  ========
 board          device                       clock in  USB serial    preset      default clock  baud max
 =============  ===========================  ========  ============  ==========  =============  ========
-``icebreaker`` iCE40 UP5K (SG48)            12 MHz    FT2232H       icebreaker  4 MHz          3 Mbaud
+``icebreaker`` iCE40 UP5K (SG48)            12 MHz    FT2232H       icebreaker  24 MHz         3 Mbaud
 ``ulx3s-85f``  LFE5U-85F-6 (CABGA381)       25 MHz    FT231X        ecp5-85f    100 MHz        3 Mbaud
 ``ecpix5-85f`` LFE5UM5G-85F-8 (CABGA554)    100 MHz   FT2232        ecp5-85f    100 MHz        3 Mbaud
 ``orangecrab`` LFE5U-85F-8 (CSFBGA285)      48 MHz    none [#]_     ecp5-85f    96 MHz         3 Mbaud
@@ -116,7 +116,7 @@ MHZ = 1e6
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("icebreaker", "iCEBreaker", DEVICES["iCE40UP5K"], _icebreaker, clock_in=12 * MHZ,
-          default_clock=4 * MHZ, target_clock=24 * MHZ, preset="icebreaker", uart=("uart", 0),
+          default_clock=24 * MHZ, target_clock=24 * MHZ, preset="icebreaker", uart=("uart", 0), default_seed=4,
           usb_serial="FT2232H", baud=3_000_000,
           leds={"busy": LedPin("led_g", 0), "error": LedPin("led_r", 0), "heartbeat": LedPin("led_g", 1)},
           programmer=("-b", "ice40_generic"), bitstream_suffix="bin"),

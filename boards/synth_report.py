@@ -44,7 +44,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config, load_config
-from .build import build_root, synth_command, tool_env, tool_versions, yosys_after_read
+from .build import build_root, synth_command, tool_env, tool_versions, yosys_after_read, yosys_after_synth
 
 __all__ = ["BLOCKS", "TARGETS", "Harness", "markdown_table", "synth_block", "synth_report"]
 
@@ -186,7 +186,8 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
     cached = directory / "result.json"
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     after_read = yosys_after_read(target.family)
-    key = f"{digest} {target.family} {target.nextpnr} {target.freq_mhz} seed {seed} {after_read!r}"
+    key = (f"{digest} {target.family} {target.nextpnr} {target.freq_mhz} seed {seed} {after_read!r} "
+           f"{yosys_after_synth(target.family)!r}")
     if cached.exists():
         previous = json.loads(cached.read_text())
         if previous.pop("key", None) == key:                # same netlist, same tool arguments: reuse
@@ -194,7 +195,8 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
     (directory / "block.il").write_text(text)
     synth = synth_command(target.family)
     script = ["read_rtlil block.il", *after_read.splitlines(), f"{synth} -top top",
-              "tee -q -o top.stat.json stat -json", "write_json top.json"]
+              *yosys_after_synth(target.family).splitlines(), "tee -q -o top.stat.json stat -json",
+              "write_json top.json"]
     note = ""
     try:
         _run([env["YOSYS"], "-q", "-l", "synth.log", "-p", "; ".join(script)], directory, directory / "synth.out", env)
@@ -212,7 +214,8 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
         try:
             _run([env["YOSYS"], "-q", "-l", "bare.log", "-p",
                   "; ".join(["read_rtlil bare.il", *after_read.splitlines(), f"{synth} -top top",
-                             "tee -q -o bare.stat.json stat -json"])], directory,
+                             *yosys_after_synth(target.family).splitlines(), "tee -q -o bare.stat.json stat -json"])],
+                 directory,
                  directory / "bare.out", env)
             stat = json.loads((directory / "bare.stat.json").read_text())
         except RuntimeError:        # Yosys 0.70 asserts on some bare blocks (duplicate wire): keep the harness'
@@ -344,7 +347,8 @@ def board_hierarchy(board_name: str, cfg: Config, directory: Path,
     plan.extract(str(directory))
     after_read = yosys_after_read(board.family)
     script = ["read_rtlil modsnn.il", *after_read.splitlines(),
-              f"{HIERARCHY_SYNTH[board.family]} -top modsnn", "tee -o hierarchy.stat stat"]
+              f"{HIERARCHY_SYNTH[board.family]} -top modsnn", *yosys_after_synth(board.family).splitlines(),
+              "tee -o hierarchy.stat stat"]
     env = tool_env()
     _run([env["YOSYS"], "-q", "-l", "hierarchy.log", "-p", "; ".join(script)], directory, directory / "hierarchy.out",
          env)

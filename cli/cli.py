@@ -526,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("link-rate", help="samples/s over the host link, beside the accelerator's own rate",
                        formatter_class=_Help)
-    p.add_argument("--config", nargs="+", default=["tiny", "digits", "mnist"], help="presets or TOML files")
+    p.add_argument("--config", nargs="+", default=None,
+                   help="presets or TOML files (default: each board's own preset and mnist)")
     p.add_argument("--baud", type=int, default=None, help="the link's baud rate (with --clock; default: per board)")
     p.add_argument("--clock", type=int, default=None, help="the accelerator's clock in Hz (with --baud)")
     p.add_argument("--samples", type=int, default=30, help="training samples the averages run over")
@@ -560,8 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", dest="nextpnr_seed", type=int, default=None,
                    help="nextpnr placement seed (default: the board's, the seed its default clock was measured with)")
     p.add_argument("--router", choices=("router1", "router2"), default=None,
-                   help="nextpnr router (default: router2 when the memories fill ≥ 75 %% of the block RAM, "
-                        "as mnist-ecp5 does on an 85F, where router1 stalls; else router1)")
+                   help="nextpnr router (default on ECP5: router2 when the memories fill ≥ 75 %% of the block "
+                        "RAM, as mnist-ecp5 does on an 85F, where router1 stalls; else, and on iCE40, router1)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a configuration field")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=cmd_build)

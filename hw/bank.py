@@ -58,6 +58,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config
+from .dsp import mac16_delay
 from .formats import AccKind, HostTarget, JobOp, Matrix, formats_for
 from .hash import HASH_LATENCY, hash32_stages
 from .neuron import membrane_update, spike_and_boxcar, trace_update
@@ -261,7 +262,7 @@ class Bank(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        self._ice40 = is_ice40_up(platform)     # spare SB_MAC16 blocks: the SR shift as a product
+        self._ice40 = is_ice40_up(platform)     # spare SB_MAC16 blocks: the SR shift, a delay line
         mems = self._memories(m, platform)
         ports = {name: _ports_of(mem, name != "route") for name, mem in mems.items()}
         self._ports = ports
@@ -488,7 +489,11 @@ class Bank(wiring.Component):
         sr7 = v7 & (j7.op == JobOp.SR)
         self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.args.waddr)       # P1+h
         self._read("out", sr7 & (j7.matrix == Matrix.OUT), j7.args.waddr)
-        v9, j9 = delay(m, v7, 2, "pj_v7"), delay(m, j7, 2, "pj_l7")
+        v9 = delay(m, v7, 2, "pj_v7")
+        if self._ice40:       # a delay line of registers fed by registers: in an SB_MAC16, not in logic cells
+            j9 = data.View(j7.shape(), mac16_delay(m, j7.as_value(), 2, "pj_l7"))
+        else:
+            j9 = delay(m, j7, 2, "pj_l7")
         old10 = Signal(signed(cfg.weight_bits), name="pj_old")     # P4+h, from the weight memories' chunk registers
         m.d.comb += old10.eq(Mux(delay(m, j9.matrix == Matrix.OUT, 1, "pj_isout"), ports["out"][0].data,
                                  ports["weights"][0].data))

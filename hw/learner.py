@@ -42,6 +42,7 @@ from ..golden_model.config import Config
 from ..golden_model.rng import Stream, key_int
 from .bank import JobStages, delay
 from .core import CORE_LATENCY
+from .dsp import mac16_register
 from .formats import JobOp, Matrix, formats_for
 from .params import LR_EXTRA_MAX, bits_for, checked_params, hw_params
 from .spram import is_ice40_up
@@ -72,6 +73,10 @@ COLLISION_UNUSED = ("fifo_early", "gate_bits")
 #: by the parity of WALK_LATENCY so that the walk's first entry never waits for a slot (the cycle
 #: model's ``walk_overhead`` is the same for ``r`` = 1 and 2)
 FIRST_SLOT = int(WALK_LATENCY % 2 == 0)
+#: Prefix keys held in SB_MAC16 blocks on the iCE40 UltraPlus (:mod:`modsnn.hw.dsp`): the UP5K has 8;
+#: a one-lane bank takes 5 (the SR product, the shift as a product (2), the gate product and a delay
+#: line of the late job fields), so a one-layer network's three keys fit
+LEARNER_MAC16_KEYS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +165,9 @@ class Learner(wiring.Component):
         m = Module()
         self._m = m
         self.layer = Signal(range(D + 1))
+        # the prefix keys: registers, or on the iCE40 UP the first LEARNER_MAC16_KEYS in SB_MAC16 blocks
+        # (registers loaded from the bank's hash word: a logic cell per bit otherwise)
+        self._keys_in_dsp = LEARNER_MAC16_KEYS if is_ice40_up(platform) else 0
         self.prefix_keys = Array(Signal(32, name=f"P_{s.name}_{l}") for s in STREAMS for l in range(D))
         self.counter = Signal(range(max(p.readout_words, *p.words) * max(3, cfg.n_classes) + FIFO_DEPTH + 64))
         self.major = Signal(range(max(p.words) + 4))
@@ -245,8 +253,15 @@ class Learner(wiring.Component):
         self._issued = issued = Signal(range(3 * D))
         valid_r = delay(m, self.job.valid & (self.job.payload.op == JobOp.PREFIX), R - 1, "prefix_v")
         dest_r = delay(m, issued, R - 1, "prefix_dest")
+        in_dsp = self._keys_in_dsp
+        for index, register in enumerate(self.prefix_keys[:in_dsp]):
+            load = valid_r & (dest_r == index)
+            m.d.comb += register.eq(mac16_register(m, self.prefix, load, f"prefix_key{index}"))
         with m.If(valid_r):
-            m.d.sync += self.prefix_keys[dest_r].eq(self.prefix)
+            with m.Switch(dest_r):
+                for index in range(in_dsp, len(self.prefix_keys)):
+                    with m.Case(index):
+                        m.d.sync += self.prefix_keys[index].eq(self.prefix)
 
     def _prefix_states(self, m: Module) -> None:
         issued, D = self._issued, self._p.layers

@@ -123,11 +123,12 @@ def _yosys_version() -> str:
 
 
 def _synthesise(rtl: Path, family: Family, directory: Path) -> None:
-    from ..boards.build import tool_env, yosys_after_read
+    from ..boards.build import tool_env, yosys_after_read, yosys_after_synth
 
     script = ["read_rtlil rtl.il", *yosys_after_read(family.name).splitlines(), "delete t:$print",
               "tee -q -o collision_x.txt select -count t:$memrd_v2 r:COLLISION_X_MASK=1",
-              f"{family.synth} -top {TOP}", "tee -q -o stat.json stat -json",
+              f"{family.synth} -top {TOP}", *yosys_after_synth(family.name).splitlines(),
+              "tee -q -o stat.json stat -json",
               "write_verilog -noattr netlist.v"]
 
     log = directory / "yosys.out"
@@ -198,13 +199,14 @@ def gate_build(component: Any, family: str, simulator: str) -> tuple[Path, Path]
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     from amaranth.back import rtlil
 
-    from ..boards.build import yosys_after_read
+    from ..boards.build import yosys_after_read, yosys_after_synth
 
     # elaborated for the family's device, as a board build does (iCE40 UP: single-port weight
     # memories as SB_SPRAM256KA instances)
     rtl = rtlil.convert(component, name=TOP, emit_src=False, platform=_Device(fam.device))
     models = cell_models(family)
-    key = "\n".join([hashlib.sha256(rtl.encode()).hexdigest(), fam.synth, yosys_after_read(fam.name), _yosys_version(),
+    key = "\n".join([hashlib.sha256(rtl.encode()).hexdigest(), fam.synth, yosys_after_read(fam.name),
+                     yosys_after_synth(fam.name), _yosys_version(),
                      hashlib.sha256((NO_DEFAULTS + models).encode()).hexdigest()])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     directory = sim_root() / f"{TOP}-gates-{family}-{digest}-{simulator}"

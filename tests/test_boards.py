@@ -12,7 +12,7 @@ import pytest
 from amaranth.hdl import Fragment, Shape
 from amaranth.hdl._mem import MemoryInstance
 
-from modsnn.boards.build import build, parse_reports, tool_env, yosys_after_read
+from modsnn.boards.build import build, parse_reports, tool_env, yosys_after_read, yosys_after_synth
 from modsnn.boards.devices import DEVICES
 from modsnn.boards.fit import FitError, blocks_for, check_fit, fit_report, memory_inventory
 from modsnn.boards.pll import ecp5_pll, ice40_pll
@@ -262,6 +262,9 @@ def test_default_router_at_the_threshold() -> None:
     assert device.bram == 208
     assert default_router(dataclasses.replace(fit, bram=156), device) == "router2"       # exactly 75 %
     assert default_router(dataclasses.replace(fit, bram=155), device) == "router1"
+    # on iCE40 router1 whatever the block RAM (the iCEBreaker preset fills all 30 and meets 24 MHz with it)
+    ice40 = BOARDS["icebreaker"].device
+    assert default_router(dataclasses.replace(fit, bram=ice40.bram), ice40) == "router1"
 
 
 def test_build_gives_nextpnr_the_default_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -330,12 +333,14 @@ def _synth_build(board: str, cfg: Config, tmp_path: Path, clock_hz: float | None
 @pytest.mark.synthesis
 def test_icebreaker_build_says_it_does_not_fit(tmp_path: Path) -> None:
     """A design that passes the memory check but not the logic cells is refused in one line naming
-    both numbers: the `icebreaker` preset fills ~98 % of the UP5K, and its six-register plasticity
-    hash (`hash_stages = 6`, the ECP5's) adds ~300 cells of pipeline registers (5,465 on 2026-12-01)."""
+    both numbers: the `icebreaker` preset fills ~98 % of the UP5K; its six-register plasticity hash
+    (`hash_stages = 6`, the ECP5's) and its job delay lines in logic cells (`memory_delays = false`)
+    add pipeline registers (NOFIT cells on 2026-12-01)."""
     from modsnn.boards.build import BuildError
 
+    cfg = load_config("icebreaker", ["hash_stages=6", "memory_delays=false"])
     with pytest.raises(BuildError, match=r"^the design does not fit the device: it needs [\d,]+ ICESTORM_LC of 5,280"):
-        build(BOARDS["icebreaker"], load_config("icebreaker", ["hash_stages=6"]), out=tmp_path / "icebreaker")
+        build(BOARDS["icebreaker"], cfg, out=tmp_path / "icebreaker")
 
 
 @pytest.mark.synthesis
@@ -388,7 +393,9 @@ def test_ice40_build_marks_the_collision_free_memories(tiny: Config) -> None:
              + encoder.COLLISION_UNUSED + top.COLLISION_UNUSED + framing.COLLISION_UNUSED)
     assert collision_x_memories() == names
     assert yosys_after_read("ice40").splitlines() == ["chformal -remove", *(
-        f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in names)]
+        f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i" for name in names),
+        "read_verilog -lib +/ice40/cells_sim.v", "rename SB_MAC16 MODSNN_MAC16", "chtype -map SB_MAC16 MODSNN_MAC16"]
+    assert yosys_after_synth("ice40") == "chtype -map MODSNN_MAC16 SB_MAC16" and yosys_after_synth("ecp5") == ""
     assert yosys_after_read("ecp5") == "chformal -remove"
     text = rtlil.convert(Accelerator(tiny.replace(hash_stages=2, memory_delays=True, lanes=2)))
     text += rtlil.convert(framing.FrameReceiver(64))

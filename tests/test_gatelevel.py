@@ -10,8 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from modsnn.golden_model.config import load_config
+from modsnn.hw.dsp import MAC16_BITS, mac16_delay, mac16_register
 from modsnn.hw.spram import SPRAM_DEPTH, SinglePortMemory
 from modsnn.sim.gatelevel import (
     FAMILIES,
@@ -95,6 +99,9 @@ def test_training_on_the_netlist_is_bit_exact(family: str, tmp_path: Path) -> No
 
         assert result["collision_x_ports"] >= len(collision_x_memories()) - 1     # no link: no frame buffers
         assert result["cells"].get("SB_SPRAM256KA", 0) > 0
+        # one bank: the SR product, the shift as a product (2), the gate product, and as storage
+        # (hw/dsp.py) the late job fields' delay line and the learner's three prefix keys
+        assert result["cells"].get("SB_MAC16") == 8
     assert not any(name.startswith("$") and name != "$scopeinfo" for name in result["cells"])
 
 
@@ -113,3 +120,30 @@ def test_single_port_memory_blocks_on_the_ice40_netlist() -> None:
                run=run_dir("gates-spram"), simulator="verilator",
                env={"MODSNN_SPRAM_WIDTH": str(width), "MODSNN_SPRAM_DEPTH": str(depth)})
 
+
+class Mac16Storage(wiring.Component):
+    """:mod:`modsnn.hw.dsp`'s three uses side by side: a register and delay lines of 1 and 2 cycles."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__({"d": In(width), "load": In(1), "register": Out(width), "delay1": Out(width),
+                          "delay2": Out(width)})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.d.comb += [self.register.eq(mac16_register(m, self.d, self.load, "register")),
+                     self.delay1.eq(mac16_delay(m, self.d, 1, "delay1")),
+                     self.delay2.eq(mac16_delay(m, self.d, 2, "delay2"))]
+        return m
+
+
+@pytest.mark.gatelevel
+def test_mac16_storage_on_the_ice40_netlist() -> None:
+    """The storage ``SB_MAC16`` blocks survive ``synth_ice40 -dsp`` as storage (the build hides them
+    from ``ice40_dsp``, which would re-pack them as multipliers with constant inputs): three blocks
+    in the netlist, no logic cell holding the data, and every output equal to Python's register and
+    delay lines on every cycle of random traffic."""
+    source, build = gate_build(Mac16Storage(MAC16_BITS), "ice40", "verilator")
+    cells = netlist_cells(build)
+    assert cells.get("SB_MAC16") == 3 and cells.get("SB_DFF", 0) + cells.get("SB_DFFE", 0) < 8, cells
+    run_cocotb(verilog=source, toplevel="top", test_module="modsnn.sim.tb_dsp", build=build,
+               run=run_dir("gates-dsp"), simulator="verilator", env={"MODSNN_MAC16_WIDTH": str(MAC16_BITS)})

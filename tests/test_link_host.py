@@ -4,6 +4,7 @@ driver's error handling (one line each, never a hang) and `modsnn link-rate`."""
 from __future__ import annotations
 
 import collections
+import json
 
 import pytest
 import sliplib
@@ -234,6 +235,22 @@ def test_link_rate(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["link-rate", "--config", "tiny", "--baud", "3000000", "--clock", "12000000", "--samples", "5"]) == 0
     out = capsys.readouterr().out
     assert "custom" in out and "accelerator" in out and "tiny" in out
+
+
+def test_link_rate_per_board_at_its_clock_and_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    """With no ``--config`` each board gets its own preset and ``mnist``, at the clock and baud rate its
+    bitstream is built for (the registry's), not an assumed one."""
+    from modsnn.boards.registry import BOARDS as REGISTRY
+
+    assert main(["link-rate", "--samples", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    boards = ("icebreaker", "ulx3s-85f", "ecpix5-85f")
+    assert {(r["board"], r["config"]) for r in rows} == {
+        (name, config) for name in boards for config in (REGISTRY[name].preset, "mnist")}
+    for row in rows:
+        board = REGISTRY[row["board"]]
+        assert row["clock_hz"] == board.default_clock and row["baud"] == board.baud
+        assert row["samples_per_second"] <= min(row["link_samples_per_second"], row["accelerator_samples_per_second"])
 
 
 @pytest.mark.parametrize(("args", "message"), [
