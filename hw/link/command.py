@@ -98,7 +98,9 @@ class CommandExecutor(wiring.Component):
         m = Module()
         v = SimpleNamespace(cfg=self._cfg, limits=self._limits, fmt=self._fmt, layout=self._fmt.mmio_address,
                             frame=self.frame, reply=self.reply, bus=self.bus, ice40=is_ice40_up(platform))
-        self._checks(m, v)
+        self._decode(m, v)
+        self._field_checks(m, v)
+        self._verdict(m, v)
         self._step_table(m, v)
         self._word_engine(m, v)
         with m.FSM(init="idle"):
@@ -106,9 +108,9 @@ class CommandExecutor(wiring.Component):
             self._word_states(m, v)
         return m
 
-    def _checks(self, m: Module, v: SimpleNamespace) -> None:
-        """The request's fields, decoded as the bytes arrive, and its status, decided as
-        :func:`~.protocol.check_request` does.
+    def _decode(self, m: Module, v: SimpleNamespace) -> None:
+        """The request's fields, decoded as the bytes arrive (``v.parsed``: request byte → the loads
+        ``parse`` makes when it arrives).
 
         No copy of the request is kept: in ``parse`` each byte goes straight into the register that
         uses it (the address into ``addr``, the count into ``left``, the format into ``size_code`` and
@@ -173,21 +175,26 @@ class CommandExecutor(wiring.Component):
         parsed[byte_of("args", "sample", "mode")] += [infer.eq(byte == Command.INFER), train.eq(byte == Command.TRAIN)]
         parsed[byte_of("args", "sample", "label")].append(label_ok.eq(_below(byte, cfg.n_classes)))
         take(_offset(REQUEST, "args", "sample", "flags"), 8, flags.as_value(), flags_reserved)
-        status = Signal(Status)
+        v.__dict__.update(parsed=parsed, is_op=is_op, echo=echo, flags=flags, addr=addr, left=left, size_code=size_code,
+                          signed=signed, count_bits=count_bits, above=above, huge=huge, reserved=reserved,
+                          infer=infer, train=train, label_ok=label_ok, flags_reserved=flags_reserved)
 
-        # ------------------------------------------------------------ checks (combinational on the fields)
-        received = frame.length                    # body and CRC
+    def _field_checks(self, m: Module, v: SimpleNamespace) -> None:
+        """The checks of :func:`~.protocol.check_request`, combinational on the decoded fields, each a
+        flag (``v.checks``: known opcode, length, argument, address, needs an idle accelerator)."""
+        cfg, limits, layout, is_op = v.cfg, v.limits, v.layout, v.is_op
+        count, size_code, huge, count_bits = v.left, v.size_code, v.huge, v.count_bits
+        received = v.frame.length                  # body and CRC
 
         def body_is(value: Value | int) -> Value:
             return received == value + CRC_BYTES
-        count = left
         nbytes = Signal(count_bits + 3)
         m.d.comb += nbytes.eq(count << size_code)
-        start = addr
+        start = v.addr
         # the window: `hit` when the address falls in one; its attributes matter only then, so they
         # are decoded from the fewest key bits that tell the windows apart
         windows = address_windows(cfg)
-        hit = ~above & Cat(*((start.as_value() & w.key_mask(cfg)) == w.base(cfg) for w in windows)).any()
+        hit = ~v.above & Cat(*((start.as_value() & w.key_mask(cfg)) == w.base(cfg) for w in windows)).any()
         size = Signal(unsigned(max(w.size for w in windows).bit_length()))
         readable, writable, read_while_busy = Signal(), Signal(), Signal()
         with m.Switch(start.as_value()):
@@ -199,24 +206,32 @@ class CommandExecutor(wiring.Component):
         # a READ reply over `max_data` bytes: `count << size > max_data`, per size (3 is refused anyway)
         over = [~_below(count, (limits.max_data >> s) + 1) for s in range(3)]     # count << s > max_data
         too_long = Mux(size_code[1], over[2], Mux(size_code[0], over[1], over[0]))
-        bad_format = (size_code == 3) | reserved | ((count == 0) & ~huge)
+        bad_format = (size_code == 3) | v.reserved | ((count == 0) & ~huge)
         fixed = {op: HEADER_BYTES + ARGS_BYTES[op] for op in Opcode}
-        mode_ok = infer | (train & label_ok)
+        mode_ok = v.infer | (v.train & v.label_ok)
         known = Cat(*is_op.values()).any()
         length_ok = ((is_op[Opcode.IDENTIFY] | is_op[Opcode.STATUS]) & body_is(HEADER_BYTES)) | \
             (is_op[Opcode.READ] & body_is(fixed[Opcode.READ])) | \
             (is_op[Opcode.WRITE] & ~huge & body_is(fixed[Opcode.WRITE] + nbytes)) | \
             (is_op[Opcode.SAMPLE] & (body_is(fixed[Opcode.SAMPLE]) | body_is(fixed[Opcode.SAMPLE] + cfg.n_inputs)))
         bad_argument = (is_op[Opcode.READ] & (bad_format | huge | too_long)) | (is_op[Opcode.WRITE] & bad_format) | \
-            (is_op[Opcode.SAMPLE] & (~mode_ok | flags_reserved))
+            (is_op[Opcode.SAMPLE] & (~mode_ok | v.flags_reserved))
         bad_address = (is_op[Opcode.READ] & ~(in_window & readable)) | (is_op[Opcode.WRITE] & ~(in_window & writable))
         needs_idle = (is_op[Opcode.READ] & ~read_while_busy) | is_op[Opcode.WRITE] | is_op[Opcode.SAMPLE]
-        # the checks are registered before the verdict (a window match, a size multiplexer and a
-        # comparator in one cycle with the verdict's priority chain limited the clock): the request
-        # is complete in `settle`, the verdict is taken in `check`
-        checks = Cat(known, length_ok, bad_argument, bad_address, needs_idle)
-        checked = Signal.like(checks)
-        m.d.sync += checked.eq(checks)
+        v.__dict__.update(checks=Cat(known, length_ok, bad_argument, bad_address, needs_idle), body_is=body_is,
+                          fixed=fixed)
+
+    def _verdict(self, m: Module, v: SimpleNamespace) -> None:
+        """The request's status (``v.verdict``), in :func:`~.protocol.check_request`'s order: the
+        frame's own status, then the first failed check, then ``BUSY``.
+
+        The checks are registered before the verdict (a window match, a size multiplexer and a
+        comparator in one cycle with the verdict's priority chain limited the clock): the request is
+        complete in ``settle``, the verdict is taken in ``check``."""
+        frame = v.frame
+        status = Signal(Status)
+        checked = Signal.like(v.checks)
+        m.d.sync += checked.eq(v.checks)
         known, length_ok, bad_argument, bad_address, needs_idle = checked
         verdict = Signal(Status)
         with m.If(frame.status != Status.OK):
@@ -234,9 +249,7 @@ class CommandExecutor(wiring.Component):
         with m.Else():
             m.d.comb += verdict.eq(Status.OK)
 
-        v.__dict__.update(parsed=parsed, is_op=is_op, echo=echo, flags=flags, addr=addr, left=left, size_code=size_code,
-                          signed=signed, status=status, body_is=body_is, count_bits=count_bits, fixed=fixed,
-                          verdict=verdict)
+        v.__dict__.update(status=status, verdict=verdict)
 
     def _step_table(self, m: Module, v: SimpleNamespace) -> None:
         """The bus operations of ``STATUS`` and of the steps of a ``SAMPLE``."""
