@@ -335,7 +335,7 @@ def test_icebreaker_build_says_it_does_not_fit(tmp_path: Path) -> None:
     """A design that passes the memory check but not the logic cells is refused in one line naming
     both numbers: the `icebreaker` preset fills ~98 % of the UP5K; its six-register plasticity hash
     (`hash_stages = 6`, the ECP5's) and its job delay lines in logic cells (`memory_delays = false`)
-    add pipeline registers (NOFIT cells on 2026-12-01)."""
+    add pipeline registers (5,724 cells on 2026-12-01)."""
     from modsnn.boards.build import BuildError
 
     cfg = load_config("icebreaker", ["hash_stages=6", "memory_delays=false"])
