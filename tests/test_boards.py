@@ -509,3 +509,25 @@ def test_cli_hierarchy_of_the_icebreaker(tmp_path: Path, capsys: pytest.CaptureF
     largest = [line.split("|")[1].strip() for line in table.splitlines()[2:7]]
     assert {"modsnn.accelerator.core0.bank0", "modsnn.accelerator.learner", "modsnn.link.core.executor"} <= set(largest)
     assert (tmp_path / "hierarchy.md").read_text().startswith("| module | LUT4 |")
+
+
+def test_icebreaker_build_script_hides_and_restores_the_mac16s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Yosys script the iCEBreaker build really runs (the toolchain stopped before it starts)
+    hides the storage SB_MAC16s before ``synth_ice40`` and restores them after it, before the
+    netlist nextpnr reads is written; nextpnr gets the board's default clock."""
+    import modsnn.boards.build as flow
+    from modsnn.boards.registry import BOARDS
+
+    def stop(cmd: list[str], cwd: Path, *args: object, **kwargs: object) -> None:
+        raise flow.BuildError((Path(cwd) / "build_modsnn.sh").read_text())
+
+    monkeypatch.setattr(flow, "_run", stop)
+    board = BOARDS["icebreaker"]
+    with pytest.raises(flow.BuildError) as built:
+        flow.build(board, load_config(board.preset), out=tmp_path)
+    assert f"--freq {board.default_clock / 1e6:g} " in str(built.value)
+    script = [line for line in (tmp_path / "modsnn.ys").read_text().splitlines() if not line.startswith("#")]
+    hide, synth = script.index("chtype -map SB_MAC16 MODSNN_MAC16"), script.index(next(
+        line for line in script if line.startswith("synth_ice40")))
+    restore, written = script.index("chtype -map MODSNN_MAC16 SB_MAC16"), script.index("write_json modsnn.json")
+    assert script.index("rename SB_MAC16 MODSNN_MAC16") < hide < synth < restore < written

@@ -260,3 +260,32 @@ def test_link_rate_per_board_at_its_clock_and_preset(capsys: pytest.CaptureFixtu
 def test_link_rate_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["link-rate", "--config", "tiny", "--samples", "2", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_link_rate_projection_uses_each_boards_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    """The rates themselves, not only the echoed clock, follow each board's clock: the same
+    configuration's accelerator rate scales with the clock, the line rate is baud / 10 bits per byte
+    of the longer frame, and through the link adds the board-side cycles (inputs, overhead, the
+    reply on the line at the board's UART divisor). The notes name each board's clock and divisor."""
+    from modsnn.boards.link_rate import BOARD_OVERHEAD, BOARDS, REPLY_AHEAD
+    from modsnn.boards.registry import BOARDS as REGISTRY
+    from modsnn.hw.link.uart import baud_divisor
+
+    assert main(["link-rate", "--samples", "2", "--json"]) == 0
+    rows = {(r["board"], r["config"]): r for r in json.loads(capsys.readouterr().out)}
+    # the same configuration on two boards: the accelerator's rate scales with the clock alone
+    ice, ulx = rows["icebreaker", "mnist"], rows["ulx3s-85f", "mnist"]
+    assert ulx["accelerator_samples_per_second"] / ice["accelerator_samples_per_second"] == pytest.approx(
+        REGISTRY["ulx3s-85f"].default_clock / REGISTRY["icebreaker"].default_clock)
+    for (name, config), r in rows.items():
+        clock, baud = r["clock_hz"], r["baud"]
+        cycles = clock / r["accelerator_samples_per_second"]
+        assert r["link_samples_per_second"] == pytest.approx(baud / (10 * max(r["request_bytes"], r["reply_bytes"])))
+        if r["limited_by"] == "accelerator":            # through/s = clock / board-side cycles
+            n_inputs = load_config(config).n_inputs
+            board_cycles = (cycles + 3 * n_inputs + BOARD_OVERHEAD
+                            + 10 * baud_divisor(clock, baud) * max(0.0, r["reply_bytes"] - REPLY_AHEAD))
+            assert r["samples_per_second"] == pytest.approx(clock / board_cycles), (name, config)
+    for board in BOARDS:
+        assert f"{board.clock_hz / 1e6:g} MHz" in board.note, board
+        assert f"divisor {baud_divisor(board.clock_hz, board.baud)}" in board.note, board
