@@ -221,7 +221,9 @@ def synth_command(family: str) -> str:
 def yosys_after_read(family: str) -> str:
     """Yosys commands run on the design as read. Every family: the RTL's ``Assert`` checks (run in
     simulation) are removed (``chformal -remove``; otherwise the logic that feeds them stays in
-    the netlist: 64 cells on the UP5K). iCE40: the read ports of the memories in
+    the netlist: 64 cells on the UP5K). ECP5: the flip-flops of the banks' copies of a broadcast
+    signal (:data:`~modsnn.hw.bank.FANOUT_SUFFIX`) are ``keep`` (after ``proc``, which makes them
+    cells), so that ``opt_merge`` leaves one per bank. iCE40: the read ports of the memories in
     :data:`~modsnn.hw.bank.COLLISION_FREE`, :data:`~modsnn.hw.bank.COLLISION_UNUSED` and
     :data:`~modsnn.hw.learner.COLLISION_UNUSED` (and the encoder's, the spike lists' and the host
     link's frame buffers': ``collision_x_memories``) ignore read-during-write (``COLLISION_X_MASK``), so
@@ -233,13 +235,47 @@ def yosys_after_read(family: str) -> str:
     -dsp`` (its ``ice40_dsp`` pass) re-packs every ``SB_MAC16`` it sees as a multiplier and rewrites
     its parameters and ports (``CE``, ``OLOAD``, ``C``, ``D``: 0), which would make the storage a
     constant."""
+    from ..hw.bank import FANOUT_SUFFIX
+
     lines = ["chformal -remove"]
+    if family == "ecp5":     # per-bank copies of broadcast signals stay apart (hw.bank.FANOUT_SUFFIX)
+        lines += ["proc", f"setattr -set keep 1 w:*{FANOUT_SUFFIX}_d* %ci1 t:$dff %i"]
     if family == "ice40":
         lines += [f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{name} %i"
                   for name in collision_x_memories()]
         lines += ["read_verilog -lib +/ice40/cells_sim.v", f"rename SB_MAC16 {MAC16_ALIAS}",
                   f"chtype -map SB_MAC16 {MAC16_ALIAS}"]
     return "\n".join(lines)
+
+
+_RTLIL_MODULE = re.compile(r"^module .*?^end$", re.MULTILINE | re.DOTALL)
+_RTLIL_WIRE = re.compile(r"^\s*wire\b([^\n]*?)\s(\\\S+)$", re.MULTILINE)     # (options, name)
+_BIT_LOOKALIKE = re.compile(r"^(\\\S+)\[([0-9]+)\]$")
+
+
+def hide_bit_lookalike_wires(rtlil_text: str) -> str:
+    """``rtlil_text`` with every wire named like a bit of another wire of its module (``\\x[1]``
+    beside ``\\x``: Amaranth names the elements of an array-shaped signal so) renamed private
+    (``$x[1]``, as ``rename -hide`` would).
+
+    Yosys 0.70's ``abc9`` writes its symbol map as wire name plus bit index and reads it back with
+    bit ``k`` named ``name[k]``, so bit 1 of ``\\x`` and bit 0 of ``\\x[1]`` come back as one wire
+    (and ``\\x[0]`` clashes too: an assertion in ``abc_ops_reintegrate``):
+    the two flip-flops that drove them are shorted (``synth_ecp5``: "multiple conflicting drivers",
+    nextpnr: "multiply driven"; the encoder's 4-lane ``x_data``; ``synth_ice40`` asserts on the same
+    names). Only names change; every Yosys flow here reads its RTLIL through this function."""
+    def module(match: re.Match[str]) -> str:
+        text = match.group(0)
+        wires = _RTLIL_WIRE.findall(text)
+        names = {name for _, name in wires}
+        internal = {name for options, name in wires if not re.search(r"\b(input|output|inout)\b", options)}
+        lookalikes = sorted((n for n in internal if (m := _BIT_LOOKALIKE.match(n)) and m.group(1) in names),
+                            key=len, reverse=True)
+        if not lookalikes:
+            return text
+        pattern = re.compile("(?<!\\S)(" + "|".join(re.escape(n) for n in lookalikes) + ")(?=\\s)")
+        return pattern.sub(lambda m: "$alias$" + m.group(1)[1:], text)
+    return _RTLIL_MODULE.sub(module, rtlil_text)
 
 
 def yosys_after_synth(family: str) -> str:
@@ -308,6 +344,7 @@ def build(board: Board, cfg: Config, clock_hz: float | None = None, seed: int = 
                             script_after_read=yosys_after_read(board.family),
                             script_after_synth=f"{yosys_after_synth(board.family)}\n"
                                               f"tee -q -o {NAME}.stat.json stat -json")
+    plan.files[f"{NAME}.il"] = hide_bit_lookalike_wires(plan.files[f"{NAME}.il"])
     plan.extract(str(directory))
     env = tool_env()
     elaborated = time.monotonic()

@@ -44,7 +44,15 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden_model.config import Config, load_config
-from .build import build_root, synth_command, tool_env, tool_versions, yosys_after_read, yosys_after_synth
+from .build import (
+    build_root,
+    hide_bit_lookalike_wires,
+    synth_command,
+    tool_env,
+    tool_versions,
+    yosys_after_read,
+    yosys_after_synth,
+)
 
 __all__ = ["BLOCKS", "TARGETS", "Harness", "markdown_table", "synth_block", "synth_report"]
 
@@ -171,8 +179,9 @@ def block_rtlil(block: wiring.Component, target: Target, wrapped: bool) -> str:
 
     platform = types.SimpleNamespace(device=target.device)
     if wrapped:
-        return str(rtlil.convert(Harness(block), name="top", platform=platform))
-    return str(rtlil.convert(block, name="top", platform=platform, ports=_signal_ports(block)))
+        return hide_bit_lookalike_wires(str(rtlil.convert(Harness(block), name="top", platform=platform)))
+    text = rtlil.convert(block, name="top", platform=platform, ports=_signal_ports(block))
+    return hide_bit_lookalike_wires(str(text))
 
 
 def synth_block(name: str, block: wiring.Component, target: Target, directory: Path, seed: int = 1,
@@ -344,6 +353,7 @@ def board_hierarchy(board_name: str, cfg: Config, directory: Path,
     directory.mkdir(parents=True, exist_ok=True)
     plan = board.platform().prepare(BoardTop(board, cfg, clock_hz), name="modsnn",
                                     script_after_read=yosys_after_read(board.family))
+    plan.files["modsnn.il"] = hide_bit_lookalike_wires(plan.files["modsnn.il"])
     plan.extract(str(directory))
     after_read = yosys_after_read(board.family)
     script = ["read_rtlil modsnn.il", *after_read.splitlines(),

@@ -127,6 +127,13 @@ class JobStages:
 assert all((s.write - s.weight_read) % 2 == 1 and s.weight_read >= s.key for s in map(JobStages, (2, 3, 6)))
 
 
+#: Registers whose name ends so (``<name>_fanout_d1``) are per-bank copies of a broadcast signal: the
+#: builds mark their flip-flops ``keep`` (:func:`modsnn.boards.build.yosys_after_read`), since Yosys'
+#: ``opt_merge`` would merge identical copies back into one register driving every bank. A copy must
+#: feed logic in its own module: wired straight to a port, it takes the port's name and is missed.
+FANOUT_SUFFIX = "_fanout"
+
+
 def delay(m: Module, value: Value, cycles: int, name: str, en: Value | int = 1, reset_less: bool = False) -> Value:
     """``value`` after ``cycles`` registers (loaded when ``en``); ``reset_less``: registers of data
     whose valid bit travels beside them, which the reset need not clear (a multiplier's operand
@@ -437,6 +444,9 @@ class Bank(wiring.Component):
         job, valid = self.job.payload, self.job.valid
         sr_out = (job.op == JobOp.SR) & (job.matrix == Matrix.OUT)
         route1 = self._route(m, valid & sr_out, job.args.sr.waddr, job.a, "pj_route")   # P0
+        # P1. (A copy of the broadcast job per bank, FANOUT_SUFFIX, was measured and not kept: every
+        # bank's job pipeline then stays its own, +5,300 flip-flops, and mnist-ecp5 fell from 69.66
+        # to 60.01 MHz, ecp5-85f from 103.04 to 96.80 MHz; opt_merge's sharing of it is cheaper.)
         v1, j1 = delay(m, valid, 1, "pj_v"), delay(m, job, 1, "pj")                  # P1
         out1 = (j1.op == JobOp.SR) & (j1.matrix == Matrix.OUT)
         field1 = Mux((j1.op == JobOp.SIGN) | out1, 0, Mux(j1.matrix == Matrix.FF, 1, 2))   # SIGN: FB; SR: by matrix
@@ -475,7 +485,13 @@ class Bank(wiring.Component):
         # the shift 32 − s takes only the values of p.shift_bounds: a barrel shifter over that range
         s_min, s_max = p.shift_bounds
         offset = Signal(range(s_max - s_min + 1), name="pj_shift_offset")
-        m.d.comb += offset.eq(self.shift - (32 - s_max))
+        # the core's shift is one signal for every bank; off the iCE40 each bank decodes a copy of its
+        # own (registered, and kept apart by the builds: FANOUT_SUFFIX), or Yosys merges the banks'
+        # identical decoders into one that drives every bank's shifter across the die (the zero fill
+        # becomes the flip-flops' synchronous reset: mnist-ecp5's critical path). One cycle late is the
+        # same value: the shift is held in the cycle before an SR job uses it (asserted above).
+        shift = self.shift if self._ice40 else delay(m, self.shift, 1, f"pj_shift{FANOUT_SUFFIX}", reset_less=True)
+        m.d.comb += offset.eq(shift - (32 - s_max))
         if self._schedule_asserts:
             m.d.comb += Assert(~sr8 | ((self.shift >= 32 - s_max) & (self.shift <= 32 - s_min)),
                                "the shift is outside the configuration's bounds")

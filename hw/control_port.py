@@ -218,7 +218,8 @@ class ControlPort(wiring.Component):
         """The CSR read value, one case per offset. (A decoder in blocks of 16 offsets, the counts and
         levels each selected at their own width, saved 33 iCE40 cells, but Yosys 0.70's
         ``synth_ecp5`` built ``tiny`` from it with two flip-flops driving one class-count bit, a
-        netlist nextpnr refuses.)"""
+        netlist nextpnr refuses: ``abc9``'s clash of ``counts[1]`` with bit 1 of ``counts``, which
+        :func:`modsnn.boards.build.hide_bit_lookalike_wires` now avoids; not retried.)"""
         with m.Switch(offset):
             for reg, value in self._csr_registers().items():
                 with m.Case(reg):

@@ -199,11 +199,11 @@ def gate_build(component: Any, family: str, simulator: str) -> tuple[Path, Path]
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     from amaranth.back import rtlil
 
-    from ..boards.build import yosys_after_read, yosys_after_synth
+    from ..boards.build import hide_bit_lookalike_wires, yosys_after_read, yosys_after_synth
 
     # elaborated for the family's device, as a board build does (iCE40 UP: single-port weight
     # memories as SB_SPRAM256KA instances)
-    rtl = rtlil.convert(component, name=TOP, emit_src=False, platform=_Device(fam.device))
+    rtl = hide_bit_lookalike_wires(rtlil.convert(component, name=TOP, emit_src=False, platform=_Device(fam.device)))
     models = cell_models(family)
     key = "\n".join([hashlib.sha256(rtl.encode()).hexdigest(), fam.synth, yosys_after_read(fam.name),
                      yosys_after_synth(fam.name), _yosys_version(),
