@@ -39,8 +39,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create the venv and install modsnn with its tools
 
+# The simulators' own builds run make too (Verilator's generated makefile): this make's command-line
+# variables must not reach them (`make sim LINK=1` set Verilator's linker command to "1").
+NO_MAKE_VARS := env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL -u LINK -u SIM
+
 sim: $(STAMP) ## train `tiny` on chip in RTL simulation, bit-exact against the golden model (SIM=icarus, SAMPLES=N, LINK=1: through the host link's UART)
-	$(VENV)/bin/modsnn sim --config tiny --samples $(SAMPLES) --test-samples 100 --simulator $(SIM) $(if $(LINK),--link)
+	$(NO_MAKE_VARS) $(VENV)/bin/modsnn sim --config tiny --samples $(SAMPLES) --test-samples 100 --simulator $(SIM) $(if $(LINK),--link)
 
 lint: $(STAMP) ## ruff over the Python sources
 	$(PY) -m ruff check .
