@@ -481,26 +481,7 @@ class Bank(wiring.Component):
         m.d.comb += product.eq(factor4 * x4)
         product8 = delay(m, product, st.rowkey - 5, "pj_p")
         sr8 = delay(m, v3 & (j3.op == JobOp.SR), st.rowkey - 1 - st.key, "pj_vsr")
-        self._held(m, self.shift, sr8, "the shift changed under an SR job")                   # P3+h−1
-        # the shift 32 − s takes only the values of p.shift_bounds: a barrel shifter over that range
-        s_min, s_max = p.shift_bounds
-        offset = Signal(range(s_max - s_min + 1), name="pj_shift_offset")
-        # the core's shift is one signal for every bank; off the iCE40 each bank decodes a copy of its
-        # own (registered, and kept apart by the builds: FANOUT_SUFFIX), or Yosys merges the banks'
-        # identical decoders into one that drives every bank's shifter across the die (the zero fill
-        # becomes the flip-flops' synchronous reset: mnist-ecp5's critical path). One cycle late is the
-        # same value: the shift is held in the cycle before an SR job uses it (asserted above).
-        shift = self.shift if self._ice40 else delay(m, self.shift, 1, f"pj_shift{FANOUT_SUFFIX}", reset_less=True)
-        m.d.comb += offset.eq(shift - (32 - s_max))
-        if self._schedule_asserts:
-            m.d.comb += Assert(~sr8 | ((self.shift >= 32 - s_max) & (self.shift <= 32 - s_min)),
-                               "the shift is outside the configuration's bounds")
-        if self._ice40:       # the shift as a product with 2^offset: on the UP5K's spare SB_MAC16s, not in LUTs
-            power = Signal(s_max - s_min + 1, name="pj_power")
-            m.d.comb += power.eq(1 << offset)
-            shifted9 = delay(m, (product8 * power) << (32 - s_max), 1, "pj_shifted")
-        else:
-            shifted9 = delay(m, (product8 << offset) << (32 - s_max), 1, "pj_shifted")
+        shifted9 = self._sr_shift(m, product8, sr8)                                           # P3+h
         v7, j7 = delay(m, v3, hash_to_read, "pj_v3"), delay(m, late3, hash_to_read, "pj_l3")
         sr7 = v7 & (j7.op == JobOp.SR)
         self._read("weights", sr7 & (j7.matrix != Matrix.OUT), j7.args.waddr)       # P1+h
@@ -532,6 +513,32 @@ class Bank(wiring.Component):
         """A plasticity job's data fields ``cycles`` later: :func:`delay`, or with the configuration's
         ``memory_delays`` :func:`memory_delay` (block RAM on iCE40; the valid bits stay registers)."""
         return memory_delay(m, value, cycles, name) if self._cfg.memory_delays else delay(m, value, cycles, name)
+
+    def _sr_shift(self, m: Module, product8: Value, sr8: Value) -> Value:
+        """``(product8 << (32 − s))`` registered (P3+h), with the shift 32 − s taken from ``self.shift``,
+        which must be held in the cycle before an SR job (``sr8``) uses it (asserted)."""
+        p = self._p
+        self._held(m, self.shift, sr8, "the shift changed under an SR job")                   # P3+h−1
+        # the shift 32 − s takes only the values of p.shift_bounds: a barrel shifter over that range
+        s_min, s_max = p.shift_bounds
+        offset = Signal(range(s_max - s_min + 1), name="pj_shift_offset")
+        # the core's shift is one signal for every bank; off the iCE40 each bank decodes a copy of its
+        # own (registered, and kept apart by the builds: FANOUT_SUFFIX), or Yosys merges the banks'
+        # identical decoders into one that drives every bank's shifter across the die (the zero fill
+        # becomes the flip-flops' synchronous reset: mnist-ecp5's critical path). One cycle late is the
+        # same value: the shift is held in the cycle before an SR job uses it (asserted above).
+        shift = self.shift if self._ice40 else delay(m, self.shift, 1, f"pj_shift{FANOUT_SUFFIX}", reset_less=True)
+        m.d.comb += offset.eq(shift - (32 - s_max))
+        if self._schedule_asserts:
+            m.d.comb += Assert(~sr8 | ((self.shift >= 32 - s_max) & (self.shift <= 32 - s_min)),
+                               "the shift is outside the configuration's bounds")
+        if self._ice40:       # the shift as a product with 2^offset: on the UP5K's spare SB_MAC16s, not in LUTs
+            power = Signal(s_max - s_min + 1, name="pj_power")
+            m.d.comb += power.eq(1 << offset)
+            shifted9 = delay(m, (product8 * power) << (32 - s_max), 1, "pj_shifted")
+        else:
+            shifted9 = delay(m, (product8 << offset) << (32 - s_max), 1, "pj_shifted")
+        return shifted9
 
     def _held(self, m: Module, value: Value, used: Value, message: str) -> None:
         """Assert that ``value`` did not change in the cycle before one in which it is ``used`` (the
