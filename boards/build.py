@@ -278,6 +278,15 @@ def hide_bit_lookalike_wires(rtlil_text: str) -> str:
     return _RTLIL_MODULE.sub(module, rtlil_text)
 
 
+def synthesis_script(family: str, rtlil_file: str, top: str, *, synth: str | None = None,
+                     before_synth: tuple[str, ...] = ()) -> list[str]:
+    """The Yosys commands every flow here runs on an RTLIL file (callers add what they write out): read
+    it, :func:`yosys_after_read`, ``before_synth``, ``synth`` (default :func:`synth_command`) with
+    ``-top top``, :func:`yosys_after_synth`. The RTLIL must have passed :func:`hide_bit_lookalike_wires`."""
+    return [f"read_rtlil {rtlil_file}", *yosys_after_read(family).splitlines(), *before_synth,
+            f"{synth or synth_command(family)} -top {top}", *yosys_after_synth(family).splitlines()]
+
+
 def yosys_after_synth(family: str) -> str:
     """Yosys commands run on the synthesised netlist, before it is written: on iCE40 the storage
     ``SB_MAC16`` blocks hidden from ``synth_ice40`` (:func:`yosys_after_read`) are ``SB_MAC16``

