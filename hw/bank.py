@@ -19,8 +19,9 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
 
     A   read state[addr] and I[addr]  (θ, lo, hi: the swept population's, held on their ports)
     B   I[addr] ← 0;  the read data is registered
-    B'  v' = clamp(v − (v >>> leak_shift) + I)
+    B'  v' = clamp(v − (v >>> leak_shift) + I);  trace(x, 0) and trace(x, 1)
     C   h = [lo ≤ v' < hi];  s = [v' ≥ θ];  v ← v' − θ·s;  x ← trace(x, s);  H += h;  X += x
+        (v' − θ, H + 1 and X + trace(x, 0 | 1) are formed beside the comparisons, which only select)
     D   write state[addr];  `spike` = s;  `mon` = the new state
 
 **Plasticity** (``job``, one job per cycle; ``h = hash_stages`` of the configuration, 6 by default;
@@ -420,12 +421,17 @@ class Bank(wiring.Component):
                                                                                       "sw_current")
         valid_b2, cmd_b2 = delay(m, valid_b, 1, "sw_vb2"), delay(m, cmd_b, 1, "sw_cb2")
         v1 = membrane_update(m, cfg, state_b2.v, current_b2)
+        # the trace for either outcome of the spike, beside the membrane (stage C only selects)
+        x_rest, x_fire = trace_update(m, cfg, state_b2.x, 0), trace_update(m, cfg, state_b2.x, 1)
         valid_c, cmd_c = delay(m, valid_b2, 1, "sw_vc"), delay(m, cmd_b2, 1, "sw_cc")
         v1_c, old_c = delay(m, v1, 1, "sw_v1"), delay(m, state_b2, 1, "sw_old")
+        x_rest_c, x_fire_c = delay(m, x_rest, 1, "sw_x_rest"), delay(m, x_fire, 1, "sw_x_fire")
         v2, h, s = spike_and_boxcar(m, v1_c, self.theta, self.lo, self.hi)
-        x2 = trace_update(m, cfg, old_c.x, s)
+        # C: the comparisons select among sums formed beside them (no adder after a comparator)
         new = Signal(fmt.state_word, name="sw_new")
-        m.d.comb += [new.v.eq(v2), new.x.eq(x2), new.h.eq(old_c.h + h), new.xs.eq(old_c.xs + x2)]
+        m.d.comb += [new.v.eq(v2), new.x.eq(Mux(s, x_fire_c, x_rest_c)),
+                     new.h.eq(Mux(h, old_c.h + 1, old_c.h)),
+                     new.xs.eq(Mux(s, old_c.xs + x_fire_c, old_c.xs + x_rest_c))]
         valid_d, addr_d = delay(m, valid_c, 1, "sw_vd"), delay(m, cmd_c.addr, 1, "sw_ad")
         new_d, s_d = delay(m, new, 1, "sw_new"), delay(m, s, 1, "sw_s")
         self._write("state", valid_d, addr_d, new_d)

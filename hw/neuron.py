@@ -30,7 +30,8 @@ def spike_and_boxcar(m: Module, v1: Value, theta: Value, lo: Value, hi: Value) -
     h, s = Signal(), Signal()
     m.d.comb += [h.eq((v1 >= lo) & (v1 < hi)), s.eq(v1 >= theta)]
     v2 = Signal(signed(len(v1)))
-    m.d.comb += v2.eq(v1 - Mux(s, theta, 0))          # v1 ≥ θ > 0 when s, so no underflow
+    # v1 ≥ θ > 0 when s, so no underflow; v1 − θ is formed beside the comparison, which only selects
+    m.d.comb += v2.eq(Mux(s, v1 - theta, v1))
     return v2, h, s
 
 
