@@ -13,7 +13,8 @@ All commands arrive broadcast to every bank (always-ready streams); the bank wor
     s3  the weight word arrives from the memory's chunk registers (READ_LATENCY 3)
     s4  I[t] ← I[t] + (w >> weight_frac)        exact (acc_bits); the two writes still in
                                                  flight are forwarded, so back-to-back words
-                                                 to one address accumulate correctly
+                                                 to one address accumulate correctly (their
+                                                 address matches compared in s3)
 
 **Sweep** (``sweep``, one word per cycle, never stalls; latency :data:`SWEEP_LATENCY`)::
 
@@ -388,15 +389,22 @@ class Bank(wiring.Component):
         self._read("acc", live, target)
         # s4: add and write, forwarding the two writes still in flight
         live4 = delay(m, live, 2, "acc_live")
-        target4 = delay(m, target, 2, "acc_target")
+        target3 = delay(m, target, 1, "acc_target3")
+        target4 = delay(m, target3, 1, "acc_target4")
         weight4 = delay(m, (weight3 >> cfg.weight_frac).as_signed(), 1, "acc_fwd")
         data4 = delay(m, ports["acc"][0].data, 1, "acc_data")
         history = [(Signal(name=f"acc_h{n}_v"), Signal(p.state_addr_bits, name=f"acc_h{n}_a"),
                     Signal(signed(p.acc_bits), name=f"acc_h{n}_d")) for n in range(2)]
+        # which history entry holds the target, compared in s3 against the writes that will be the
+        # history in s4 (the word in s4 now, and history 0): s4 only selects, then adds
+        hits = [delay(m, live4 & (target4 == target3), 1, "acc_hit0"),
+                delay(m, history[0][0] & (history[0][1] == target3), 1, "acc_hit1")]
+        for n, (hit, (valid, addr, _)) in enumerate(zip(hits, history, strict=True)):
+            m.d.comb += Assert(hit == (valid & (addr == target4)), f"bank {self._bank}: forwarding hit {n} is stale")
         base = Signal(signed(p.acc_bits), name="acc_base")
         m.d.comb += base.eq(data4)
-        for valid, addr, value in reversed(history):           # the newer write wins
-            with m.If(valid & (addr == target4)):
+        for hit, (_, _, value) in reversed(list(zip(hits, history, strict=True))):   # the newer write wins
+            with m.If(hit):
                 m.d.comb += base.eq(value)
         total = Signal(signed(p.acc_bits), name="acc_total")
         m.d.comb += total.eq(base + weight4)                     # exact: acc_bits covers the fan-in
