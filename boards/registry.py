@@ -121,7 +121,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
           leds={"busy": LedPin("led_g", 0), "error": LedPin("led_r", 0), "heartbeat": LedPin("led_g", 1)},
           programmer=("-b", "ice40_generic"), bitstream_suffix="bin"),
     Board("ulx3s-85f", "ULX3S-85F", DEVICES["LFE5U-85F"], _ulx3s_85f, clock_in=25 * MHZ,
-          default_clock=100 * MHZ, target_clock=100 * MHZ, preset="ecp5-85f", uart=("uart", 0), default_seed=2,
+          default_clock=100 * MHZ, target_clock=100 * MHZ, preset="ecp5-85f", uart=("uart", 0), default_seed=4,
           usb_serial="FT231X", baud=3_000_000,
           leds={"busy": LedPin("led", 0), "error": LedPin("led", 1), "heartbeat": LedPin("led", 7)},
           programmer=("-b", "ulx3s"), bitstream_suffix="bit"),

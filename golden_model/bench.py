@@ -271,7 +271,8 @@ def compare_training(baseline: Path, quick: bool = False, rounds: int = 3,
 #: ECP5 configurations. Their Fmax comes from build reports (:func:`build_reports`).
 BOARD_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("icebreaker", "icebreaker", ()), ("ulx3s-85f", "ecp5-85f", ()), ("ecpix5-85f", "ecp5-85f", ()),
-    ("ulx3s-85f", "digits", ("lanes=16",)), ("ulx3s-85f", "digits", ("lanes=32",)),
+    ("ulx3s-85f", "ecp5-85f", ("lanes=8",)), ("ulx3s-85f", "ecp5-85f", ("lanes=16",)),
+    ("ulx3s-85f", "ecp5-85f", ("lanes=32",)),
     ("ulx3s-85f", "mnist-ecp5", ()),
 )
 BUILDS_FILE = Path(__file__).resolve().parent.parent / "docs" / "builds.json"
