@@ -399,10 +399,6 @@ class Bank(wiring.Component):
         # history in s4 (the word in s4 now, and history 0): s4 only selects, then adds
         hits = [delay(m, live4 & (target4 == target3), 1, "acc_hit0"),
                 delay(m, history[0][0] & (history[0][1] == target3), 1, "acc_hit1")]
-        for n, (hit, (valid, addr, _)) in enumerate(zip(hits, history, strict=True)):
-            # checked at the clock edge (sync): registers on both sides, so a combinational check would
-            # see the transients of an event-driven simulator between their updates (Icarus)
-            m.d.sync += Assert(hit == (valid & (addr == target4)), f"bank {self._bank}: forwarding hit {n} is stale")
         base = Signal(signed(p.acc_bits), name="acc_base")
         m.d.comb += base.eq(data4)
         for hit, (_, _, value) in reversed(list(zip(hits, history, strict=True))):   # the newer write wins
